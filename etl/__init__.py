@@ -1,0 +1,3 @@
+"""run-steps-etl: export OpenAI Assistants run steps into Parquet or DuckDB."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,64 @@
+"""The ``runsteps`` command line: one click group whose commands live in the modules beside this one.
+
+Commands are imported lazily so ``runsteps --help`` stays fast and a broken optional piece cannot stop
+the others. Only the CLI turns ``etl.errors`` into exit codes and one-line messages (see ``_common``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from etl import __version__
+
+# command name -> "module:attribute" under etl.cli
+COMMANDS: dict[str, str] = {
+    "export": "export:export",
+    "backfill": "backfill:backfill",
+    "status": "status:status",
+    "schema": "schema:schema",
+    "sql": "sql:sql",
+    "replay": "archive:replay",
+    "import": "importing:import_",
+    "fake-api": "fakeapi:fake_api",
+    "demo": "demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports each command's module only when the command is used or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(f"etl.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"etl.cli.{module_name}":
+                return None  # not built yet
+            raise
+        command: Any = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runsteps")
+def cli() -> None:
+    """Export OpenAI Assistants run steps into Parquet or DuckDB, and analyse them with SQL."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="runsteps")

@@ -1,0 +1,94 @@
+"""Settings: one frozen dataclass, and the only place that reads ``os.environ``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from etl import __version__
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+FILE_SEARCH_CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
+USER_AGENT = f"run-steps-etl/{__version__}"
+
+
+class Secret:
+    """A string that never shows itself in repr, str or logs; ``reveal()`` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> Any:
+        # Pickling would write the key into files (Airflow XCom, multiprocessing): refuse.
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach the API and how hard to push it."""
+
+    api_key: Secret = field(default_factory=lambda: Secret(""))
+    base_url: str = DEFAULT_BASE_URL
+    organization: str | None = None
+    project: str | None = None
+    azure_api_version: str | None = None
+    concurrency: int = 16
+    page_size: int = 100
+    max_retries: int = 5
+    timeout: float = 60.0
+    connect_timeout: float = 5.0
+    include_file_search_content: bool = False
+    allow_insecure_http: bool = False
+    max_body_bytes: int = 64 * 1024 * 1024
+    user_agent: str = USER_AGENT
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        api_key_env: str = "OPENAI_API_KEY",
+        **overrides: Any,
+    ) -> Settings:
+        """Settings from the environment (key, base URL, organization, project), then ``overrides``.
+
+        An override of ``None`` means "not given" and leaves the environment's value in place.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "api_key": Secret(env.get(api_key_env, "")),
+            "base_url": env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+            "organization": env.get("OPENAI_ORG_ID") or None,
+            "project": env.get("OPENAI_PROJECT_ID") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values["api_key"], str):
+            values["api_key"] = Secret(values["api_key"])
+        return cls(**values)
+
+
+def env_value(name: str, default: str | None = None) -> str | None:
+    """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
+    return os.environ.get(name, default)

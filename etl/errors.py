@@ -1,0 +1,121 @@
+"""The one error tree of run-steps-etl.
+
+    EtlError                        base; every error the tool raises on purpose
+    ├── InputError                  bad option, id, file or query: the user must change the input (exit 2)
+    ├── DestinationError            the destination cannot be used as asked (exit 2)
+    │   └── DestinationBusyError    another export holds the destination (exit 2)
+    ├── AuthError                   401/403 or insufficient_quota: stops the whole export (exit 4)
+    └── ApiError                    an HTTP exchange with the API went wrong
+        ├── RetriableApiError       408/409/429/5xx, transport failures, bodies cut short or not JSON
+        ├── FatalApiError           400/404 and other 4xx: fails the one run, the others go on
+        └── PagingError             a repeated cursor, or has_more with an empty page: fails the run
+
+Whether an error is worth retrying is a property of its class (``retriable``); only the CLI maps errors
+to exit codes (``exit_code`` is the mapping it uses). No message may contain the API key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+
+class EtlError(Exception):
+    """Base of every error the tool raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+    retriable: ClassVar[bool] = False
+
+
+class InputError(EtlError):
+    """The user gave an input the tool cannot use; the message says what and how to fix it."""
+
+    exit_code = 2
+
+
+class DestinationError(EtlError):
+    """The destination cannot be opened, read or written as asked."""
+
+    exit_code = 2
+
+
+class DestinationBusyError(DestinationError):
+    """Another export is writing the same part of the destination right now."""
+
+
+class ApiError(EtlError):
+    """An HTTP exchange with the API failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        """Build the right error class for a non-2xx response, reading the API's error body."""
+        body_message, code, type_ = _error_fields(response)
+        status = response.status_code
+        request_id = response.headers.get("x-request-id")
+        message = f"HTTP {status}"
+        if code:
+            message += f" {code}"
+        if body_message:
+            message += f": {body_message}"
+        kind: type[ApiError]
+        if status in (401, 403) or code == "insufficient_quota" or type_ == "insufficient_quota":
+            kind = AuthError
+        elif status in (408, 409, 429) or status >= 500:
+            kind = RetriableApiError
+        else:
+            kind = FatalApiError
+        return kind(message, status=status, code=code, request_id=request_id)
+
+
+class AuthError(ApiError):
+    """Authentication, permission or quota refused: retrying cannot help, the export stops."""
+
+    exit_code = 4
+
+
+class RetriableApiError(ApiError):
+    """A failure that may go away on a later attempt."""
+
+    retriable = True
+
+
+class FatalApiError(ApiError):
+    """A failure of one request that retrying cannot fix; it fails the run it belongs to."""
+
+
+class PagingError(ApiError):
+    """The server's paging broke its contract (repeated cursor, has_more with no data)."""
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
+    """Read message, code and type from an OpenAI error body, tolerating any shape."""
+    try:
+        body: Any = response.json()
+    except (ValueError, httpx.ResponseNotRead):
+        return None, None, None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, None, None
+
+    def text(key: str) -> str | None:
+        value = error.get(key)
+        return value if isinstance(value, str) else None
+
+    return text("message"), text("code"), text("type")
