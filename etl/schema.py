@@ -206,7 +206,8 @@ def duckdb_ddl(table: Table) -> str:
 
 def doc(field: pa.Field) -> str:
     """A column's description."""
-    return (field.metadata or {}).get(b"doc", b"").decode()
+    raw: bytes = (field.metadata or {}).get(b"doc", b"")
+    return raw.decode()
 
 
 def markdown() -> str:
