@@ -1,0 +1,27 @@
+"""Load: write the tables and the export state to a destination (Parquet dataset or DuckDB file)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from etl.sharding import Shard
+
+if TYPE_CHECKING:
+    from etl.load.base import Destination
+
+
+def is_duckdb_uri(uri: str) -> bool:
+    """True when ``--dest`` names a DuckDB file (``*.duckdb``); anything else is a Parquet root."""
+    return uri.lower().endswith(".duckdb")
+
+
+def open_destination(uri: str, shard: Shard | None = None, *, read_only: bool = False) -> Destination:
+    """The destination ``--dest`` names: ``*.duckdb`` is a DuckDB file, anything else a Parquet root."""
+    shard = shard or Shard()
+    if is_duckdb_uri(uri):
+        from etl.load.duckdb import DuckDBDestination
+
+        return DuckDBDestination(uri, shard, read_only=read_only)
+    from etl.load.parquet import ParquetDestination
+
+    return ParquetDestination(uri, shard, read_only=read_only)
