@@ -1,0 +1,324 @@
+"""The one HTTP client of an export: headers, safety checks, bounded bodies, retries and the shared pause.
+
+``ApiClient.get_json(path, params)`` is the only way extract talks to the API. It sends over one
+``httpx.AsyncClient`` (keep-alive connections, as many as the export runs at once, redirects never followed),
+reads the body while counting it against ``max_body_bytes``, parses it with orjson once and retries what
+``etl.extract.retry`` says is worth retrying. A 429 or an exhausted rate-limit budget pauses every request
+of the client, not just the one that was told. No message, log line or record carries the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+import orjson
+
+from etl.config import Settings
+from etl.errors import ApiError, AuthError, FatalApiError, InputError, RetriableApiError
+from etl.extract.limiter import SharedPause
+from etl.extract.retry import RetryPolicy, is_retriable_status, parse_duration, server_wait
+
+log = logging.getLogger(__name__)
+
+# Response headers worth keeping next to a raw body: who answered, and how much budget was left.
+RECORDED_HEADERS = (
+    "x-request-id",
+    "openai-processing-ms",
+    "retry-after",
+    "retry-after-ms",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+)
+_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_*.\-]+")
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    """One response as received, for a raw archive: where it came from and its undecoded body."""
+
+    method: str
+    path: str  # relative to the base URL, e.g. /threads/thread_x/runs/run_y/steps
+    query: tuple[tuple[str, str], ...]  # the query parameters sent (never a secret)
+    status: int
+    headers: Mapping[str, str]  # only RECORDED_HEADERS
+    fetched_at: datetime
+    body: bytes
+
+
+@dataclass
+class ClientStats:
+    """What one client did: attempts sent, retries, responses by status, transport failures, bytes read."""
+
+    requests: int = 0
+    retries: int = 0
+    transport_errors: int = 0
+    bytes_received: int = 0
+    rate_limit_pauses: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy for the export summary."""
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "transport_errors": self.transport_errors,
+            "bytes_received": self.bytes_received,
+            "rate_limit_pauses": self.rate_limit_pauses,
+            "by_status": {str(status): n for status, n in sorted(self.by_status.items())},
+        }
+
+
+def request_headers(settings: Settings) -> dict[str, str]:
+    """The headers every request carries: auth (Bearer, or Azure ``api-key``), beta, org/project, user agent."""
+    headers = {
+        "Accept": "application/json",
+        "OpenAI-Beta": "assistants=v2",
+        "User-Agent": settings.user_agent,
+    }
+    key = settings.api_key.reveal()
+    if key:
+        if settings.azure_api_version:
+            headers["api-key"] = key
+        else:
+            headers["Authorization"] = f"Bearer {key}"
+    if settings.organization:
+        headers["OpenAI-Organization"] = settings.organization
+    if settings.project:
+        headers["OpenAI-Project"] = settings.project
+    return headers
+
+
+def check_base_url(settings: Settings) -> httpx.URL:
+    """The base URL, refused (``InputError``) when it is not http(s) or would carry the key in clear text."""
+    try:
+        url = httpx.URL(settings.base_url)
+    except httpx.InvalidURL as exc:
+        raise InputError(f"base URL is not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InputError(f"base URL must start with https:// (or http:// for a local server), not {url.scheme!r}")
+    if url.scheme == "http" and settings.api_key and not settings.allow_insecure_http and not _is_loopback(url.host):
+        raise InputError(
+            f"refusing to send the API key over plain http to {url.host}: use https, "
+            "or pass --allow-insecure-http if this network is trusted"
+        )
+    return url
+
+
+class ApiClient:
+    """An async client for the API's GET endpoints; use as ``async with ApiClient(settings) as client``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_response: Callable[[ResponseRecord], None] | None = None,
+        backoff_base: float = 0.5,
+        max_connections: int | None = None,
+    ) -> None:
+        check_base_url(settings)
+        self.settings = settings
+        self.policy = RetryPolicy(max_retries=settings.max_retries, backoff_base=backoff_base)
+        self.stats = ClientStats()
+        self._pause = SharedPause()
+        self._on_response = on_response
+        self._key = settings.api_key.reveal()
+        connections = max_connections or settings.concurrency
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            headers=request_headers(settings),
+            params={"api-version": settings.azure_api_version} if settings.azure_api_version else None,
+            # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"ApiClient(base_url={self.settings.base_url!r})"
+
+    async def get_json(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Any:
+        """GET ``path`` (relative to the base URL) and return the parsed JSON body, retrying as the policy says.
+
+        Raises ``AuthError`` at once for 401/403/insufficient_quota, ``FatalApiError`` for other 4xx, and the
+        last ``RetriableApiError`` once ``max_retries`` retries are spent.
+        """
+        retries = 0
+        while True:
+            await self._pause.wait()
+            try:
+                return await self._attempt(path, params)
+            except RetriableApiError as exc:
+                wait = self.policy.delay(retries, exc.retry_after)
+                if wait is None or retries >= self.policy.max_retries:
+                    raise self._gave_up(exc, retries, wait is None) from exc.__cause__
+                if exc.status == 429:
+                    self._pause.pause_for(wait)
+                    self.stats.rate_limit_pauses = self._pause.pauses
+                retries += 1
+                self.stats.retries += 1
+                log.info("retry %d of %d in %.2f s: %s", retries, self.policy.max_retries, wait, exc)
+                await asyncio.sleep(wait)
+
+    async def _attempt(self, path: str, params: Sequence[tuple[str, str]]) -> Any:
+        """One HTTP exchange: the parsed body of a 2xx, or the matching ``ApiError``."""
+        self.stats.requests += 1
+        try:
+            async with self._http.stream("GET", path, params=tuple(params)) as response:
+                body = await self._read_body(response, path)
+        except httpx.TimeoutException as exc:
+            self.stats.transport_errors += 1
+            raise RetriableApiError(self._where(f"timed out ({type(exc).__name__})", path)) from exc
+        except httpx.RequestError as exc:
+            # Connection refused or dropped, body cut short (RemoteProtocolError), broken compression...
+            self.stats.transport_errors += 1
+            raise RetriableApiError(self._where(f"{type(exc).__name__}: {exc}", path)) from exc
+        status = response.status_code
+        headers = response.headers
+        self.stats.by_status[status] += 1
+        request_id = headers.get("x-request-id")
+        self._note_rate_limit(headers)
+        if 200 <= status < 300:
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise RetriableApiError(
+                    self._where(f"HTTP {status} with a body that is not valid JSON", path, request_id),
+                    status=status,
+                    request_id=request_id,
+                ) from None
+            self._record(response, path, body)
+            return data
+        self._record(response, path, body)
+        raise self._status_error(response, body, path)
+
+    async def _read_body(self, response: httpx.Response, path: str) -> bytes:
+        """The whole (decoded) body, refused as soon as it grows past ``max_body_bytes``."""
+        cap = self.settings.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise self._too_large(response, path)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > cap:
+                raise self._too_large(response, path)
+        self.stats.bytes_received += len(body)
+        return bytes(body)
+
+    def _too_large(self, response: httpx.Response, path: str) -> FatalApiError:
+        message = f"HTTP {response.status_code} body larger than the {self.settings.max_body_bytes} byte cap"
+        request_id = response.headers.get("x-request-id")
+        return FatalApiError(
+            self._where(message, path, request_id), status=response.status_code, request_id=request_id
+        )
+
+    def _status_error(self, response: httpx.Response, body: bytes, path: str) -> ApiError:
+        """The error for a non-2xx response: the API's own message, where it happened, retriable or not."""
+        parsed = ApiError.from_response(httpx.Response(response.status_code, headers=response.headers, content=body))
+        status = response.status_code
+        kind: type[ApiError]
+        if isinstance(parsed, AuthError):
+            kind = AuthError
+        elif 300 <= status < 400:
+            kind = FatalApiError
+            parsed.message += " (redirects are not followed: check the base URL)"
+        elif is_retriable_status(status, response.headers):
+            kind = RetriableApiError
+        else:
+            kind = FatalApiError
+        return kind(
+            self._where(parsed.message, path, parsed.request_id),
+            status=status,
+            code=parsed.code,
+            request_id=parsed.request_id,
+            retry_after=server_wait(response.headers),
+        )
+
+    def _gave_up(self, exc: RetriableApiError, retries: int, wait_too_long: bool) -> RetriableApiError:
+        """The final error of a request that will not be tried again, saying why."""
+        if wait_too_long:
+            cap = self.policy.max_retry_after
+            reason = f"server asked to retry after {exc.retry_after:.0f} s (over the {cap:.0f} s cap)"
+        else:
+            reason = f"gave up after {retries} retries"
+        return RetriableApiError(
+            f"{exc.message}; {reason}",
+            status=exc.status,
+            code=exc.code,
+            request_id=exc.request_id,
+            retry_after=exc.retry_after,
+        )
+
+    def _note_rate_limit(self, headers: httpx.Headers) -> None:
+        """Pause every request until the request budget resets when a response says none is left."""
+        if headers.get("x-ratelimit-remaining-requests", "").strip() != "0":
+            return
+        reset = parse_duration(headers.get("x-ratelimit-reset-requests", ""))
+        if reset is not None and reset > 0:
+            self._pause.pause_for(min(reset, self.policy.max_retry_after))
+            self.stats.rate_limit_pauses = self._pause.pauses
+
+    def _record(self, response: httpx.Response, path: str, body: bytes) -> None:
+        if self._on_response is None:
+            return
+        self._on_response(
+            ResponseRecord(
+                method=response.request.method,
+                path=path,
+                query=tuple(response.request.url.params.multi_items()),
+                status=response.status_code,
+                headers={name: response.headers[name] for name in RECORDED_HEADERS if name in response.headers},
+                fetched_at=datetime.now(UTC),
+                body=body,
+            )
+        )
+
+    def _where(self, message: str, path: str, request_id: str | None = None) -> str:
+        """``message (GET path) [request id]`` with anything that looks like the key masked."""
+        text = f"{message} (GET {path})"
+        if request_id:
+            text += f" [request id {request_id}]"
+        return self.scrub(text)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the API key, and anything shaped like an OpenAI key, replaced by ``***``."""
+        if self._key:
+            text = text.replace(self._key, "***")
+        return _KEY_LIKE.sub("sk-***", text)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
