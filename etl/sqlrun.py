@@ -1,0 +1,118 @@
+"""Run SQL over either kind of destination: the tables under their own names, the views of ``sql/views``.
+
+A DuckDB file is opened read-only, so nothing here can change the user's data; the views are TEMP views,
+living only as long as the connection. A Parquet root (local or object store) is read through pyarrow
+datasets registered in an in-memory DuckDB, because DuckDB extensions (httpfs) cannot be installed here.
+Either way a table that holds no rows yet is still there, empty, with the columns of ``etl.schema``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from etl import sqlfiles
+from etl.errors import DestinationError, InputError
+from etl.load import is_duckdb_uri
+from etl.schema import TABLES
+
+_MAIN_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+
+
+@contextmanager
+def open_sql_connection(dest: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection over ``dest`` with the five tables and the TEMP views of ``sql/views`` in place."""
+    con = _connect_duckdb_file(dest) if is_duckdb_uri(dest) else _connect_parquet(dest)
+    try:
+        # Day boundaries and casts of date strings must not depend on the machine's time zone.
+        con.execute("SET TimeZone = 'UTC'")
+        for view in sqlfiles.sql_files("views").values():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {view.name} AS {view.body}")
+        yield con
+    finally:
+        con.close()
+
+
+def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
+    if not os.path.isfile(dest):
+        raise DestinationError(f"no DuckDB file at {dest}")
+    try:
+        con = duckdb.connect(dest, read_only=True)
+    except duckdb.Error as exc:
+        raise DestinationError(f"cannot open {dest} read-only: {_first_line(exc)}") from exc
+    # A file written before some table got its first row may lack that table: show it empty.
+    present = {row[0] for row in con.execute(_MAIN_TABLES).fetchall()}
+    for name, table in TABLES.items():
+        if name not in present:
+            con.register(name, table.schema.empty_table())
+    return con
+
+
+def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
+    from etl.load.parquet import parquet_dataset  # only Parquet users pay for importing the writer
+
+    con = duckdb.connect()
+    for name in TABLES:
+        # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
+        con.register(name, parquet_dataset(dest, name))
+    return con
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str, object] | None = None
+) -> pa.Table:
+    """Run one statement with named parameters (``$name``) and return its rows; SQL errors become ``InputError``."""
+    try:
+        relation = con.sql(statement, params=dict(params) if params else None)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
+    except duckdb.IOException as exc:
+        raise DestinationError(_first_line(exc)) from exc
+    except duckdb.Error as exc:
+        raise InputError(_first_line(exc)) from exc
+
+
+def run_query(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object] | None = None) -> pa.Table:
+    """Run the query ``sql/queries/<name>.sql``; ``params`` override its declared defaults."""
+    query = sqlfiles.sql_file("queries", name)
+    return run_sql(con, query.body, query.bind(params))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one data check: how many rows break its rule, and the first of them."""
+
+    name: str
+    rule: str
+    violations: int
+    sample: pa.Table
+
+    @property
+    def passed(self) -> bool:
+        """True when no row breaks the rule."""
+        return self.violations == 0
+
+
+def check(con: duckdb.DuckDBPyConnection, name: str, *, sample_size: int = 5) -> CheckResult:
+    """Run the check ``sql/checks/<name>.sql``: count the rows that break its rule and keep a sample of them."""
+    rule = sqlfiles.sql_file("checks", name)
+    count = run_sql(con, f"SELECT count(*) AS n FROM ({rule.body})").column("n")[0].as_py()
+    sample = run_sql(con, f"SELECT * FROM ({rule.body}) LIMIT {int(sample_size)}")
+    return CheckResult(name, rule.description, int(count), sample)
+
+
+def run_checks(dest: str, names: Sequence[str] | None = None, *, sample_size: int = 5) -> list[CheckResult]:
+    """Run the data checks (all of ``sql/checks`` unless ``names``) over a destination."""
+    chosen = list(names) if names else list(sqlfiles.sql_files("checks"))
+    for name in chosen:
+        sqlfiles.sql_file("checks", name)  # an unknown name fails before any query runs
+    with open_sql_connection(dest) as con:
+        return [check(con, name, sample_size=sample_size) for name in chosen]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,19 @@
+-- Files that file search retrieved most often: results, tool calls and runs, average and best score.
+-- param: limit = 20
+-- param: since = 1970-01-01
+-- param: until = 9999-12-31
+-- Counts results of steps created in [since, until) (UTC); ties are broken by file_id.
+SELECT
+    file_id,
+    max(file_name) AS file_name,
+    count(*) AS results,
+    count(DISTINCT (step_id, tool_call_index)) AS tool_calls,
+    count(DISTINCT run_id) AS runs,
+    avg(score) AS avg_score,
+    max(score) AS max_score
+FROM file_search_results
+WHERE created_at >= CAST($since AS TIMESTAMPTZ)
+  AND created_at < CAST($until AS TIMESTAMPTZ)
+GROUP BY file_id
+ORDER BY results DESC, file_id
+LIMIT CAST($limit AS INTEGER);

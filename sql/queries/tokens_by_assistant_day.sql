@@ -1,0 +1,17 @@
+-- Tokens used per assistant and UTC day, summed over run step usage.
+-- param: since = 1970-01-01
+-- param: until = 9999-12-31
+-- Counts steps created in [since, until) (UTC). Steps still in progress have no usage yet and add 0 tokens.
+SELECT
+    assistant_id,
+    (created_at AT TIME ZONE 'UTC')::DATE AS day,
+    count(DISTINCT run_id) AS runs,
+    count(*) AS steps,
+    coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
+    coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
+    coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens
+FROM run_steps
+WHERE created_at >= CAST($since AS TIMESTAMPTZ)
+  AND created_at < CAST($until AS TIMESTAMPTZ)
+GROUP BY assistant_id, day
+ORDER BY day, assistant_id NULLS FIRST;

@@ -1,0 +1,16 @@
+-- Tool usage mix per assistant: calls per tool type and function name, and their share of the assistant's calls.
+-- param: since = 1970-01-01
+-- param: until = 9999-12-31
+-- Counts tool calls of steps created in [since, until) (UTC). function_name is NULL for other tool types.
+SELECT
+    assistant_id,
+    type AS tool_type,
+    function_name,
+    count(*) AS calls,
+    count(DISTINCT step_id) AS steps,
+    count(*) / sum(count(*)) OVER (PARTITION BY assistant_id) AS share
+FROM step_tool_calls
+WHERE created_at >= CAST($since AS TIMESTAMPTZ)
+  AND created_at < CAST($until AS TIMESTAMPTZ)
+GROUP BY assistant_id, type, function_name
+ORDER BY assistant_id NULLS FIRST, calls DESC, tool_type, function_name NULLS FIRST;

@@ -1,0 +1,44 @@
+-- Runs with the most steps or tokens (by = steps or tokens), with their assistant, status and token usage.
+-- param: by = steps
+-- param: limit = 20
+-- param: since = 1970-01-01
+-- param: until = 9999-12-31
+-- Tokens are summed over the run's steps. A run counts when its first step was created in [since, until) (UTC);
+-- run_status is NULL when the export holds no runs row for it. Ties are broken by run_id.
+WITH per_run AS (
+    SELECT
+        run_id,
+        any_value(thread_id) AS thread_id,
+        any_value(assistant_id) AS assistant_id,
+        min(created_at) AS first_step_at,
+        count(*) AS steps,
+        coalesce(sum(tool_call_count), 0)::BIGINT AS tool_calls,
+        coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
+        coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
+        coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens
+    FROM run_steps
+    GROUP BY run_id
+    HAVING min(created_at) >= CAST($since AS TIMESTAMPTZ)
+       AND min(created_at) < CAST($until AS TIMESTAMPTZ)
+)
+SELECT
+    p.run_id,
+    p.thread_id,
+    coalesce(r.assistant_id, p.assistant_id) AS assistant_id,
+    r.status AS run_status,
+    p.first_step_at,
+    p.steps,
+    p.tool_calls,
+    p.prompt_tokens,
+    p.completion_tokens,
+    p.total_tokens
+FROM per_run AS p
+LEFT JOIN runs AS r USING (run_id)
+ORDER BY
+    CASE $by
+        WHEN 'steps' THEN p.steps
+        WHEN 'tokens' THEN p.total_tokens
+        ELSE error('parameter by must be steps or tokens')
+    END DESC,
+    p.run_id
+LIMIT CAST($limit AS INTEGER);
