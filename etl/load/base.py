@@ -63,6 +63,9 @@ class StateStore(Protocol):
     def watermark(self, thread_id: str, scope: str) -> int | None:
         """Highest run created_at (unix s) discovered and settled for a thread, for one scope (shard spec)."""
 
+    def watermarks(self, scope: str) -> dict[str, int]:
+        """Every thread's watermark for one scope."""
+
     def set_watermarks(self, scope: str, marks: Mapping[str, int]) -> None:
         """Advance the watermarks of some threads (never moves one back)."""
 
