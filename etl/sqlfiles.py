@@ -23,7 +23,7 @@ from etl.errors import InputError
 
 Kind = Literal["queries", "checks", "views"]
 KINDS: tuple[Kind, ...] = ("queries", "checks", "views")
-_SINGULAR: dict[Kind, str] = {"queries": "query", "checks": "check", "views": "view"}
+SINGULAR: dict[Kind, str] = {"queries": "query", "checks": "check", "views": "view"}
 
 _PARAM = re.compile(r"--\s*param:\s*(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<default>.*?)\s*$")
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
@@ -96,4 +96,4 @@ def sql_file(kind: Kind, name: str) -> SqlFile:
     try:
         return files[name]
     except KeyError:
-        raise InputError(f"no {_SINGULAR[kind]} named {name!r}; there are: {', '.join(files)}") from None
+        raise InputError(f"no {SINGULAR[kind]} named {name!r}; there are: {', '.join(files)}") from None

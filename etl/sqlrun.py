@@ -63,9 +63,7 @@ def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_sql(
-    con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str, object] | None = None
-) -> pa.Table:
+def run_sql(con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str, object] | None = None) -> pa.Table:
     """Run one statement with named parameters (``$name``) and return its rows; SQL errors become ``InputError``."""
     try:
         relation = con.sql(statement, params=dict(params) if params else None)

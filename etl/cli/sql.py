@@ -1,0 +1,133 @@
+"""``runsteps sql``: the ready-made queries and checks of ``sql/``, and your own SQL, over either destination."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import pyarrow as pa
+
+from etl import sqlfiles, sqlrun
+from etl.cli._common import EXIT_OTHER, handle_errors
+from etl.cli._format import FORMATS, render
+from etl.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_CHECKS_FAILED = EXIT_OTHER  # a broken rule is neither a usage error (2) nor a partial export (3)
+
+
+def _dest_option(func: F) -> F:
+    return click.option(
+        "--dest",
+        default="runsteps.duckdb",
+        show_default=True,
+        help="*.duckdb file (opened read-only), or a Parquet root: a directory or s3://bucket/prefix.",
+    )(func)
+
+
+def _format_option(func: F) -> F:
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+    )(func)
+
+
+def _param_option(func: F) -> F:
+    return click.option(
+        "--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="Bind $NAME to VALUE (repeatable)."
+    )(func)
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=VALUE`` pairs as a dict (a later pair wins); anything else is an ``InputError``."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--param {pair!r} is not of the form NAME=VALUE")
+        params[name.strip()] = value
+    return params
+
+
+@click.group()
+def sql() -> None:
+    """Analyse exported run steps with SQL: ready-made queries, data checks, or your own statement.
+
+    The tables keep their names (runs, run_steps, tool_calls, code_interpreter_outputs, file_search_results)
+    over either kind of destination; the views of sql/views are there too.
+    """
+
+
+@sql.command("list")
+@_format_option
+def list_(fmt: str) -> None:
+    """List the queries, checks and views, each with what it answers and its parameters."""
+    files = [f for kind in sqlfiles.KINDS for f in sqlfiles.sql_files(kind).values()]
+    table = pa.table(
+        {
+            "kind": [sqlfiles.SINGULAR[f.kind] for f in files],
+            "name": [f.name for f in files],
+            "params": [", ".join(f"{k}={v if v is not None else 'NULL'}" for k, v in f.params.items()) for f in files],
+            "description": [f.description for f in files],
+        }
+    )
+    click.echo(render(table, fmt), nl=False)
+
+
+@sql.command()
+@click.argument("name")
+@_param_option
+@_dest_option
+@_format_option
+@handle_errors
+def run(name: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
+    """Run the query NAME of `runsteps sql list`; --param overrides its defaults."""
+    values = parse_params(params)
+    sqlfiles.sql_file("queries", name).bind(values)  # a wrong name or parameter fails before opening dest
+    with sqlrun.open_sql_connection(dest) as con:
+        result = sqlrun.run_query(con, name, values)
+    click.echo(render(result, fmt), nl=False)
+
+
+@sql.command()
+@click.argument("statement")
+@_param_option
+@_dest_option
+@_format_option
+@handle_errors
+def query(statement: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
+    """Run your own SQL STATEMENT ('-' reads it from stdin); --param binds $NAME placeholders."""
+    text = sys.stdin.read() if statement == "-" else statement
+    if not text.strip():
+        raise InputError("the statement is empty")
+    values = parse_params(params)
+    with sqlrun.open_sql_connection(dest) as con:
+        result = sqlrun.run_sql(con, text, values)
+    click.echo(render(result, fmt), nl=False)
+
+
+@sql.command()
+@click.argument("names", nargs=-1)
+@click.option("--sample", default=5, show_default=True, type=click.IntRange(min=0), help="Broken rows shown.")
+@_dest_option
+@_format_option
+@handle_errors
+def check(names: tuple[str, ...], sample: int, dest: str, fmt: str) -> None:
+    """Run the data checks (all, or NAMES); exit 1 and show sample rows when a rule is broken."""
+    results = sqlrun.run_checks(dest, names, sample_size=sample)
+    for result in results:
+        if result.passed:
+            click.echo(f"ok    {result.name}: {result.rule}")
+            continue
+        broken = "1 row breaks it" if result.violations == 1 else f"{result.violations} rows break it"
+        click.echo(f"FAIL  {result.name}: {result.rule} ({broken})")
+        if result.sample.num_rows:
+            click.echo(render(result.sample, fmt))
+    failed = [r.name for r in results if not r.passed]
+    click.echo(
+        f"{len(results) - len(failed)} of {len(results)} checks passed"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    if failed:
+        raise SystemExit(EXIT_CHECKS_FAILED)
