@@ -52,7 +52,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.group()
 def sql() -> None:
-    """Analyse exported run steps with SQL: ready-made queries, data checks, or your own statement.
+    """Analyse the exported run steps in SQL: ready-made queries, checks, your own.
 
     The tables keep their names (runs, run_steps, tool_calls, code_interpreter_outputs, file_search_results)
     over either kind of destination; the views of sql/views are there too.
@@ -62,7 +62,7 @@ def sql() -> None:
 @sql.command("list")
 @_format_option
 def list_(fmt: str) -> None:
-    """List the queries, checks and views, each with what it answers and its parameters."""
+    """List the queries, checks and views: what each answers, its parameters."""
     files = [f for kind in sqlfiles.KINDS for f in sqlfiles.sql_files(kind).values()]
     table = pa.table(
         {
@@ -82,7 +82,7 @@ def list_(fmt: str) -> None:
 @_format_option
 @handle_errors
 def run(name: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
-    """Run the query NAME of `runsteps sql list`; --param overrides its defaults."""
+    """Run the query NAME (see `runsteps sql list`); --param overrides defaults."""
     values = parse_params(params)
     sqlfiles.sql_file("queries", name).bind(values)  # a wrong name or parameter fails before opening dest
     with sqlrun.open_sql_connection(dest) as con:
@@ -97,7 +97,7 @@ def run(name: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
 @_format_option
 @handle_errors
 def query(statement: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
-    """Run your own SQL STATEMENT ('-' reads it from stdin); --param binds $NAME placeholders."""
+    """Run your own SQL STATEMENT ('-' reads stdin); --param binds $NAME."""
     text = sys.stdin.read() if statement == "-" else statement
     if not text.strip():
         raise InputError("the statement is empty")
@@ -114,7 +114,7 @@ def query(statement: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
 @_format_option
 @handle_errors
 def check(names: tuple[str, ...], sample: int, dest: str, fmt: str) -> None:
-    """Run the data checks (all, or NAMES); exit 1 and show sample rows when a rule is broken."""
+    """Run the data checks (all, or NAMES); exit 1 when a rule is broken."""
     results = sqlrun.run_checks(dest, names, sample_size=sample)
     for result in results:
         if result.passed:
