@@ -57,7 +57,8 @@ async def test_organization_and_project_when_set() -> None:
 
 
 async def test_azure_mode_uses_api_key_header_and_api_version() -> None:
-    request, _ = await one_request(base_url="https://res.openai.azure.com/openai", azure_api_version="2024-08-01-preview")
+    azure = {"base_url": "https://res.openai.azure.com/openai", "azure_api_version": "2024-08-01-preview"}
+    request, _ = await one_request(**azure)
     assert request.headers["api-key"] == KEY
     assert "authorization" not in request.headers
     assert request.url.path == "/openai/threads/t/runs"

@@ -40,7 +40,9 @@ def test_run_ref_parses_thread_slash_run_and_builds_paths() -> None:
     assert runs_path("thread_x") == "/threads/thread_x/runs"
 
 
-@pytest.mark.parametrize(("text", "match"), [("thread_x", "THREAD_ID/RUN_ID"), ("t/../x", "run id '../x'"), ("../t/r", "thread id '..'")])
+@pytest.mark.parametrize(
+    ("text", "match"), [("thread_x", "THREAD_ID/RUN_ID"), ("t/../x", "run id '../x'"), ("../t/r", "thread id '..'")]
+)
 def test_run_ref_rejects_bad_pairs(text: str, match: str) -> None:
     with pytest.raises(InputError, match=match):
         RunRef.parse(text)

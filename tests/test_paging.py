@@ -58,7 +58,9 @@ async def walk(pages: Callable[[httpx.Request], Page], **kwargs: Any) -> tuple[l
     return got, seen
 
 
-@pytest.mark.parametrize(("n", "limit", "requests"), [(0, 100, 1), (1, 100, 1), (100, 100, 1), (101, 100, 2), (250, 100, 3), (7, 2, 4)])
+@pytest.mark.parametrize(
+    ("n", "limit", "requests"), [(0, 100, 1), (1, 100, 1), (100, 100, 1), (101, 100, 2), (250, 100, 3), (7, 2, 4)]
+)
 async def test_every_item_once_in_the_minimum_of_requests(n: int, limit: int, requests: int) -> None:
     ids = [f"step_{i:04d}" for i in range(n)]
     pages, seen = await walk(list_server(ids), limit=limit)

@@ -6,8 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import httpx
 import orjson
@@ -36,7 +36,8 @@ def client_for(handler: Handler, max_retries: int = 3) -> ApiClient:
 
 
 def reply(status: int, body: object = OK, **headers: str) -> httpx.Response:
-    return httpx.Response(status, content=orjson.dumps(body), headers={k.replace("_", "-"): v for k, v in headers.items()})
+    named = {name.replace("_", "-"): value for name, value in headers.items()}
+    return httpx.Response(status, content=orjson.dumps(body), headers=named)
 
 
 def scripted(*responses: httpx.Response | Exception) -> tuple[Handler, list[float]]:
@@ -83,13 +84,25 @@ def test_backoff_is_exponential_capped_with_at_most_a_quarter_of_jitter(retries:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("1s", 1.0), ("6m0s", 360.0), ("20ms", 0.02), ("1h2m3.5s", 3723.5), ("0.5", 0.5), ("", None), ("soon", None), ("1s2x", None)],
+    [
+        ("1s", 1.0),
+        ("6m0s", 360.0),
+        ("20ms", 0.02),
+        ("1h2m3.5s", 3723.5),
+        ("0.5", 0.5),
+        ("", None),
+        ("soon", None),
+        ("1s2x", None),
+    ],
 )
 def test_rate_limit_reset_durations(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == (pytest.approx(seconds) if seconds is not None else None)
 
 
-@pytest.mark.parametrize(("status", "retriable"), [(408, True), (409, True), (429, True), (500, True), (503, True), (400, False), (404, False), (422, False)])
+@pytest.mark.parametrize(
+    ("status", "retriable"),
+    [(408, True), (409, True), (429, True), (500, True), (503, True), (400, False), (404, False), (422, False)],
+)
 def test_retriable_statuses(status: int, retriable: bool) -> None:
     assert is_retriable_status(status, {}) is retriable
     assert is_retriable_status(status, {"x-should-retry": "true"}) is True
@@ -123,7 +136,9 @@ async def test_gives_up_after_max_retries_naming_the_request() -> None:
         with pytest.raises(RetriableApiError) as caught:
             await client.get_json("/threads/thread_x/runs/run_y/steps")
     assert len(arrivals) == 3
-    assert str(caught.value) == "HTTP 500: boom (GET /threads/thread_x/runs/run_y/steps) [request id req_123]; gave up after 2 retries"
+    assert str(caught.value) == (
+        "HTTP 500: boom (GET /threads/thread_x/runs/run_y/steps) [request id req_123]; gave up after 2 retries"
+    )
     assert caught.value.status == 500
 
 
