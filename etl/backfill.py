@@ -1,0 +1,145 @@
+"""Backfills: one long ``[since, until)`` window exported chunk by chunk, each finished chunk recorded at the
+destination, so a backfill that was interrupted continues where it stopped when run again."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from etl.config import Settings
+from etl.errors import InputError
+from etl.load import open_destination
+from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export, thread_ids
+
+log = logging.getLogger(__name__)
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_chunk(text: str) -> int:
+    """Seconds in a chunk given as ``<N><m|h|d|w>`` (``1d``, ``12h``, ``1w``)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
+    if not match or int(match.group(1)) == 0:
+        raise InputError(f"--chunk {text!r} is not a duration like 1d, 12h, 30m or 1w")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One slice ``[start, end)`` of the backfill window, in unix seconds."""
+
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str:
+        """How the chunk is recorded and shown: ``<start>/<end>`` in ISO-8601 UTC."""
+        return f"{_iso(self.start)}/{_iso(self.end)}"
+
+
+def chunks(since: int, until: int, size: int) -> list[Chunk]:
+    """The window cut into chunks of ``size`` seconds, oldest first; the last one ends at ``until``."""
+    if since >= until:
+        raise InputError("--since must be before --until")
+    return [Chunk(start, min(start + size, until)) for start in range(since, until, size)]
+
+
+def job_id(sources: Sources, threads: list[str], size: int, options: ExportOptions) -> str:
+    """A name for the backfill that is the same when the same backfill is run again (to resume it)."""
+    digest = hashlib.sha256()
+    for part in (*threads, "|", str(sources.since), str(sources.until), str(size), options.scope):
+        digest.update(part.encode() + b"\0")
+    return f"backfill-{digest.hexdigest()[:16]}"
+
+
+@dataclass
+class BackfillSummary:
+    """What a backfill did, chunk by chunk."""
+
+    job: str
+    chunks_total: int
+    chunks_skipped: int = 0  # finished by an earlier run of the same backfill
+    exports: list[ExportSummary] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """3 when some run failed in some chunk, else 0."""
+        return max((s.exit_code for s in self.exports), default=0)
+
+    def as_dict(self) -> dict[str, object]:
+        """Totals over the chunks, as plain values."""
+        return {
+            "job": self.job,
+            "chunks_total": self.chunks_total,
+            "chunks_skipped": self.chunks_skipped,
+            "chunks_done": self.chunks_skipped + len(self.exports),
+            "runs_ok": sum(s.runs_ok for s in self.exports),
+            "runs_failed": sum(s.runs_failed for s in self.exports),
+            "runs_skipped": sum(s.runs_skipped for s in self.exports),
+            "steps": sum(s.steps for s in self.exports),
+            "requests": sum(s.requests for s in self.exports),
+            "failures": [f for s in self.exports for f in s.failures],
+            "exit_code": self.exit_code,
+        }
+
+
+def run_backfill(
+    settings: Settings,
+    sources: Sources,
+    options: ExportOptions,
+    chunk_seconds: int,
+    *,
+    observer: ExportObserver | None = None,
+    on_chunk: Callable[[Chunk, int, int], None] | None = None,
+) -> BackfillSummary:
+    """Export ``sources`` over its window chunk by chunk, skipping the chunks an earlier run finished.
+
+    A chunk is recorded as finished only when every run in it was exported; a chunk with failures is tried
+    again next time (its exported runs are then skipped by the run state, at no request).
+    """
+    if sources.since is None or sources.until is None:
+        raise InputError("a backfill needs both --since and --until")
+    threads = _threads(sources)
+    window = chunks(sources.since, sources.until, chunk_seconds)
+    job = job_id(sources, threads, chunk_seconds, options)
+    summary = BackfillSummary(job, len(window))
+    chunk_options = replace(options, use_watermarks=False)  # the chunk bounds the window, not a watermark
+    # One claim on the destination for the whole backfill: no other export slips in between chunks.
+    with open_destination(options.dest, options.shard) as dest:
+        done = dest.chunks_done(job)
+        for position, chunk in enumerate(window, 1):
+            if chunk.label in done:
+                summary.chunks_skipped += 1
+                continue
+            if on_chunk is not None:
+                on_chunk(chunk, position, len(window))
+            chunk_sources = Sources(threads=tuple(threads), since=chunk.start, until=chunk.end)
+            result = run_export(settings, chunk_sources, chunk_options, observer, dest=dest)
+            summary.exports.append(result)
+            if result.exit_code == 0:
+                dest.mark_chunk_done(job, chunk.label)
+            log.info(
+                "chunk %d/%d %s: %d runs ok, %d failed, %d steps",
+                position,
+                len(window),
+                chunk.label,
+                result.runs_ok,
+                result.runs_failed,
+                result.steps,
+            )
+    return summary
+
+
+def _threads(sources: Sources) -> list[str]:
+    threads = thread_ids(sources)
+    if not threads:
+        raise InputError("a backfill discovers runs per thread: give --thread or --threads-file")
+    return threads
+
+
+def _iso(moment: int) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

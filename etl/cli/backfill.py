@@ -1,0 +1,74 @@
+"""``runsteps backfill``: export a long window chunk by chunk, resumably."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from etl.backfill import Chunk, parse_chunk, run_backfill
+from etl.cli._common import handle_errors
+from etl.cli.export import api_options, destination_uri, observer_for, output_options, settings_from, sources_from
+from etl.cli.progress import configure_logging, summary_lines
+from etl.pipeline import ExportOptions
+from etl.sharding import Shard
+
+
+@click.command()
+@click.option(
+    "--thread", "threads", multiple=True, metavar="THREAD_ID", help="A thread to discover runs in (repeatable)."
+)
+@click.option(
+    "--threads-file",
+    "threads_files",
+    multiple=True,
+    metavar="PATH",
+    help="One thread id a line, or CSV with a thread_id column; '-' reads stdin.",
+)
+@click.option("--since", required=True, help="Start of the window (ISO-8601 date or datetime, UTC if no offset).")
+@click.option("--until", required=True, help="End of the window, exclusive.")
+@click.option("--chunk", default="1d", show_default=True, help="Chunk size: 30m, 12h, 1d, 1w...")
+@click.option("--dest", default="./runsteps.duckdb", show_default=True, help="*.duckdb or a Parquet root.")
+@click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store. Default: $AWS_ENDPOINT_URL.")
+@click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished.")
+@click.option(
+    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
+)
+@api_options
+@output_options
+@handle_errors
+def backfill(**options: Any) -> None:
+    """Export the runs of the given threads created in [--since, --until), one chunk at a time.
+
+    Each finished chunk is recorded at the destination: run the same command again after an interruption and it
+    continues with the first unfinished chunk. Exit codes as for export.
+    """
+    configure_logging(options["log_format"])
+    sources = sources_from({**options, "runs": (), "runs_files": ()})
+    settings = settings_from(options)
+    export_options = ExportOptions(
+        dest=destination_uri(options), shard=Shard.parse(options["shard"]), refresh=options["refresh"]
+    )
+
+    def on_chunk(chunk: Chunk, position: int, total: int) -> None:
+        click.echo(
+            f"chunk {position}/{total} ({position - 1} done, {total - position + 1} left): {chunk.label}", err=True
+        )
+
+    with observer_for(options["progress"]) as observer:
+        summary = run_backfill(
+            settings, sources, export_options, parse_chunk(options["chunk"]), observer=observer, on_chunk=on_chunk
+        )
+    for export in summary.exports:
+        for line in summary_lines(export):
+            click.echo(line, err=True)
+    totals = summary.as_dict()
+    click.echo(
+        f"backfill {summary.job}: {totals['chunks_done']}/{summary.chunks_total} chunks done "
+        f"({summary.chunks_skipped} finished earlier), {totals['runs_ok']} runs, {totals['steps']} steps",
+        err=True,
+    )
+    if options["metrics_json"]:
+        click.echo(json.dumps(totals, sort_keys=True))
+    raise SystemExit(summary.exit_code)

@@ -1,0 +1,418 @@
+"""The whole journey of a run step: sources -> extract -> transform -> load, and the only module that knows all three.
+
+Read top to bottom:
+
+1. ``run_export`` opens the destination (taking the writer's claim on its shard) and reads the export state.
+2. ``_run_refs`` streams the runs to fetch: explicit runs, runs an earlier export left unfinished, and runs
+   discovered per thread; each run once, only this shard's, and none that an earlier export already finished
+   (unless ``refresh``).
+3. ``iter_fetched_runs`` fetches them, many at once, with retries; each comes back whole or failed.
+4. ``_Batch`` collects finished runs; ``to_runs_table`` / ``to_step_tables`` turn them into Arrow tables.
+5. ``Destination.write`` lands each batch (rows and run records together), in a worker thread, so fetching
+   goes on while a batch is written and the bounded fetch queue pushes back when writing is the bottleneck.
+6. Watermarks and the export's summary are recorded last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, aclosing, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from etl.config import Settings
+from etl.errors import DestinationError, InputError
+from etl.extract import (
+    ApiClient,
+    DiscoveredThread,
+    FetchedRun,
+    ResponseRecord,
+    RunRef,
+    iter_discovered_runs,
+    iter_fetched_runs,
+    read_runs_file,
+    read_threads_file,
+)
+from etl.load import open_destination
+from etl.load.base import Destination, ExportBatch, RunRecord, StateStore
+from etl.schema import TABLES
+from etl.sharding import Shard
+from etl.transform import to_runs_table, to_step_tables
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the runs to export come from: explicit runs and files, and threads to discover runs in."""
+
+    runs: tuple[RunRef, ...] = ()
+    runs_files: tuple[str, ...] = ()
+    threads: tuple[str, ...] = ()
+    threads_files: tuple[str, ...] = ()
+    since: int | None = None  # unix seconds, inclusive: bounds discovered runs' created_at
+    until: int | None = None  # unix seconds, exclusive
+
+    @property
+    def empty(self) -> bool:
+        """True when no source at all was given."""
+        return not (self.runs or self.runs_files or self.threads or self.threads_files)
+
+    @property
+    def discovers(self) -> bool:
+        """True when runs are discovered per thread."""
+        return bool(self.threads or self.threads_files)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export: where to, which shard, and what an earlier export already did."""
+
+    dest: str
+    shard: Shard = field(default_factory=Shard)
+    refresh: bool = False  # fetch runs an earlier export already finished
+    dry_run: bool = False  # list the runs that would be fetched; write nothing
+    use_watermarks: bool = True  # start discovery where the last export of this shard stopped
+    batch_steps: int = 20_000  # steps per write: bounds memory and sets the write granularity
+    batch_runs: int = 2_000  # runs per write, for jobs of many small runs
+    on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
+
+    @property
+    def scope(self) -> str:
+        """The name under which this shard's watermarks are kept."""
+        return f"shard-{self.shard.index}-of-{self.shard.count}"
+
+
+@dataclass
+class ExportSummary:
+    """What an export did; ``as_dict`` is the ``--metrics-json`` object."""
+
+    dest: str
+    shard: str
+    dry_run: bool = False
+    runs_ok: int = 0
+    runs_failed: int = 0
+    runs_skipped: int = 0  # finished by an earlier export: not fetched
+    failures: list[dict[str, str]] = field(default_factory=list)
+    steps: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    schema_drift: int = 0
+    requests: int = 0
+    retries: int = 0
+    batches: int = 0
+    elapsed_s: float = 0.0
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    planned: list[str] = field(default_factory=list)  # dry run: the runs that would be fetched
+
+    @property
+    def steps_per_s(self) -> float:
+        """Steps exported per second of wall time."""
+        return self.steps / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every run was exported, 3 when some failed (each one is in ``failures``)."""
+        return 3 if self.failures else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-ready values (no secrets: it holds ids, counts and reasons only)."""
+        return {
+            "dest": self.dest,
+            "shard": self.shard,
+            "dry_run": self.dry_run,
+            "started_at": self.started_at,
+            "runs_ok": self.runs_ok,
+            "runs_failed": self.runs_failed,
+            "runs_skipped": self.runs_skipped,
+            "runs_planned": len(self.planned) if self.dry_run else None,
+            "failures": self.failures,
+            "steps": self.steps,
+            "rows": self.rows,
+            "schema_drift": self.schema_drift,
+            "requests": self.requests,
+            "retries": self.retries,
+            "batches": self.batches,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "steps_per_s": round(self.steps_per_s, 1),
+            "exit_code": self.exit_code,
+        }
+
+
+class ExportObserver:
+    """Hears what an export does, for progress bars and log lines; the default hears nothing."""
+
+    def discovered(self, runs: int) -> None:
+        """``runs`` more runs are queued to fetch."""
+
+    def run_done(self, fetched: FetchedRun) -> None:
+        """One run was fetched (or failed)."""
+
+    def batch_written(self, summary: ExportSummary) -> None:
+        """A batch landed at the destination."""
+
+
+def run_export(
+    settings: Settings,
+    sources: Sources,
+    options: ExportOptions,
+    observer: ExportObserver | None = None,
+    *,
+    dest: Destination | None = None,
+) -> ExportSummary:
+    """Export the runs of ``sources`` into ``options.dest``; returns the summary (failed runs are in it).
+
+    ``dest``: a destination the caller already holds open (a backfill keeps one across its chunks).
+    """
+    if sources.empty:
+        raise InputError("nothing to export: give --run, --runs-file, --thread or --threads-file")
+    observer = observer or ExportObserver()
+    if options.dry_run:
+        return asyncio.run(_plan_only(settings, sources, options))
+    if dest is not None:
+        return asyncio.run(_export(settings, sources, options, observer, dest))
+    with open_destination(options.dest, options.shard) as opened:
+        return asyncio.run(_export(settings, sources, options, observer, opened))
+
+
+async def _export(
+    settings: Settings, sources: Sources, options: ExportOptions, observer: ExportObserver, dest: Destination
+) -> ExportSummary:
+    started = time.monotonic()
+    summary = ExportSummary(dest=options.dest, shard=str(options.shard))
+    threads = thread_ids(sources)
+    plan = _Plan.read(dest, threads, options)
+    async with ApiClient(settings, on_response=options.on_response) as client:
+        refs = _run_refs(client, sources, threads, options, plan, summary)
+        await _fetch_and_write(client, refs, dest, options, observer, summary)
+        summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    _name_discovery_failures(plan.discovered, summary)
+    summary.elapsed_s = time.monotonic() - started
+    dest.set_watermarks(options.scope, _new_watermarks(plan.discovered))
+    dest.record_export(summary.as_dict())
+    return summary
+
+
+async def _plan_only(settings: Settings, sources: Sources, options: ExportOptions) -> ExportSummary:
+    """A dry run: the runs an export would fetch now (discovery requests only), nothing written."""
+    started = time.monotonic()
+    summary = ExportSummary(dest=options.dest, shard=str(options.shard), dry_run=True)
+    threads = thread_ids(sources)
+    with _existing_state(options) as state:
+        plan = _Plan.read(state, threads, options)
+    async with ApiClient(settings, on_response=options.on_response) as client:
+        async with aclosing(_run_refs(client, sources, threads, options, plan, summary)) as refs:
+            summary.planned.extend([f"{ref.thread_id}/{ref.run_id}" async for ref in refs])
+        summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    _name_discovery_failures(plan.discovered, summary)
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _existing_state(options: ExportOptions) -> AbstractContextManager[StateStore | None]:
+    """For a dry run: the destination's state, read-only, or None when there is no destination yet."""
+    try:
+        return open_destination(options.dest, options.shard, read_only=True)
+    except DestinationError:
+        return nullcontext(None)
+
+
+@dataclass
+class _Plan:
+    """What the destination's state says about this export, and what discovery finds along the way."""
+
+    records: dict[str, RunRecord]  # every run an earlier export settled or tried
+    finished: set[str]  # runs not to fetch again
+    watermarks: dict[str, int]  # where discovery may start, per thread
+    discovered: dict[str, DiscoveredThread] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, state: StateStore | None, threads: Iterable[str], options: ExportOptions) -> _Plan:
+        """Read the state once, before fetching anything (``None``: a destination that does not exist yet)."""
+        if state is None:
+            return cls({}, set(), {})
+        records = state.run_records()
+        finished = set() if options.refresh else {r.run_id for r in records.values() if r.finished}
+        watermarks: dict[str, int] = {}
+        if options.use_watermarks and not options.refresh:
+            wanted = set(threads)
+            watermarks = {t: m for t, m in state.watermarks(options.scope).items() if t in wanted}
+        return cls(records, finished, watermarks)
+
+
+async def _run_refs(
+    client: ApiClient,
+    sources: Sources,
+    threads: list[str],
+    options: ExportOptions,
+    plan: _Plan,
+    summary: ExportSummary,
+) -> AsyncGenerator[RunRef, None]:
+    """Every run to fetch, once: explicit, then left unfinished by an earlier export, then discovered."""
+    seen: set[str] = set()
+
+    def wanted(ref: RunRef) -> bool:
+        if ref.run_id in seen or not options.shard.owns(ref.run_id):
+            return False
+        seen.add(ref.run_id)
+        if ref.run_id in plan.finished:
+            summary.runs_skipped += 1
+            return False
+        return True
+
+    for ref in _explicit_refs(sources):
+        if wanted(ref):
+            yield ref
+    if not threads:
+        return
+    # Runs that an earlier export of these threads saw active, or failed to export: look at them again.
+    in_threads = set(threads)
+    for record in plan.records.values():
+        if not record.finished and record.thread_id in in_threads:
+            ref = RunRef(record.thread_id, record.run_id)
+            if wanted(ref):
+                yield ref
+
+    def on_thread(thread: DiscoveredThread) -> None:
+        plan.discovered[thread.thread_id] = thread
+
+    runs = iter_discovered_runs(
+        client, threads, since=sources.since, until=sources.until, watermarks=plan.watermarks, on_thread=on_thread
+    )
+    async with aclosing(runs) as stream:
+        async for ref in stream:
+            if wanted(ref):
+                yield ref
+
+
+def _explicit_refs(sources: Sources) -> Iterable[RunRef]:
+    """Explicit runs: from the command line, then from each runs file (read lazily)."""
+    yield from sources.runs
+    for path in sources.runs_files:
+        yield from read_runs_file(path)
+
+
+def thread_ids(sources: Sources) -> list[str]:
+    """Threads to discover runs in, each once, in the order given."""
+    ids = list(sources.threads)
+    for path in sources.threads_files:
+        ids.extend(read_threads_file(path))
+    return list(dict.fromkeys(ids))
+
+
+async def _fetch_and_write(
+    client: ApiClient,
+    refs: AsyncGenerator[RunRef, None],
+    dest: Destination,
+    options: ExportOptions,
+    observer: ExportObserver,
+    summary: ExportSummary,
+) -> None:
+    """Fetch every run and write them in batches; a batch is written while the next one is fetched."""
+
+    async def counted() -> AsyncGenerator[RunRef, None]:
+        async with aclosing(refs) as stream:
+            async for ref in stream:
+                observer.discovered(1)
+                yield ref
+
+    batch = _Batch()
+    async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
+        async for fetched in fetched_runs:
+            observer.run_done(fetched)
+            if fetched.ok:
+                summary.runs_ok += 1
+                summary.steps += len(fetched.steps)
+            else:
+                summary.runs_failed += 1
+                summary.failures.append(
+                    {"thread_id": fetched.ref.thread_id, "run_id": fetched.ref.run_id, "reason": str(fetched.error)}
+                )
+            batch.add(fetched)
+            if batch.steps >= options.batch_steps or batch.runs >= options.batch_runs:
+                await _write(dest, batch, summary, observer)
+                batch = _Batch()
+    if batch.runs:
+        await _write(dest, batch, summary, observer)
+
+
+async def _write(dest: Destination, batch: _Batch, summary: ExportSummary, observer: ExportObserver) -> None:
+    """Transform one batch and land it, off the event loop so fetching continues meanwhile."""
+    export_batch, drift = batch.to_export_batch()
+    await asyncio.to_thread(dest.write, export_batch)
+    for name, table in export_batch.tables.items():
+        summary.rows[name] += table.num_rows
+    summary.schema_drift += drift
+    summary.batches += 1
+    observer.batch_written(summary)
+
+
+class _Batch:
+    """Runs fetched since the last write, grouped by fetch second (each row's ``extracted_at``)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.steps = 0
+        self._steps: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._runs: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._records: list[RunRecord] = []
+
+    def add(self, fetched: FetchedRun) -> None:
+        """Take one fetched run: its rows when it was fetched whole, its state record either way."""
+        second = int(fetched.fetched_at.timestamp())
+        self.runs += 1
+        if fetched.ok:
+            assert fetched.run is not None
+            self.steps += len(fetched.steps)
+            self._steps[second].extend(fetched.steps)
+            self._runs[second].append(fetched.run)
+        run = fetched.run or {}
+        self._records.append(
+            RunRecord(
+                run_id=fetched.ref.run_id,
+                thread_id=fetched.ref.thread_id,
+                run_status=run.get("status") if isinstance(run.get("status"), str) else None,
+                run_created_at=run.get("created_at") if isinstance(run.get("created_at"), int) else None,
+                step_count=len(fetched.steps) if fetched.ok else 0,
+                exported=fetched.ok,
+                error=None if fetched.ok else str(fetched.error),
+                exported_at=datetime.now(UTC),
+            )
+        )
+
+    def to_export_batch(self) -> tuple[ExportBatch, int]:
+        """The batch as Arrow tables in the schemas of ``etl.schema``, and its schema-drift count."""
+        parts: defaultdict[str, list[pa.RecordBatch]] = defaultdict(list)
+        drift = 0
+        for second, runs in self._runs.items():
+            extracted_at = datetime.fromtimestamp(second, UTC)
+            parts["runs"].append(to_runs_table(runs, extracted_at))
+            step_tables = to_step_tables(self._steps[second], extracted_at)
+            for name, part in step_tables.tables.items():
+                parts[name].append(part)
+            drift += step_tables.drift
+        tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
+        return ExportBatch(tables=tables, records=self._records), drift
+
+
+def _new_watermarks(discovered: Mapping[str, DiscoveredThread]) -> dict[str, int]:
+    """Each fully listed thread's newest run: discovery may start there next time."""
+    marks: dict[str, int] = {}
+    for thread_id, thread in discovered.items():
+        newest = thread.newest_created_at
+        if thread.error is None and newest is not None:
+            marks[thread_id] = newest
+    return marks
+
+
+def _name_discovery_failures(discovered: Mapping[str, DiscoveredThread], summary: ExportSummary) -> None:
+    """Threads whose runs could not be listed count as failures of the export."""
+    for thread_id, thread in discovered.items():
+        if thread.error is not None:
+            summary.failures.append({"thread_id": thread_id, "run_id": "", "reason": str(thread.error)})
