@@ -54,12 +54,14 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
 
 
 def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
+    from etl.load.fs import open_store
     from etl.load.parquet import parquet_dataset  # only Parquet users pay for importing the writer
 
+    store = open_store(dest)  # one check of the root (and one S3 probe), shared by the five tables
     con = duckdb.connect()
     for name in TABLES:
         # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
-        con.register(name, parquet_dataset(dest, name))
+        con.register(name, parquet_dataset(store.root, name, store.fs))
     return con
 
 
