@@ -1,0 +1,331 @@
+"""The DuckDB destination: one file, one writer process, each batch one transaction with its state rows.
+
+Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
+longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
+removed key from the primary-key index at commit, which costs ~75 µs a row once a table spans more than one
+row group, while an upsert rewrites the row in place: a 50,000-step re-export commits in 0.1 s instead of 4 s.
+
+Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
+killed at any point leaves a file that opens with the whole batch or none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from etl.errors import DestinationBusyError, DestinationError
+from etl.load.base import ExportBatch, RunRecord
+from etl.load.duckdb_state import (
+    DuckDBStateStore,
+    check_schema_version,
+    create_state_tables,
+    schema_version,
+    upsert_run_records,
+)
+from etl.schema import STEP_CHILD_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
+from etl.sharding import Shard
+
+_LOCK_ERROR = "Could not set lock on file"
+_CONFIG_CLASH = "different configuration"
+
+# DuckDB shares one database instance between the connections of a process, so its file lock cannot tell two
+# writers in the same process apart: this set does.
+_writers_lock = threading.Lock()
+_writers: set[Path] = set()
+
+
+class DuckDBDestination(DuckDBStateStore):
+    """A DuckDB database file holding the five tables and the ``_runsteps_*`` state tables."""
+
+    def __init__(self, uri: str, shard: Shard | None = None, *, read_only: bool = False) -> None:
+        if "://" in uri:
+            raise DestinationError(f"{uri}: a DuckDB destination must be a local file path")
+        self.uri = uri
+        self.shard = shard or Shard()
+        self.read_only = read_only
+        self.path = Path(uri).expanduser().absolute()
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The open connection, for SQL over the tables (use from one thread at a time)."""
+        if self._con is None:
+            raise DestinationError(f"{self.uri} is not open: use the destination as a context manager")
+        return self._con
+
+    def _writable(self) -> duckdb.DuckDBPyConnection:
+        if self.read_only:
+            raise DestinationError(f"{self.uri} was opened read-only")
+        return self.connection
+
+    def __enter__(self) -> DuckDBDestination:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Take the file (the writer's lock unless read-only) and make sure its tables exist."""
+        if self._con is not None:
+            return
+        if self.read_only:
+            if not self.path.is_file():
+                raise DestinationError(f"{self.uri} does not exist")
+            self._con = _connect(self.uri, self.path, read_only=True)
+            try:
+                _check_readable(self._con, self.uri)
+            except BaseException:
+                self.close()
+                raise
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _writers_lock:
+            if self.path in _writers:
+                raise DestinationBusyError(f"{self.uri} is busy: this process is already writing to it")
+            _writers.add(self.path)
+        try:
+            self._con = _connect(self.uri, self.path, read_only=False)
+            _create_tables(self._con, self.uri)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the file and release it for other writers."""
+        con, self._con = self._con, None
+        if con is not None:
+            con.close()
+        if not self.read_only:
+            with _writers_lock:
+                _writers.discard(self.path)
+
+    def write(self, batch: ExportBatch) -> None:
+        """Land one batch in one transaction: replace its steps (and their children) and runs, then its state."""
+        con = self._writable()
+        tables = _complete_tables(batch)
+        with _transaction(con, f"writing to {self.uri}"), _registered(con, tables) as views:
+            _replace_batch_rows(con, tables, views)
+            upsert_run_records(con, batch.records)
+
+
+def load_parquet_into_duckdb(
+    parquet_root: str, duckdb_path: str, partitions: Iterable[date] | None = None
+) -> dict[str, int]:
+    """Make the DuckDB file hold exactly the Parquet root's rows for some ``created_date`` partitions (None: all).
+
+    One transaction; idempotent. Also copies the Parquet destination's run records (a newer record in the
+    DuckDB file is kept). Returns the rows loaded per table, and the run records copied as ``_runsteps_runs``.
+    """
+    days = None if partitions is None else sorted(set(partitions))
+    fs, root = _filesystem(parquet_root)
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        # Loading "nothing" would empty the tables: a mistyped root must not do that.
+        raise DestinationError(f"{parquet_root} is not a Parquet destination root (no such directory)")
+    records = _parquet_run_records(parquet_root)
+    counts: dict[str, int] = {}
+    with DuckDBDestination(duckdb_path) as dest:
+        con = dest.connection
+        scope = "TRUE"
+        if days is not None:
+            con.register("_runsteps_days", pa.table({"day": pa.array(days, pa.date32())}))
+            # The session time zone is UTC (see _connect), so this is the UTC date the Parquet layout uses.
+            scope = "CAST(t.created_at AS DATE) IN (SELECT day FROM _runsteps_days)"
+        with _transaction(con, f"loading {parquet_root} into {duckdb_path}"):
+            for table in TABLES.values():
+                counts[table.name] = _load_table(con, table, _scan(fs, root, table, days), scope)
+            counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
+    return counts
+
+
+def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the file, turning DuckDB's lock errors into one clear line."""
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        text = str(exc)
+        if _LOCK_ERROR in text:
+            pid = re.search(r"PID (\d+)", text)
+            holder = f"process {pid.group(1)}" if pid else "another process"
+            raise DestinationBusyError(
+                f"{uri} is busy: {holder} has it open, and a DuckDB file takes one writer at a time"
+            ) from None
+        if _CONFIG_CLASH in text:
+            raise DestinationBusyError(f"{uri} is busy: this process has it open in another mode") from None
+        raise DestinationError(f"cannot open {uri}: {text}") from exc
+    # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _check_readable(con: duckdb.DuckDBPyConnection, uri: str) -> None:
+    if schema_version(con) is None:
+        raise DestinationError(f"{uri} is not a run-steps-etl destination (it has no _runsteps_meta table)")
+    check_schema_version(con, uri)
+
+
+def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
+    """Create the data and state tables if missing, and add columns a newer schema brought (one transaction)."""
+    check_schema_version(con, uri)
+    with _transaction(con, f"preparing {uri}"):
+        for table in TABLES.values():
+            con.execute(duckdb_ddl(table))
+            _add_missing_columns(con, table)
+        create_state_tables(con)
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Columns may be added to the schemas, never renamed: an older file gains them as NULLable columns."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?", [table.name]
+        ).fetchall()
+    }
+    for field in table.schema:
+        if field.name not in have:
+            con.execute(f"ALTER TABLE {table.name} ADD COLUMN {field.name} {duckdb_type(field.type)}")
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection, doing: str) -> Iterator[None]:
+    """BEGIN ... COMMIT; on any error ROLLBACK, and DuckDB errors become one ``DestinationError``."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException as exc:
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
+            con.rollback()
+        if isinstance(exc, duckdb.Error):
+            raise DestinationError(f"{doing} failed, nothing was written: {exc}") from exc
+        raise
+
+
+def _complete_tables(batch: ExportBatch) -> dict[str, pa.Table]:
+    """Every table of the batch, an empty one for each it lacks; refuse tables or columns the schemas lack."""
+    unknown = set(batch.tables) - set(TABLES)
+    if unknown:
+        raise ValueError(f"ExportBatch holds tables the schema does not know: {sorted(unknown)}")
+    tables: dict[str, pa.Table] = {}
+    for name, spec in TABLES.items():
+        tbl = batch.tables.get(name)
+        if tbl is None:
+            tbl = spec.schema.empty_table()
+        extra = set(tbl.column_names) - set(spec.schema.names)
+        if extra:
+            raise ValueError(f"ExportBatch table {name} has columns the schema does not know: {sorted(extra)}")
+        tables[name] = tbl
+    return tables
+
+
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[dict[str, str]]:
+    """Expose Arrow tables to SQL as views named ``_runsteps_new_<table>`` (no copy), for one block."""
+    views = {name: f"_runsteps_new_{name}" for name in tables}
+    for name, tbl in tables.items():
+        con.register(views[name], tbl)
+    try:
+        yield views
+    finally:
+        for view in views.values():
+            con.unregister(view)
+
+
+def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
+    """Replace the batch's runs and steps, and make each re-written step's children exactly the batch's."""
+    step_ids = pc.unique(
+        pa.chunked_array(
+            [chunk for name in ("run_steps", *STEP_CHILD_TABLES) for chunk in tables[name]["step_id"].chunks],
+            pa.string(),
+        )
+    )
+    if len(step_ids):
+        con.register("_runsteps_new_steps", pa.table({"step_id": step_ids}))
+        try:
+            rewritten = "t.step_id IN (SELECT step_id FROM _runsteps_new_steps)"
+            for name in STEP_CHILD_TABLES:
+                _delete_missing(con, TABLES[name], views[name], rewritten)
+        finally:
+            con.unregister("_runsteps_new_steps")
+    for name, tbl in tables.items():
+        if tbl.num_rows:
+            con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT * FROM {views[name]}")
+
+
+def _delete_missing(con: duckdb.DuckDBPyConnection, table: Table, source: str, scope: str) -> None:
+    """Delete the rows of ``table`` within ``scope`` (a condition on alias ``t``) whose key ``source`` lacks."""
+    same_key = " AND ".join(f"n.{k} = t.{k}" for k in table.key)
+    con.execute(
+        f"DELETE FROM {table.name} AS t WHERE ({scope}) AND NOT EXISTS (SELECT 1 FROM {source} AS n WHERE {same_key})"
+    )
+
+
+def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBatchReader, scope: str) -> int:
+    """Make ``table`` hold exactly ``rows`` within ``scope``; returns how many rows were loaded."""
+    con.register("_runsteps_parquet", rows)
+    try:
+        # Staged once (DuckDB spills to disk if it must): the rows are read twice, and a reader only once.
+        con.execute("CREATE OR REPLACE TEMP TABLE _runsteps_stage AS SELECT * FROM _runsteps_parquet")
+    finally:
+        con.unregister("_runsteps_parquet")
+    _delete_missing(con, table, "_runsteps_stage", scope)
+    con.execute(f"INSERT OR REPLACE INTO {table.name} BY NAME SELECT * FROM _runsteps_stage")
+    loaded: int = con.execute("SELECT count(*) FROM _runsteps_stage").fetchall()[0][0]
+    con.execute("DROP TABLE _runsteps_stage")
+    return loaded
+
+
+def _scan(fs: pafs.FileSystem, root: str, table: Table, days: list[date] | None) -> pa.RecordBatchReader:
+    """The table's rows under the Parquet root (only the given partitions), as a stream in the table's columns."""
+    dataset = _parquet_dataset(fs, root, table.name)
+    if dataset is None:
+        return pa.RecordBatchReader.from_batches(table.schema, [])
+    columns = [name for name in table.schema.names if name in dataset.schema.names]
+    where = None if days is None else ds.field("created_date").isin(days)
+    return dataset.scanner(columns=columns, filter=where).to_reader()
+
+
+def _filesystem(parquet_root: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and path of a Parquet root: a local directory or an object-store URI."""
+    if "://" in parquet_root:
+        fs, root = pafs.FileSystem.from_uri(parquet_root)
+        return fs, root.rstrip("/")
+    return pafs.LocalFileSystem(), str(Path(parquet_root).expanduser().absolute())
+
+
+def _parquet_dataset(fs: pafs.FileSystem, root: str, table_name: str) -> ds.Dataset | None:
+    """``<root>/<table>/created_date=YYYY-MM-DD/*.parquet`` as a dataset; None when the table has no files yet."""
+    # TODO(parquet): use etl.load.parquet.parquet_dataset once it lands, so both sides share one reader.
+    path = f"{root}/{table_name}"
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return None
+    partitioning = ds.partitioning(pa.schema([("created_date", pa.date32())]), flavor="hive")
+    return ds.dataset(path, filesystem=fs, format="parquet", partitioning=partitioning)
+
+
+def _parquet_run_records(parquet_root: str) -> dict[str, RunRecord]:
+    """The run records the Parquet destination keeps under ``<root>/_state`` (none if it has not landed yet)."""
+    try:
+        from etl.load.parquet import ParquetDestination
+    except ImportError:
+        return {}
+    with ParquetDestination(parquet_root, Shard(), read_only=True) as source:
+        return source.run_records()
