@@ -1,0 +1,49 @@
+"""``runsteps demo``: the main job end to end, with no key and no network."""
+
+from __future__ import annotations
+
+import click
+
+from etl import sqlrun
+from etl.cli._common import handle_errors
+from etl.cli._format import render
+from etl.cli.export import observer_for, report
+from etl.cli.progress import configure_logging
+from etl.config import Secret, Settings
+from etl.pipeline import ExportOptions, Sources, run_export
+
+REPORT_QUERIES = (
+    ("Steps by type and status", "steps_by_type_status"),
+    ("Tool calls by type", "tool_calls_by_type"),
+    ("Tokens by assistant", "tokens_by_assistant"),
+)
+
+
+@click.command()
+@click.option(
+    "--dest", default="./runsteps-demo.duckdb", show_default=True, help="Where to export (*.duckdb or a Parquet root)."
+)
+@click.option("--threads", default=15, show_default=True, type=click.IntRange(1, 1000), help="Threads in the fake API.")
+@click.option("--runs-per-thread", default=20, show_default=True, type=click.IntRange(1, 1000), help="Runs per thread.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the fake API's synthetic data.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: on when stderr is a terminal).")
+@handle_errors
+def demo(dest: str, threads: int, runs_per_thread: int, seed: int, progress: bool | None) -> None:
+    """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report."""
+    from etl.fakeapi import FakeConfig, serve_in_thread
+
+    configure_logging("text")
+    config = FakeConfig(seed=seed, threads=threads, runs_per_thread=runs_per_thread)
+    with serve_in_thread(config) as fake:
+        click.echo(f"fake Assistants API serving {len(fake.dataset.thread_ids)} threads at {fake.base_url}", err=True)
+        settings = Settings(api_key=Secret(config.api_key), base_url=fake.base_url, concurrency=32)
+        sources = Sources(threads=tuple(fake.dataset.thread_ids))
+        with observer_for(progress) as observer:
+            summary = run_export(settings, sources, ExportOptions(dest=dest, refresh=True), observer)
+    report(summary, metrics_json=False)
+    with sqlrun.open_sql_connection(dest) as con:
+        for title, name in REPORT_QUERIES:
+            click.echo(f"\n{title}  (runsteps sql run {name} --dest {dest})")
+            click.echo(render(sqlrun.run_query(con, name), "table"))
+    click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
+    raise SystemExit(summary.exit_code)
