@@ -4,6 +4,7 @@
     ├── InputError                  bad option, id, file or query: the user must change the input (exit 2)
     ├── DestinationError            the destination cannot be used as asked (exit 2)
     │   └── DestinationBusyError    another export holds the destination (exit 2)
+    ├── TransformError              an API object does not fit the tables (wrong JSON type, no id): fails its run
     ├── AuthError                   401/403 or insufficient_quota: stops the whole export (exit 4)
     └── ApiError                    an HTTP exchange with the API went wrong
         ├── RetriableApiError       408/409/429/5xx, transport failures, bodies cut short or not JSON
@@ -42,6 +43,15 @@ class DestinationError(EtlError):
 
 class DestinationBusyError(DestinationError):
     """Another export is writing the same part of the destination right now."""
+
+
+class TransformError(EtlError):
+    """An object from the API does not fit the tables; the message names the object and the field."""
+
+    def __init__(self, message: str, *, object_id: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.object_id = object_id
+        self.field = field
 
 
 class ApiError(EtlError):
