@@ -1,0 +1,185 @@
+"""Starting and stopping a fake API: in a background thread (tests, demo) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from etl.fakeapi.config import FakeConfig
+from etl.fakeapi.dataset import Dataset, Truth
+from etl.fakeapi.server import RequestLog, RequestRecord, ServerState, create_app
+
+# A slow fault's handler may still be sleeping at shutdown: stop waiting for it quickly.
+_SHUTDOWN_TIMEOUT = 0.25
+
+
+class FakeServer:
+    """A fake API running in a background thread: its URLs, dataset, ground truth and request log."""
+
+    def __init__(self, config: FakeConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._state = ServerState(config if config is not None else FakeConfig())
+        self.host = host
+        self._sock = _listen(host, port)
+        self.port: int = self._sock.getsockname()[1]
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-shaped base URL, e.g. ``http://127.0.0.1:PORT/v1``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def azure_endpoint(self) -> str:
+        """The Azure-shaped endpoint (clients add ``/openai`` and send ``api-key`` and ``api-version``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def config(self) -> FakeConfig:
+        """The options in force."""
+        return self._state.config
+
+    @property
+    def dataset(self) -> Dataset:
+        """The served dataset (mutable: see ``Dataset.replace_step``, ``add_run``...)."""
+        return self._state.dataset
+
+    @property
+    def truth(self) -> Truth:
+        """Exactly the objects served right now."""
+        return self._state.dataset.truth()
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        """Every thread id served."""
+        return self._state.dataset.thread_ids
+
+    @property
+    def log(self) -> RequestLog:
+        """Every request received."""
+        return self._state.log
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the request log."""
+        return self._state.log.records
+
+    @property
+    def counters(self) -> Counter[str]:
+        """Requests received by kind: runs_list, run_get, steps_list, step_get, other."""
+        return self._state.log.counts()
+
+    def reset_counters(self) -> None:
+        """Forget the requests seen so far (the fault sequence starts afresh too)."""
+        self._state.log.reset()
+        self._state.faults.reset()
+
+    def reconfigure(self, **changes: Any) -> FakeConfig:
+        """Change latency, faults, quota or key while serving (dataset options cannot change)."""
+        self._state.config = self._state.config.with_runtime(**changes)
+        return self._state.config
+
+    def start(self) -> FakeServer:
+        """Serve in a background thread; returns when the server accepts connections."""
+        ready = threading.Event()
+        failures: list[BaseException] = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._runner = self._loop.run_until_complete(_start(self._state, self._sock))
+            except BaseException as exc:  # handed to the caller's thread below
+                failures.append(exc)
+                ready.set()
+                return
+            self._loop.call_soon(ready.set)
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name=f"fakeapi:{self.port}", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failures:
+            self._thread.join()
+            self._thread = None
+            self._sock.close()
+            raise failures[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread is None:
+            return
+        if self._runner is not None:
+            future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+            with suppress(Exception):
+                future.result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._thread = None
+        self._loop.close()
+        self._sock.close()
+
+    def __enter__(self) -> FakeServer:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+@contextmanager
+def serve_in_thread(config: FakeConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+                    ) -> Iterator[FakeServer]:
+    """Serve a fake API in a background thread for the ``with`` block (``port=0``: a free port)."""
+    server = FakeServer(config, host=host, port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_server(config: FakeConfig, port: int = 8787, host: str = "127.0.0.1",
+               on_ready: Callable[[FakeServer], None] | None = None) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; ``on_ready`` gets the server once it listens."""
+    server = FakeServer(config, host=host, port=port)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with server:
+            if on_ready is not None:
+                on_ready(server)
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)  # benchmarks open many connections at once
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def _start(state: ServerState, sock: socket.socket) -> web.AppRunner:
+    runner = web.AppRunner(create_app(state), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT,
+                           handler_cancellation=True)
+    await runner.setup()
+    await web.SockSite(runner, sock, shutdown_timeout=_SHUTDOWN_TIMEOUT, backlog=1024).start()
+    return runner

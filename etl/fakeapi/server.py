@@ -1,0 +1,256 @@
+"""The aiohttp application: routes, header checks, parameters, latency, faults and request accounting.
+
+Every request goes through, in order: accounting (counted on arrival), latency, fault injection, the key
+and beta-header checks, the quota switch, then the endpoint. Paths are served under ``/v1`` (OpenAI),
+``/openai`` and ``/openai/v1`` (Azure-shaped base URLs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from etl.config import FILE_SEARCH_CONTENT_INCLUDE
+from etl.fakeapi import faults, responses
+from etl.fakeapi.config import FakeConfig, FaultKind
+from etl.fakeapi.dataset import Dataset, NotFoundError
+from etl.fakeapi.paging import PageQuery, UnknownCursorError
+
+RUNS_LIST, RUN_GET, STEPS_LIST, STEP_GET, OTHER = "runs_list", "run_get", "steps_list", "step_get", "other"
+PREFIXES = ("/v1", "/openai", "/openai/v1")
+# Request headers worth keeping in the log (never the key headers).
+_LOGGED_HEADERS = ("OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project", "User-Agent", "x-stainless-retry-count")
+
+@dataclass
+class RequestRecord:
+    """One request as the fake saw it; ``status`` is None when no complete response was sent."""
+
+    method: str
+    path: str
+    query: str
+    kind: str
+    status: int | None = None
+    fault: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class RequestLog:
+    """Every request the fake received, counted by endpoint kind on arrival; resettable."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def add(self, record: RequestRecord) -> None:
+        """Record a request on arrival (its status is filled in when it is answered)."""
+        with self._lock:
+            self._records.append(record)
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        """A snapshot of the records, oldest first."""
+        with self._lock:
+            return list(self._records)
+
+    def counts(self) -> Counter[str]:
+        """Requests by kind: runs_list, run_get, steps_list, step_get, other."""
+        return Counter(record.kind for record in self.records)
+
+    def count(self, kind: str | None = None, *, status: int | None = None) -> int:
+        """Requests of one kind (all kinds if None), optionally only those answered with ``status``."""
+        return sum(
+            1 for r in self.records if (kind is None or r.kind == kind) and (status is None or r.status == status)
+        )
+
+    def reset(self) -> None:
+        """Forget every request."""
+        with self._lock:
+            self._records.clear()
+
+
+class ServerState:
+    """What the handlers share: the dataset, the current options, the log and the fault plan."""
+
+    def __init__(self, config: FakeConfig, dataset: Dataset | None = None) -> None:
+        self.config = config
+        self.dataset = dataset if dataset is not None else Dataset(config)
+        self.log = RequestLog()
+        self.faults = faults.FaultPlan()
+        self.headers = responses.HeaderMaker(config.seed)
+
+
+def create_app(state: ServerState) -> web.Application:
+    """The aiohttp application serving ``state``."""
+    app = web.Application(middlewares=[_middleware(state)])
+    endpoints = _Endpoints(state)
+    routes = (
+        ("/threads/{thread_id}/runs", endpoints.list_runs, RUNS_LIST),
+        ("/threads/{thread_id}/runs/{run_id}", endpoints.get_run, RUN_GET),
+        ("/threads/{thread_id}/runs/{run_id}/steps", endpoints.list_steps, STEPS_LIST),
+        ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", endpoints.get_step, STEP_GET),
+    )
+    for number, prefix in enumerate(PREFIXES):
+        for path, handler, kind in routes:
+            app.router.add_get(prefix + path, handler, name=f"{kind}.p{number}", allow_head=False)
+    return app
+
+
+def _kind(request: web.Request) -> str:
+    route = request.match_info.route
+    name = route.name if route is not None else None
+    return name.split(".")[0] if name else OTHER
+
+
+def _middleware(state: ServerState) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.monotonic()
+        record = RequestRecord(
+            request.method, request.path, request.query_string, _kind(request),
+            headers={name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
+        )
+        state.log.add(record)
+        config = state.config
+        if config.latency_ms:
+            await asyncio.sleep(config.latency_ms / 1000)
+        key = faults.request_key(request.method, request.path, list(request.query.items()))
+        fault = state.faults.decide(config, key)
+        record.fault = fault.value if fault else None
+        headers = state.headers.make(config.rate_limit_requests, started)
+        if fault is FaultKind.DROP:
+            return faults.drop_connection(request)
+        if fault is not None:
+            answered = faults.status_fault(fault, config, headers)
+            if answered is not None:
+                record.status = answered.status
+                return answered
+        if fault is FaultKind.SLOW:
+            await faults.slow_down(config)
+        response = _check_headers(request, config) or await _call(handler, request)
+        response.headers.update(headers)
+        if fault is FaultKind.CUT_BODY and isinstance(response, web.Response):
+            return await faults.cut_body(request, response)
+        record.status = response.status
+        return response
+
+    return middleware
+
+
+async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return responses.invalid_url(request.method, request.path)
+    except web.HTTPMethodNotAllowed:
+        return responses.error_response(405, f"Invalid method for URL ({request.method} {request.path})")
+
+
+def _check_headers(request: web.Request, config: FakeConfig) -> web.Response | None:
+    """The key, Azure api-version, beta header and quota checks; None when the request may proceed."""
+    authorization = request.headers.get("Authorization")
+    azure_key = request.headers.get("api-key")
+    azure = request.path.startswith("/openai") or (azure_key is not None and authorization is None)
+    if azure:
+        given = azure_key if azure_key is not None else _bearer(authorization)
+        if given != config.api_key:
+            return responses.azure_error(
+                401, "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+                "valid key for an active subscription and use a correct regional API endpoint for your resource.",
+            )
+        if "api-version" not in request.query and not request.path.startswith("/openai/v1/"):
+            return responses.azure_error(404, "Resource not found")
+    else:
+        if not authorization:
+            return responses.missing_key()
+        given = _bearer(authorization)
+        if given != config.api_key:
+            return responses.wrong_key(given or "")
+        beta = request.headers.get("OpenAI-Beta")
+        if "assistants=v2" not in [part.strip() for part in (beta or "").split(",")]:
+            return responses.bad_beta(beta)
+    if config.quota_exhausted:
+        return responses.quota_exhausted()
+    return None
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+class _Endpoints:
+    """The four GET endpoints."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.dataset = state.dataset
+
+    async def list_runs(self, request: web.Request) -> web.Response:
+        query = _page_query(request)
+        if isinstance(query, web.Response):
+            return query
+        return _serve(lambda: self.dataset.runs_page(request.match_info["thread_id"], query))
+
+    async def get_run(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        return _serve(lambda: self.dataset.run_json(info["thread_id"], info["run_id"]))
+
+    async def list_steps(self, request: web.Request) -> web.Response:
+        query = _page_query(request)
+        include = _include_content(request)
+        if isinstance(query, web.Response):
+            return query
+        if isinstance(include, web.Response):
+            return include
+        info = request.match_info
+        return _serve(lambda: self.dataset.steps_page(info["thread_id"], info["run_id"], query,
+                                                      include_content=include))
+
+    async def get_step(self, request: web.Request) -> web.Response:
+        include = _include_content(request)
+        if isinstance(include, web.Response):
+            return include
+        info = request.match_info
+        return _serve(lambda: self.dataset.step_json(info["thread_id"], info["run_id"], info["step_id"],
+                                                     include_content=include))
+
+
+def _serve(body: Callable[[], bytes]) -> web.Response:
+    try:
+        data = body()
+    except NotFoundError as exc:
+        return responses.not_found(exc.message)
+    except UnknownCursorError as exc:
+        return responses.error_response(400, str(exc), param=exc.param, code="invalid_value")
+    return web.Response(body=data, content_type="application/json")
+
+
+def _page_query(request: web.Request) -> PageQuery | web.Response:
+    """``limit``/``order``/``after``/``before`` from the query string, or the API's 400."""
+    query = request.query
+    limit_text = query.get("limit", "20")
+    try:
+        limit = int(limit_text)
+    except ValueError:
+        return responses.invalid_limit(limit_text)
+    if not 1 <= limit <= 100:
+        return responses.invalid_limit(limit_text)
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        return responses.invalid_value("order", order, ("asc", "desc"))
+    return PageQuery(limit, order, query.get("after") or None, query.get("before") or None)
+
+
+def _include_content(request: web.Request) -> bool | web.Response:
+    """Whether include[] asks for file-search content (the only value it takes), or the API's 400."""
+    values = request.query.getall("include[]", []) + request.query.getall("include", [])
+    for index, value in enumerate(values):
+        if value != FILE_SEARCH_CONTENT_INCLUDE:
+            return responses.invalid_value(f"include[{index}]", value, (FILE_SEARCH_CONTENT_INCLUDE,))
+    return bool(values)
