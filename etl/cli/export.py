@@ -149,6 +149,13 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 @click.option(
     "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
 )
+@click.option(
+    "--batch-steps",
+    type=click.IntRange(1, 1_000_000),
+    default=20_000,
+    show_default=True,
+    help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
+)
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
 @api_options
 @output_options
@@ -167,6 +174,7 @@ def export(**options: Any) -> None:
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
         dry_run=options["dry_run"],
+        batch_steps=options["batch_steps"],
     )
     with archive_hook(options["archive"]) as on_response, observer_for(options["progress"]) as observer:
         if on_response is not None:
