@@ -121,3 +121,9 @@ def _tool_call(rows: dict[str, list[dict[str, Any]]], base: dict[str, Any], inde
 def rows_of(table: pa.Table) -> list[dict[str, Any]]:
     """A table's rows as dicts, sorted, for comparing what was written with what is read back."""
     return sorted(table.to_pylist(), key=lambda row: [str(v) for v in row.values()])
+
+
+def merge(*batches: ExportBatch) -> ExportBatch:
+    """One batch holding the rows and records of several."""
+    tables = {name: pa.concat_tables([b.tables[name] for b in batches]) for name in TABLES}
+    return ExportBatch(tables=tables, records=[r for b in batches for r in b.records])

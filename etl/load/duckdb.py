@@ -55,7 +55,7 @@ class DuckDBDestination(DuckDBStateStore):
         self.uri = uri
         self.shard = shard or Shard()
         self.read_only = read_only
-        self.path = Path(uri).expanduser().absolute()
+        self.path = Path(uri).expanduser().resolve()
         self._con: duckdb.DuckDBPyConnection | None = None
 
     @property
