@@ -1,0 +1,250 @@
+"""A dataset root on a ``pyarrow.fs`` filesystem, and the one write that no reader ever sees half done.
+
+Local roots publish a file by writing ``.<name>.<uuid>.tmp`` beside it and renaming it over the final name
+(POSIX ``rename`` replaces atomically). Object stores have no rename; there an upload becomes visible whole,
+replacing the previous object, only when it completes, so the final key is written directly from one
+in-memory buffer (a crash mid-upload leaves at most an invisible, unfinished multipart upload).
+
+Every error that reaches the user goes through ``store_error``: a clear ``DestinationError`` (exit 2) or,
+for refused credentials, ``AuthError`` (exit 4), with credentials scrubbed from the text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from etl.config import env_value
+from etl.errors import AuthError, DestinationError, EtlError
+
+TEMP_SUFFIX = ".tmp"
+# Object-store calls at open time fail fast: a wrong endpoint should not cost the SDK's retry budget.
+_PROBE_ATTEMPTS = 1
+_IO_ATTEMPTS = 5
+_CONNECT_TIMEOUT_S = 5.0
+_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+_AUTH_MARKERS = (
+    "ACCESS_DENIED",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "HTTP response code: 403",
+    "HTTP response code: 401",
+)
+
+
+@dataclass
+class Store:
+    """A root directory (or object prefix) and the few operations the Parquet destination needs."""
+
+    fs: pafs.FileSystem
+    root: str  # path inside ``fs``, without a trailing slash
+    display: str  # the root as users may see it: no credentials, no query string
+    _made_dirs: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def local(self) -> bool:
+        """True when files can be renamed into place and locked with ``flock`` (a local filesystem)."""
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def path(self, relative: str) -> str:
+        """The filesystem path of a path relative to the root."""
+        return f"{self.root}/{relative}" if relative else self.root
+
+    def exists(self) -> bool:
+        """True when the root exists (a directory, a bucket, or a prefix with objects under it)."""
+        with store_error(self, "read"):
+            found: bool = self.fs.get_file_info(self.root).type == pafs.FileType.Directory
+            return found
+
+    def read_bytes(self, relative: str) -> bytes | None:
+        """A file's bytes, or None when it does not exist."""
+        with store_error(self, f"read {relative}"):
+            try:
+                with self.fs.open_input_stream(self.path(relative)) as stream:
+                    data: bytes = stream.read()
+                    return data
+            except FileNotFoundError:
+                return None
+
+    def read_table(self, relative: str) -> pa.Table | None:
+        """A Parquet file as a table, or None when it does not exist."""
+        with store_error(self, f"read {relative}"):
+            try:
+                with self.fs.open_input_file(self.path(relative)) as handle:
+                    # ParquetFile, not read_table: no dataset machinery for one small file.
+                    return pq.ParquetFile(handle).read(use_threads=False)
+            except FileNotFoundError:
+                return None
+
+    def write_atomic(self, relative: str, data: bytes | pa.Buffer) -> None:
+        """Publish ``data`` under ``relative`` so readers see the old content or the new, never a part."""
+        final = self.path(relative)
+        with store_error(self, f"write {relative}"):
+            if not self.local:
+                self._upload(final, data)
+                return
+            parent, _, name = final.rpartition("/")
+            if parent not in self._made_dirs:
+                self.fs.create_dir(parent, recursive=True)
+                self._made_dirs.add(parent)
+            temp = f"{parent}/.{name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+            self._upload(temp, data)
+            self._publish(temp, final)
+
+    def _upload(self, path: str, data: bytes | pa.Buffer) -> None:
+        # One write call from a complete buffer: a failure while serialising can never reach the store.
+        with self.fs.open_output_stream(path) as stream:
+            stream.write(data)
+
+    def _publish(self, temp: str, final: str) -> None:
+        self.fs.move(temp, final)
+
+    def write_parquet(self, relative: str, table: pa.Table) -> None:
+        """Write a table as a zstd Parquet file, atomically."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        self.write_atomic(relative, sink.getvalue())
+
+    def delete(self, relative: str) -> None:
+        """Remove a file; a missing file is fine."""
+        with store_error(self, f"delete {relative}"), suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(relative))
+
+    def list_files(self, relative: str, *, recursive: bool = True) -> list[pafs.FileInfo]:
+        """The files under a directory (none when it does not exist), paths relative to the root."""
+        with store_error(self, f"list {relative}"):
+            infos = self.fs.get_file_info(
+                pafs.FileSelector(self.path(relative), recursive=recursive, allow_not_found=True)
+            )
+        prefix = len(self.root) + 1
+        return [
+            pafs.FileInfo(i.path[prefix:], pafs.FileType.File, mtime=i.mtime, size=i.size)
+            for i in infos
+            if i.type == pafs.FileType.File
+        ]
+
+
+def is_temp_name(name: str) -> bool:
+    """True for the temporary names ``write_atomic`` uses (no reader's glob or dataset matches them)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def open_store(uri: str, *, endpoint_url: str | None = None, must_exist: bool = True) -> Store:
+    """Resolve and check a root: a local path or any ``pyarrow.fs`` URI (``s3://bucket/prefix``).
+
+    ``endpoint_url`` (else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``) points S3 at a compatible store.
+    An unreachable store or a missing bucket raises ``DestinationError`` (``AuthError`` when refused) before
+    anything is written; so does a missing root ``must_exist`` (writers create theirs on first write).
+    """
+    display = display_uri(uri)
+    if "://" not in uri or uri.startswith("file://"):
+        return _open_local(uri.removeprefix("file://"), display, must_exist=must_exist)
+    if uri.startswith("s3://"):
+        endpoint = endpoint_url or env_value("AWS_ENDPOINT_URL_S3") or env_value("AWS_ENDPOINT_URL")
+        store = _open_s3(uri, display, endpoint)
+    else:
+        try:
+            filesystem, root = pafs.FileSystem.from_uri(uri)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise DestinationError(f"cannot open destination {display}: {scrub(str(exc))}") from None
+        store = Store(filesystem, root.rstrip("/"), display)
+    if must_exist and not store.exists():
+        raise DestinationError(f"destination {display} does not exist (nothing is stored under it)")
+    return store
+
+
+def _open_local(path: str, display: str, *, must_exist: bool) -> Store:
+    filesystem = pafs.LocalFileSystem()
+    root = filesystem.normalize_path(_absolute(path)).rstrip("/") or "/"
+    info = filesystem.get_file_info(root)
+    if info.type == pafs.FileType.File:
+        raise DestinationError(f"destination {display} is a file, not a directory")
+    if info.type == pafs.FileType.NotFound and must_exist:
+        raise DestinationError(f"destination {display} does not exist")
+    return Store(filesystem, root, display)
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _open_s3(uri: str, display: str, endpoint: str | None) -> Store:
+    parts = urlsplit(uri)
+    bucket = parts.netloc
+    if not bucket:
+        raise DestinationError(f"destination {display} names no bucket (use s3://bucket/prefix)")
+    root = f"{bucket}/{parts.path.strip('/')}".rstrip("/")
+    region = env_value("AWS_REGION") or env_value("AWS_DEFAULT_REGION")
+    if region is None and endpoint is None:
+        try:
+            region = pafs.resolve_s3_region(bucket)
+        except OSError as exc:
+            raise _classify(f"cannot reach S3 for bucket {bucket!r}", exc) from None
+    where = f" at {display_uri(endpoint)}" if endpoint else ""
+    probe = _s3(endpoint, region, _PROBE_ATTEMPTS)
+    try:
+        bucket_type = probe.get_file_info(bucket).type
+    except OSError as exc:
+        raise _classify(f"cannot use bucket {bucket!r}{where}", exc) from None
+    if bucket_type == pafs.FileType.NotFound:
+        raise DestinationError(f"bucket {bucket!r} does not exist{where}")
+    return Store(_s3(endpoint, region, _IO_ATTEMPTS), root, display)
+
+
+def _s3(endpoint: str | None, region: str | None, attempts: int) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(
+        region=region or "us-east-1",
+        endpoint_override=endpoint,
+        connect_timeout=_CONNECT_TIMEOUT_S,
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
+    )
+
+
+@contextmanager
+def store_error(store: Store, action: str) -> Iterator[None]:
+    """Turn the filesystem's ``OSError`` into ``DestinationError``/``AuthError`` naming the root."""
+    try:
+        yield
+    except EtlError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise _classify(f"cannot {action} at {store.display}", exc) from None
+
+
+def _classify(context: str, exc: BaseException) -> EtlError:
+    text = scrub(str(exc))
+    if any(marker in text for marker in _AUTH_MARKERS):
+        return AuthError(f"{context}: access refused ({text})", status=403)
+    return DestinationError(f"{context}: {text}")
+
+
+def scrub(text: str) -> str:
+    """Remove every configured credential from a message."""
+    for name in _SECRET_ENV:
+        value = env_value(name)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return re.sub(r"(?i)(secret_key|access_key|session_token)=[^&\s]+", r"\1=***", text)
+
+
+def display_uri(uri: str) -> str:
+    """A URI fit for messages and state: user info and query string (where credentials can hide) removed."""
+    if "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

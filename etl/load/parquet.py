@@ -1,0 +1,415 @@
+"""The Parquet destination: a Hive-partitioned dataset on a local disk or an object store.
+
+    <root>/<table>/created_date=YYYY-MM-DD/part-b07.parquet   rows of runs in bucket 7 created that UTC day
+    <root>/_state/...                                         export state (``etl.load.parquet_state``)
+
+One file per (table, day, bucket), and a bucket belongs to exactly one shard, so the files of concurrent shard
+writers never meet; the claim (``etl.load.locks``) keeps overlapping shards out. Writing a batch touches each
+affected file once: read it, drop the rows being re-written (for a step: the step and all of its children, so
+a step with fewer tool calls leaves nothing stale), add the new rows, sort by key, and publish the whole file
+atomically (``Store.write_atomic``). Every file is consistent on its own, so at every moment each key is in at
+most one place, whatever crashes in between; a rerun of the batch then completes it.
+
+Order of one batch: (1) the state learns which days will hold each run's rows, (2) files that only lose rows
+(a row that moved to another day), (3) the other data files, (4) the run records. So the state never claims
+more than the files hold, and a re-export can always find every old copy of a row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from etl.errors import DestinationError, InputError
+from etl.load.base import ExportBatch, RunRecord
+from etl.load.fs import is_temp_name, open_store
+from etl.load.locks import Claim, claim_buckets
+from etl.load.parquet_state import STATE_DIR, ParquetState
+from etl.schema import TABLES, Table
+from etl.sharding import BUCKETS, Shard, bucket_of
+
+PARTITION = "created_date"
+_WRITERS = 8  # files rewritten at once: object-store latency, not CPU, is what limits a batch
+_TEMP_OF_BUCKET = re.compile(r"^\.(?:part-b|bucket-)(\d{2})\.")
+
+
+def data_file(table: str, day: str, bucket: int) -> str:
+    """``<table>/created_date=<day>/part-b07.parquet``, relative to the root."""
+    return f"{table}/{PARTITION}={day}/part-b{bucket:02d}.parquet"
+
+
+@dataclass
+class _FileJob:
+    """One data file to rewrite: the rows to add, and which ids' old rows to drop."""
+
+    table: Table
+    day: str
+    bucket: int
+    new: pa.Table | None
+    drop: pa.Array
+
+
+class ParquetDestination:
+    """A Parquet dataset root as a ``Destination`` (see ``etl.load.base``)."""
+
+    def __init__(
+        self,
+        uri: str,
+        shard: Shard | None = None,
+        *,
+        read_only: bool = False,
+        s3_endpoint_url: str | None = None,
+    ) -> None:
+        self.uri = uri
+        self.shard = shard or Shard()
+        self.read_only = read_only
+        self._store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=read_only)
+        self._state = ParquetState(self._store)
+        self._claim: Claim | None = None
+        self._written: dict[str, set[str]] = defaultdict(set)
+
+    # -- the claim -------------------------------------------------------------------------------------
+
+    def __enter__(self) -> ParquetDestination:
+        if not self.read_only:
+            claim = claim_buckets(self._store, self.shard.buckets)
+            claim.acquire()
+            self._claim = claim
+            try:
+                self._remove_stale_temp_files()
+            except BaseException:
+                self._release()
+                raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._claim is not None:
+            claim, self._claim = self._claim, None
+            claim.release()
+
+    def _writable(self) -> Claim:
+        if self.read_only:
+            raise DestinationError(f"destination {self._store.display} was opened read-only")
+        if self._claim is None:
+            raise DestinationError("write to a Parquet destination inside `with open_destination(...) as dest:`")
+        self._claim.check()
+        return self._claim
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete temp files a crashed writer of our buckets left (object stores never have any)."""
+        if not self._store.local:
+            return
+        ours = set(self.shard.buckets)
+        for top in [*TABLES, f"{STATE_DIR}/runs"]:
+            for info in self._store.list_files(top):
+                match = _TEMP_OF_BUCKET.match(info.base_name)
+                if is_temp_name(info.base_name) and match and int(match.group(1)) in ours:
+                    self._store.delete(info.path)
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def write(self, batch: ExportBatch) -> None:
+        """Land one batch: replace its steps (with their children) and runs, then its state."""
+        self._writable()
+        tables = {name: _conform(t, TABLES[name]) for name, t in batch.tables.items() if t is not None and t.num_rows}
+        unknown = set(tables) - set(TABLES)
+        if unknown:
+            raise DestinationError(f"batch has unknown tables: {', '.join(sorted(unknown))}")
+        threads = _threads_of(tables)
+        self._check_buckets({*threads, *(r.run_id for r in batch.records)})
+
+        old_days = self._state.partitions(threads)
+        new_days = _days_by_run(tables)
+        self._note_days(new_days, old_days, threads)
+        jobs = _plan(tables, old_days)
+        # Rows leave their old files before they appear in new ones: never twice, even for a moment.
+        self._run_jobs([j for j in jobs if j.new is None])
+        self._run_jobs([j for j in jobs if j.new is not None])
+        self._settle(batch.records)
+
+    def _check_buckets(self, run_ids: Iterable[str]) -> None:
+        owned = set(self.shard.buckets)
+        foreign = sorted(r for r in run_ids if bucket_of(r) not in owned)
+        if foreign:
+            raise DestinationError(
+                f"batch holds runs outside shard {self.shard} (for example {foreign[0]}); nothing was written"
+            )
+
+    def _note_days(
+        self, new_days: Mapping[str, set[str]], old_days: Mapping[str, set[str]], threads: Mapping[str, str]
+    ) -> None:
+        by_bucket: dict[int, dict[str, tuple[str, set[str]]]] = defaultdict(dict)
+        for run_id, days in new_days.items():
+            if not days <= old_days.get(run_id, set()):
+                by_bucket[bucket_of(run_id)][run_id] = (threads[run_id], days)
+        for bucket, partitions in sorted(by_bucket.items()):
+            self._writable()
+            self._state.update_runs(bucket, partitions=partitions)
+
+    def _settle(self, records: list[RunRecord]) -> None:
+        by_bucket: dict[int, list[RunRecord]] = defaultdict(list)
+        for record in records:
+            by_bucket[bucket_of(record.run_id)].append(record)
+        for bucket, bucket_records in sorted(by_bucket.items()):
+            self._writable()
+            self._state.update_runs(bucket, records=bucket_records, partitions={})
+
+    def _run_jobs(self, jobs: list[_FileJob]) -> None:
+        if not jobs:
+            return
+        with ThreadPoolExecutor(max_workers=min(_WRITERS, len(jobs)), thread_name_prefix="parquet") as pool:
+            # list() re-raises the first failure after the others have finished: files stay whole either way.
+            list(pool.map(self._rewrite, jobs))
+
+    def _rewrite(self, job: _FileJob) -> None:
+        """Rewrite one data file: old rows minus the dropped ids, plus the new rows, sorted by key."""
+        table = job.table
+        path = data_file(table.name, job.day, job.bucket)
+        old = self._store.read_table(path)
+        parts: list[pa.Table] = []
+        changed = job.new is not None
+        if old is not None:
+            old = _conform(old, table)
+            kept = old.filter(pc.invert(pc.is_in(old[_id_column(table)], value_set=job.drop)))
+            changed = changed or kept.num_rows != old.num_rows
+            parts.append(kept)
+        if not changed:
+            return
+        if job.new is not None:
+            parts.append(job.new)
+        rows = pa.concat_tables(parts).sort_by([(k, "ascending") for k in table.key])
+        self._writable()
+        if rows.num_rows:
+            self._store.write_parquet(path, rows)
+        else:
+            self._store.delete(path)
+        self._written[table.name].add(job.day)
+
+    # -- what was written ------------------------------------------------------------------------------
+
+    @property
+    def partitions_written(self) -> dict[str, list[date]]:
+        """The days (``created_date`` partitions) of each table this destination object rewrote."""
+        return {t: sorted(date.fromisoformat(d) for d in days) for t, days in sorted(self._written.items())}
+
+    # -- the state store -------------------------------------------------------------------------------
+
+    def run_records(self, run_ids: Iterable[str] | None = None) -> dict[str, RunRecord]:
+        """Records for the given runs (all runs when None)."""
+        return self._state.run_records(run_ids)
+
+    def watermark(self, thread_id: str, scope: str) -> int | None:
+        """Highest settled run created_at (unix s) of a thread, for one scope."""
+        return self._state.watermark(thread_id, scope)
+
+    def watermarks(self, scope: str) -> dict[str, int]:
+        """Every thread's watermark for one scope."""
+        return self._state.watermarks(scope)
+
+    def set_watermarks(self, scope: str, marks: Mapping[str, int]) -> None:
+        """Advance the watermarks of some threads (never moves one back)."""
+        self._writable()
+        self._state.set_watermarks(scope, marks)
+
+    def chunks_done(self, job: str) -> set[str]:
+        """The chunk labels a backfill job has finished."""
+        return self._state.chunks_done(job)
+
+    def mark_chunk_done(self, job: str, chunk: str) -> None:
+        """Record one finished backfill chunk."""
+        self._writable()
+        self._state.mark_chunk_done(job, chunk)
+
+    def record_export(self, summary: Mapping[str, object]) -> None:
+        """Append one export's summary to the destination's history."""
+        self._writable()
+        self._state.record_export(summary)
+
+    def exports(self, limit: int = 10) -> list[dict[str, object]]:
+        """The latest export summaries, newest first."""
+        return self._state.exports(limit)
+
+
+# -- planning a batch ----------------------------------------------------------------------------------
+
+
+def _id_column(table: Table) -> str:
+    """The column whose ids a re-write replaces: run_id for runs, step_id for steps and their children."""
+    return "run_id" if table.name == "runs" else "step_id"
+
+
+def _conform(rows: pa.Table, table: Table) -> pa.Table:
+    """Rows in exactly the table's schema: columns in order, types cast, columns added later as nulls."""
+    if rows.schema.equals(table.schema, check_metadata=False):
+        return rows  # the usual case (our own files, the pipeline's batches): no per-column work
+    try:
+        columns = [
+            rows[f.name].cast(f.type) if f.name in rows.column_names else pa.nulls(rows.num_rows, f.type)
+            for f in table.schema
+        ]
+        return pa.Table.from_arrays(columns, schema=table.schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise DestinationError(f"rows for {table.name} do not fit its schema: {exc}") from None
+
+
+def _threads_of(tables: Mapping[str, pa.Table]) -> dict[str, str]:
+    """run_id -> thread_id of every run with rows in the batch."""
+    out: dict[str, str] = {}
+    for rows in tables.values():
+        pairs = rows.select(["run_id", "thread_id"]).group_by(["run_id", "thread_id"]).aggregate([])
+        out.update(zip(pairs["run_id"].to_pylist(), pairs["thread_id"].to_pylist(), strict=True))
+    return out
+
+
+def _days(rows: pa.Table) -> pa.ChunkedArray:
+    return pc.strftime(pc.cast(rows["created_at"], pa.date32()), "%Y-%m-%d")
+
+
+def _days_by_run(tables: Mapping[str, pa.Table]) -> dict[str, set[str]]:
+    """The days each run's rows are written to."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for rows in tables.values():
+        pairs = pa.table({"run_id": rows["run_id"], "day": _days(rows)}).group_by(["run_id", "day"]).aggregate([])
+        for run_id, day in zip(pairs["run_id"].to_pylist(), pairs["day"].to_pylist(), strict=True):
+            out[run_id].add(day)
+    return out
+
+
+def _buckets(run_ids: pa.ChunkedArray) -> pa.Array:
+    """The bucket of every row, hashing each distinct run id once."""
+    distinct = pc.unique(run_ids)
+    of_distinct = pa.array([bucket_of(r) for r in distinct.to_pylist()], pa.int64())
+    return of_distinct.take(pc.index_in(run_ids, value_set=distinct).combine_chunks())
+
+
+def _split(rows: pa.Table) -> dict[tuple[str, int], pa.Table]:
+    """Rows grouped by the (day, bucket) file they belong to."""
+    days = pc.cast(pc.cast(pc.cast(rows["created_at"], pa.date32()), pa.int32()), pa.int64())
+    file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows["run_id"]))
+    order = pc.sort_indices(file_key)
+    rows, file_key = rows.take(order), file_key.take(order)
+    runs = pc.run_end_encode(file_key)
+    out: dict[tuple[str, int], pa.Table] = {}
+    start = 0
+    for end, key in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+        day = date.fromordinal(date(1970, 1, 1).toordinal() + key // BUCKETS).isoformat()
+        out[(day, key % BUCKETS)] = rows.slice(start, end - start)
+        start = end
+    return out
+
+
+def _last_per_key(rows: pa.Table, table: Table) -> pa.Table:
+    """Rows with each key once (the last one given), so a batch never brings its own duplicates."""
+    numbered = rows.append_column("__row", pa.array(range(rows.num_rows), pa.int64()))
+    last = numbered.group_by(list(table.key), use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == rows.num_rows:
+        return rows
+    keep = last["__row_max"].combine_chunks()
+    return rows.take(keep.take(pc.array_sort_indices(keep)))
+
+
+def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> list[_FileJob]:
+    """The data files a batch rewrites, each once, with the rows it adds and the ids whose rows it drops."""
+    step_tables = [t for t in TABLES.values() if t.name != "runs"]
+    rewritten_runs: dict[int, set[str]] = defaultdict(set)
+    rewritten_steps: dict[int, set[str]] = defaultdict(set)
+    step_files: set[tuple[str, int]] = set()  # every file of a rewritten step's day: children may have gone
+    new: dict[str, dict[tuple[str, int], pa.Table]] = {}
+    for name, rows in tables.items():
+        table = TABLES[name]
+        new[name] = _split(_last_per_key(rows, table))
+        for (day, bucket), part in new[name].items():
+            ids = rewritten_runs if name == "runs" else rewritten_steps
+            ids[bucket].update(part[_id_column(table)].to_pylist())
+            if name != "runs":
+                step_files.add((day, bucket))
+    moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the runs being rewritten
+    for name, rows in tables.items():
+        key = "runs" if name == "runs" else "steps"
+        for run_id in pc.unique(rows["run_id"]).to_pylist():
+            moved[key].update((day, bucket_of(run_id)) for day in old_days.get(run_id, ()))
+
+    jobs: list[_FileJob] = []
+    for table in [*step_tables, TABLES["runs"]]:
+        is_runs = table.name == "runs"
+        files = set(new.get(table.name, {})) | (moved["runs"] if is_runs else step_files | moved["steps"])
+        ids = rewritten_runs if is_runs else rewritten_steps
+        for day, bucket in sorted(files):
+            jobs.append(
+                _FileJob(
+                    table,
+                    day,
+                    bucket,
+                    new.get(table.name, {}).get((day, bucket)),
+                    pa.array(sorted(ids[bucket]), pa.string()),
+                )
+            )
+    return jobs
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def _table(name: str) -> Table:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise InputError(f"unknown table {name!r}; the tables are {', '.join(TABLES)}") from None
+
+
+def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = None) -> ds.Dataset:
+    """One table of a Parquet root as a dataset: its schema plus ``created_date`` (a date, from the path).
+
+    ``root`` is a path or URI (``s3://bucket/prefix``); with ``filesystem`` it is a path inside that.
+    A table with no files yet is an empty dataset.
+    """
+    spec = _table(table)
+    if filesystem is None:
+        store = open_store(root)
+        filesystem, base = store.fs, store.path(table)
+    else:
+        base = f"{root.rstrip('/')}/{table}"
+    schema = spec.schema.append(pa.field(PARTITION, pa.date32()))
+    if filesystem.get_file_info(base).type != pafs.FileType.Directory:
+        return ds.dataset([], schema=schema, format="parquet", filesystem=filesystem)
+    partitioning = ds.partitioning(pa.schema([pa.field(PARTITION, pa.date32())]), flavor="hive")
+    # The default ignore_prefixes ('.', '_') keep temp files and _state out of the dataset.
+    return ds.dataset(base, schema=schema, format="parquet", filesystem=filesystem, partitioning=partitioning)
+
+
+def partitions_changed_since(
+    root: str, since: datetime, *, s3_endpoint_url: str | None = None
+) -> dict[str, list[date]]:
+    """The days of each table with a data file written at or after ``since`` (cheap: one listing per table)."""
+    store = open_store(root, endpoint_url=s3_endpoint_url)
+    out: dict[str, list[date]] = {}
+    for name in TABLES:
+        days = {
+            date.fromisoformat(info.path.split("/")[1].removeprefix(f"{PARTITION}="))
+            for info in store.list_files(name)
+            if info.base_name.endswith(".parquet")
+            and not is_temp_name(info.base_name)
+            and info.mtime is not None
+            and info.mtime >= since
+        }
+        if days:
+            out[name] = sorted(days)
+    return out
