@@ -72,7 +72,7 @@ class Store:
         """A file's bytes, or None when it does not exist."""
         with store_error(self, f"read {relative}"):
             try:
-                with self.fs.open_input_stream(self.path(relative)) as stream:
+                with self.fs.open_input_stream(self.path(relative), compression=None) as stream:
                     data: bytes = stream.read()
                     return data
             except FileNotFoundError:
@@ -105,7 +105,8 @@ class Store:
 
     def _upload(self, path: str, data: bytes | pa.Buffer) -> None:
         # One write call from a complete buffer: a failure while serialising can never reach the store.
-        with self.fs.open_output_stream(path) as stream:
+        # compression=None: the bytes are stored as given (pyarrow would gzip a name ending in .gz again).
+        with self.fs.open_output_stream(path, compression=None) as stream:
             stream.write(data)
 
     def _publish(self, temp: str, final: str) -> None:

@@ -1,0 +1,409 @@
+"""Replay: rebuild the tables from a raw archive alone, with no network, exactly as the export wrote them.
+
+Two passes over the archive's part files, so memory holds an index of pages, not their steps:
+
+1. ``_Index`` reads every response once and keeps, per run, where each ``200`` steps page is, its cursor
+   (``after``), the id of its last step and ``has_more``; and where each copy of a run object is: a
+   ``GET /threads/{t}/runs/{r}`` body (explicit runs) or an item of a ``GET /threads/{t}/runs`` page
+   (discovered runs; the pipeline uses the object from the list page).
+2. ``_choose`` rebuilds each run's page walks as the exporter made them: a page without ``after`` starts a
+   walk, a page whose ``after`` is the previous page's last step continues it, and ``has_more: false`` (or
+   an empty page) completes it. Retried and repeated requests, and runs exported again later, leave several
+   walks: the complete walk that ended last wins (a later export of a run replaces the earlier one, as at
+   the destination). Its run object is the copy the export used: the latest fetched before the walk began,
+   a ``GET`` of this fetch before a list item. Rows get the ``extracted_at`` an export gives them: the
+   fetch time of the walk's last page, truncated to the second (``FetchedRun.fetched_at``).
+3. ``_assemble`` reads only the chosen lines, files in fetch order, and hands out each run once it is whole;
+   ``run_replay`` writes them in batches through the same transform and destination as an export.
+
+Runs without a complete walk (the export failed them, or the archive lost pages) are skipped and named.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+from etl.archive.batches import RowBatch
+from etl.archive.format import ArchivedResponse
+from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
+from etl.load import open_destination
+from etl.load.base import Destination, RunRecord
+from etl.load.fs import Store
+from etl.schema import TABLES
+from etl.sharding import Shard
+
+log = logging.getLogger(__name__)
+
+_STEPS_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)/steps$")
+_RUN_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)$")
+_RUNS_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs$")
+_SHOWN_PROBLEMS = 100  # bad lines and skipped runs kept by name in the summary; all are counted
+
+# When a response was fetched, then where it sits in the archive: the order in which the exporter saw it.
+Order = tuple[datetime, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    file: int
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    order: Order
+    where: _Where
+    after: str | None
+    last_id: str | None  # None for an empty page
+    has_more: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class _RunCopy:
+    order: Order
+    where: _Where
+    index: int | None  # position in a list page's data; None when the body is the run itself
+
+
+@dataclass
+class _Walk:
+    """One pass of the exporter over a run's steps pages."""
+
+    pages: list[_Page]
+    cursors: set[str] = field(default_factory=set)
+    state: Literal["open", "complete", "broken"] = "open"
+
+    def take(self, page: _Page) -> None:
+        """Add the next page, judging it as ``etl.extract.paging.iter_pages`` would."""
+        self.pages.append(page)
+        if page.last_id is None:
+            self.state = "broken" if page.has_more else "complete"
+        elif page.has_more is False:
+            self.state = "complete"
+        elif page.last_id in self.cursors:
+            self.state = "broken"  # the cursor came back: the exporter stopped with a PagingError
+        else:
+            self.cursors.add(page.last_id)
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What to read for one run: its pages in order, its run object, and its rows' extracted_at."""
+
+    thread_id: str
+    run_id: str
+    pages: tuple[_Page, ...]
+    run_copy: _RunCopy | None
+    extracted_at: datetime
+
+
+@dataclass(frozen=True)
+class ReplayedRun:
+    """One run rebuilt from the archive."""
+
+    thread_id: str
+    run_id: str
+    run: dict[str, Any] | None
+    steps: list[dict[str, Any]]
+    extracted_at: datetime
+
+
+@dataclass
+class ReplaySummary:
+    """What a replay did; ``as_dict`` is the ``--metrics-json`` object."""
+
+    archive: str
+    dest: str
+    files: int = 0
+    responses: int = 0
+    bad_lines: int = 0
+    runs: int = 0
+    runs_skipped: int = 0  # no complete walk of their steps in the archive
+    runs_without_object: int = 0
+    steps: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    schema_drift: int = 0
+    batches: int = 0
+    elapsed_s: float = 0.0
+    problems: list[str] = field(default_factory=list)  # the first bad lines and skipped runs, by name
+
+    def note(self, problem: str) -> None:
+        """Keep one problem by name (up to a bound: they are counted anyway)."""
+        if len(self.problems) < _SHOWN_PROBLEMS:
+            self.problems.append(problem)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-ready values."""
+        return {
+            "kind": "replay",
+            "archive": self.archive,
+            "dest": self.dest,
+            "files": self.files,
+            "responses": self.responses,
+            "bad_lines": self.bad_lines,
+            "runs_ok": self.runs,
+            "runs_skipped": self.runs_skipped,
+            "runs_without_object": self.runs_without_object,
+            "steps": self.steps,
+            "rows": self.rows,
+            "schema_drift": self.schema_drift,
+            "batches": self.batches,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "problems": self.problems,
+        }
+
+
+def run_replay(
+    archive: str,
+    dest: str,
+    *,
+    shard: Shard | None = None,
+    batch_steps: int = 20_000,
+    batch_runs: int = 2_000,
+) -> ReplaySummary:
+    """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all)."""
+    started = time.monotonic()
+    shard = shard or Shard()
+    store = open_archive_store(archive)
+    summary = ReplaySummary(archive=store.display, dest=dest)
+    with open_destination(dest, shard) as destination:
+        batch = RowBatch()
+        for run in iter_replayed_runs(store, shard, summary):
+            _add(batch, run)
+            summary.runs += 1
+            summary.steps += len(run.steps)
+            summary.runs_without_object += run.run is None
+            if batch.steps >= batch_steps or len(batch.records) >= batch_runs:
+                _write(destination, batch, summary)
+                batch = RowBatch()
+        if batch:
+            _write(destination, batch, summary)
+        summary.elapsed_s = time.monotonic() - started
+        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": _iso_now()})
+    return summary
+
+
+def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> Iterator[ReplayedRun]:
+    """Every run of ``shard`` that the archive holds whole, as the export last fetched it."""
+    files = part_files(store)
+    summary.files = len(files)
+    index = _Index(shard)
+    for number, path in enumerate(files):
+        for line, item in iter_responses(store, path):
+            if isinstance(item, BadLine):
+                summary.bad_lines += 1
+                summary.note(str(item))
+            else:
+                index.add(_Where(number, line), item)
+    summary.responses = index.responses
+    choices = _choose(index, summary)
+    order = sorted(range(len(files)), key=lambda n: index.first_fetch.get(n, datetime.max.replace(tzinfo=UTC)))
+    yield from _assemble(store, [(n, files[n]) for n in order], choices)
+
+
+class _Index:
+    """Pass 1: where every steps page and run object of the archive is, and how the pages chain."""
+
+    def __init__(self, shard: Shard) -> None:
+        self.shard = shard
+        self.pages: defaultdict[tuple[str, str], list[_Page]] = defaultdict(list)
+        self.copies: defaultdict[str, list[_RunCopy]] = defaultdict(list)
+        self.first_fetch: dict[int, datetime] = {}
+        self.responses = 0
+
+    def add(self, where: _Where, response: ArchivedResponse) -> None:
+        """Index one response (only successful GETs of steps pages and runs matter)."""
+        self.responses += 1
+        if where.file not in self.first_fetch or response.fetched_at < self.first_fetch[where.file]:
+            self.first_fetch[where.file] = response.fetched_at
+        if response.status != 200 or response.method != "GET":
+            return
+        order = (response.fetched_at, self.responses)
+        if match := _STEPS_PATH.search(response.path):
+            self._add_page(match["thread"], match["run"], order, where, response)
+        elif match := _RUN_PATH.search(response.path):
+            body = _json(response.body)
+            if isinstance(body, dict) and body.get("id") == match["run"] and self.shard.owns(match["run"]):
+                self.copies[match["run"]].append(_RunCopy(order, where, None))
+        elif _RUNS_PATH.search(response.path):
+            data = _data(_json(response.body))
+            for position, item in enumerate(data or ()):
+                run_id = item.get("id")
+                if isinstance(run_id, str) and self.shard.owns(run_id):
+                    self.copies[run_id].append(_RunCopy(order, where, position))
+
+    def _add_page(self, thread_id: str, run_id: str, order: Order, where: _Where, response: ArchivedResponse) -> None:
+        if not self.shard.owns(run_id) or response.param("before") is not None:
+            return  # the exporter never pages backwards: such a page is not one of its walks
+        body = _json(response.body)
+        data = _data(body)
+        if data is None:
+            return  # the exporter rejected this body and asked again
+        has_more = body.get("has_more")
+        last_id = data[-1]["id"] if data else None
+        page = _Page(order, where, response.param("after"), last_id, has_more if isinstance(has_more, bool) else None)
+        self.pages[(thread_id, run_id)].append(page)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _data(body: Any) -> list[dict[str, Any]] | None:
+    """A list page's items, when the page has the shape the exporter accepts (each item an object with an id)."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return None
+    data: list[Any] = body["data"]
+    if not all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in data):
+        return None
+    return data
+
+
+def _choose(index: _Index, summary: ReplaySummary) -> list[_Choice]:
+    """Pass 1's verdict: for each run, the walk and the run object to rebuild it from."""
+    choices: list[_Choice] = []
+    for (thread_id, run_id), pages in sorted(index.pages.items()):
+        walks = _walks(sorted(pages, key=lambda page: page.order))
+        complete = [walk for walk in walks if walk.state == "complete"]
+        if not complete:
+            summary.runs_skipped += 1
+            summary.note(f"{thread_id}/{run_id}: no complete walk of its steps pages in the archive; skipped")
+            continue
+        best = max(complete, key=lambda walk: walk.pages[-1].order)
+        start = best.pages[0].order
+        previous = max((walk.pages[0].order for walk in walks if walk.pages[0].order < start), default=None)
+        last = best.pages[-1].order[0]
+        choices.append(
+            _Choice(
+                thread_id=thread_id,
+                run_id=run_id,
+                pages=tuple(best.pages),
+                run_copy=_run_copy(index.copies.get(run_id, []), start, previous),
+                extracted_at=datetime.fromtimestamp(int(last.timestamp()), UTC),
+            )
+        )
+    return choices
+
+
+def _walks(pages: list[_Page]) -> list[_Walk]:
+    """A run's pages (in fetch order) as the walks that fetched them; a page that fits no walk is dropped."""
+    walks: list[_Walk] = []
+    for page in pages:
+        if page.after is None:
+            walks.append(_Walk([]))
+            walks[-1].take(page)
+            continue
+        # The latest open walk waiting for this cursor: concurrent exports of one run stay apart.
+        for walk in reversed(walks):
+            if walk.state == "open" and walk.pages[-1].last_id == page.after:
+                walk.take(page)
+                break
+    return walks
+
+
+def _run_copy(copies: list[_RunCopy], start: Order, previous: Order | None) -> _RunCopy | None:
+    """The run object the export used for a walk that began at ``start``.
+
+    An explicit run is fetched (``GET``) right before its steps: such a copy after the run's previous walk
+    belongs to this fetch. Otherwise the run was discovered: the latest list item before the walk.
+    """
+    before = [copy for copy in copies if copy.order <= start]
+    fetched = [copy for copy in before if copy.index is None and (previous is None or copy.order > previous)]
+    listed = [copy for copy in before if copy.index is not None]
+    candidates = fetched or listed or before or copies
+    return max(candidates, key=lambda copy: copy.order, default=None)
+
+
+@dataclass
+class _Assembly:
+    choice: _Choice
+    pages: list[list[dict[str, Any]] | None]
+    run: dict[str, Any] | None = None
+    missing: int = 0
+
+
+def _assemble(store: Store, files: list[tuple[int, str]], choices: list[_Choice]) -> Iterator[ReplayedRun]:
+    """Pass 2: read the chosen lines (files in fetch order) and yield each run as soon as it is whole."""
+    wanted: defaultdict[_Where, list[tuple[_Assembly, int]]] = defaultdict(list)  # slot -1: the run object
+    for choice in choices:
+        assembly = _Assembly(choice, [None] * len(choice.pages))
+        for slot, page in enumerate(choice.pages):
+            wanted[page.where].append((assembly, slot))
+        if choice.run_copy is not None:
+            wanted[choice.run_copy.where].append((assembly, -1))
+        assembly.missing = len(choice.pages) + (choice.run_copy is not None)
+    needed_files = {where.file for where in wanted}
+    for number, path in files:
+        if number not in needed_files:
+            continue
+        for line, item in iter_responses(store, path):
+            takers = wanted.pop(_Where(number, line), None)
+            if not takers or isinstance(item, BadLine):
+                continue
+            body = orjson.loads(item.body)
+            for assembly, slot in takers:
+                if slot >= 0:
+                    assembly.pages[slot] = body["data"]
+                else:
+                    copy = assembly.choice.run_copy
+                    assert copy is not None
+                    assembly.run = body if copy.index is None else body["data"][copy.index]
+                assembly.missing -= 1
+                if assembly.missing == 0:
+                    yield _replayed(assembly)
+    if wanted:
+        # Pass 1 saw these lines: the archive changed between the two passes.
+        log.warning("%d archived responses could not be read again; their runs are left out", len(wanted))
+
+
+def _replayed(assembly: _Assembly) -> ReplayedRun:
+    choice = assembly.choice
+    steps = [step for page in assembly.pages for step in page or ()]
+    return ReplayedRun(choice.thread_id, choice.run_id, assembly.run, steps, choice.extracted_at)
+
+
+def _add(batch: RowBatch, run: ReplayedRun) -> None:
+    """One replayed run into a batch, with the run record an export would write for it."""
+    for step in run.steps:
+        batch.add_step(step, run.extracted_at)
+    obj = run.run or {}
+    if run.run is not None:
+        batch.add_run(run.run, run.extracted_at)
+    status, created = obj.get("status"), obj.get("created_at")
+    batch.records.append(
+        RunRecord(
+            run_id=run.run_id,
+            thread_id=run.thread_id,
+            run_status=status if isinstance(status, str) else None,
+            run_created_at=created if isinstance(created, int) else None,
+            step_count=len(run.steps),
+            exported=True,
+            error=None,
+            exported_at=datetime.now(UTC),
+        )
+    )
+
+
+def _write(destination: Destination, batch: RowBatch, summary: ReplaySummary) -> None:
+    export_batch, drift = batch.to_export_batch()
+    destination.write(export_batch)
+    for name, table in export_batch.tables.items():
+        summary.rows[name] += table.num_rows
+    summary.schema_drift += drift
+    summary.batches += 1
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

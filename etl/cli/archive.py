@@ -1,0 +1,63 @@
+"""``runsteps replay``: rebuild the tables from a raw archive (``export --archive``), with no network."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from etl.archive.replay import ReplaySummary, run_replay
+from etl.cli._common import handle_errors
+from etl.cli.export import destination_uri
+from etl.sharding import Shard
+
+
+@click.command()
+@click.argument("archive")
+@click.option(
+    "--dest",
+    required=True,
+    help="*.duckdb: a DuckDB file; anything else: a Parquet root (directory or s3://bucket/prefix).",
+)
+@click.option(
+    "--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph, R2). Default: $AWS_ENDPOINT_URL."
+)
+@click.option(
+    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
+)
+@click.option(
+    "--batch-steps", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True, help="Steps per write."
+)
+@click.option(
+    "--metrics-json", is_flag=True, help="Print the final summary as one JSON object on the last stdout line."
+)
+@handle_errors
+def replay(**options: Any) -> None:
+    """Rebuild the tables at --dest from ARCHIVE (a directory or object-store URI) alone, with no network.
+
+    Rows equal what the export that wrote the archive wrote (extracted_at included). A run fetched more than
+    once is rebuilt from its latest complete fetch; runs the archive does not hold whole are skipped and named.
+    """
+    summary = run_replay(
+        options["archive"],
+        destination_uri(options),
+        shard=Shard.parse(options["shard"]),
+        batch_steps=options["batch_steps"],
+    )
+    for line in _summary_lines(summary):
+        click.echo(line, err=True)
+    if options["metrics_json"]:
+        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
+
+
+def _summary_lines(summary: ReplaySummary) -> list[str]:
+    rows = ", ".join(f"{name} {count}" for name, count in summary.rows.items())
+    lines = [
+        f"replayed {summary.responses} responses from {summary.files} files of {summary.archive}",
+        f"{summary.runs} runs, {summary.steps} steps written to {summary.dest} ({rows}) in {summary.elapsed_s:.1f}s",
+    ]
+    if summary.runs_skipped or summary.bad_lines:
+        lines.append(f"{summary.runs_skipped} runs skipped, {summary.bad_lines} unreadable lines:")
+        lines += [f"  {problem}" for problem in summary.problems]
+    return lines
