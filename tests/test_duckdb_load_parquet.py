@@ -121,3 +121,14 @@ def test_a_newer_record_in_duckdb_is_kept(tmp_path: Path) -> None:
         records = dest.run_records()
     assert records["run_a1"] == newer.records[0]
     assert records["run_a2"] == DAY1_RUNS.records[1]
+
+
+def test_a_column_older_parquet_files_lack_is_loaded_as_null(tmp_path: Path) -> None:
+    root, db = tmp_path / "parquet", tmp_path / "x.duckdb"
+    _write_root(root, DAY1_RUNS)
+    load_parquet_into_duckdb(str(root), str(db))
+    (file,) = (root / "runs").rglob("*.parquet")
+    pq.write_table(pq.read_table(file).drop_columns(["model"]), file)
+    load_parquet_into_duckdb(str(root), str(db))
+    with DuckDBDestination(str(db), read_only=True) as dest:
+        assert dest.connection.execute("SELECT count(*), count(model) FROM runs").fetchall() == [(2, 0)]

@@ -178,3 +178,17 @@ def test_big_batches_write_and_rewrite_in_set_operations(tmp_path: Path) -> None
     assert outputs == [("out-v2",)]
     # per-row SQL would take minutes here; set operations take about a second
     assert rewrote - started < 30
+
+
+def test_a_column_the_batch_lacks_is_replaced_with_null(tmp_path: Path) -> None:
+    first = make_batch(["run_1"])
+    steps = first.tables["run_steps"]
+    with_metadata = steps.set_column(
+        steps.schema.get_field_index("metadata_json"), "metadata_json", pa.array(['{"a": 1}'] * steps.num_rows)
+    )
+    older_writer = steps.drop_columns(["metadata_json"])  # as from a transform that did not know the column
+    with DuckDBDestination(str(tmp_path / "x.duckdb")) as dest:
+        dest.write(ExportBatch(tables={"run_steps": with_metadata}))
+        dest.write(ExportBatch(tables={"run_steps": older_writer}))
+        rows = dest.connection.execute("SELECT count(*), count(metadata_json) FROM run_steps").fetchall()
+    assert rows == [(2, 0)]

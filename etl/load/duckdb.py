@@ -232,6 +232,10 @@ def _complete_tables(batch: ExportBatch) -> dict[str, pa.Table]:
         extra = set(tbl.column_names) - set(spec.schema.names)
         if extra:
             raise ValueError(f"ExportBatch table {name} has columns the schema does not know: {sorted(extra)}")
+        # An upsert keeps the old value of a column it is not given: a missing column must replace with NULL.
+        for field in spec.schema:
+            if field.name not in tbl.column_names:
+                tbl = tbl.append_column(field, pa.nulls(tbl.num_rows, field.type))
         tables[name] = tbl
     return tables
 
@@ -280,10 +284,12 @@ def _delete_missing(con: duckdb.DuckDBPyConnection, table: Table, source: str, s
 
 def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBatchReader, scope: str) -> int:
     """Make ``table`` hold exactly ``rows`` within ``scope``; returns how many rows were loaded."""
+    # Staged once (DuckDB spills to disk if it must): the rows are read twice, and a reader only once. The stage
+    # has every column of the table, so a column older files lack replaces with NULL rather than keeping a value.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _runsteps_stage AS SELECT * FROM main.{table.name} LIMIT 0")
     con.register("_runsteps_parquet", rows)
     try:
-        # Staged once (DuckDB spills to disk if it must): the rows are read twice, and a reader only once.
-        con.execute("CREATE OR REPLACE TEMP TABLE _runsteps_stage AS SELECT * FROM _runsteps_parquet")
+        con.execute("INSERT INTO _runsteps_stage BY NAME SELECT * FROM _runsteps_parquet")
     finally:
         con.unregister("_runsteps_parquet")
     _delete_missing(con, table, "_runsteps_stage", scope)
