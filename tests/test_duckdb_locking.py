@@ -87,8 +87,12 @@ def test_second_writer_in_the_same_process_is_refused_until_the_first_closes(tmp
     path = str(tmp_path / "x.duckdb")
     (tmp_path / "sub").mkdir()
     with DuckDBDestination(path) as first:
+        refused = DuckDBDestination(str(tmp_path / "sub" / ".." / "x.duckdb"))
         with pytest.raises(DestinationBusyError, match="this process is already writing"):
-            DuckDBDestination(str(tmp_path / "sub" / ".." / "x.duckdb")).open()
+            refused.open()
+        refused.close()  # closing the refused one must not release the first one's claim
+        with pytest.raises(DestinationBusyError, match="this process is already writing"):
+            DuckDBDestination(path).open()
         first.write(make_batch(["run_1"]))
     with DuckDBDestination(path) as second:
         assert list(second.run_records()) == ["run_1"]
