@@ -1,0 +1,384 @@
+"""Each query of sql/queries, over data exported from the fake API, equals the same figure computed in Python
+from the fake's ground truth (the run and step objects it served), for a DuckDB file and a Parquet root alike."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+import pytest
+from sql_export import Exported, calls_of, export_fake
+
+from etl import sqlfiles, sqlrun
+
+Json = dict[str, Any]
+Row = dict[str, Any]
+
+
+def _day(ts: int) -> date:
+    return datetime.fromtimestamp(ts, UTC).date()
+
+
+def _at(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _usage(step: Json, key: str) -> int:
+    return int((step.get("usage") or {}).get(key) or 0)
+
+
+def _quantile(values: list[int], q: float) -> float:
+    """Linear interpolation between closest ranks: DuckDB's quantile_cont."""
+    xs = sorted(values)
+    position = (len(xs) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return xs[low] + (xs[high] - xs[low]) * (position - low)
+
+
+def _in_window(step: Json, since: int | None, until: int | None) -> bool:
+    return (since is None or step["created_at"] >= since) and (until is None or step["created_at"] < until)
+
+
+# -- the figures, computed from the ground truth ---------------------------------------------------------
+
+
+def tokens_by_assistant_day(steps: Iterable[Json]) -> list[Row]:
+    groups: dict[tuple[str, date], list[Json]] = defaultdict(list)
+    for step in steps:
+        groups[(step["assistant_id"], _day(step["created_at"]))].append(step)
+    return [
+        {
+            "assistant_id": assistant,
+            "day": day,
+            "runs": len({s["run_id"] for s in group}),
+            "steps": len(group),
+            "prompt_tokens": sum(_usage(s, "prompt_tokens") for s in group),
+            "completion_tokens": sum(_usage(s, "completion_tokens") for s in group),
+            "total_tokens": sum(_usage(s, "total_tokens") for s in group),
+        }
+        for (assistant, day), group in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0]))
+    ]
+
+
+def tool_usage_by_assistant(steps: Iterable[Json]) -> list[Row]:
+    calls: dict[tuple[str, str, str | None], list[str]] = defaultdict(list)
+    for step in steps:
+        for call in calls_of(step):
+            name = call["function"]["name"] if call["type"] == "function" else None
+            calls[(step["assistant_id"], call["type"], name)].append(step["id"])
+    per_assistant: dict[str, int] = defaultdict(int)
+    for (assistant, _, _), step_ids in calls.items():
+        per_assistant[assistant] += len(step_ids)
+    rows = [
+        {
+            "assistant_id": assistant,
+            "tool_type": tool_type,
+            "function_name": name,
+            "calls": len(step_ids),
+            "steps": len(set(step_ids)),
+            "share": len(step_ids) / per_assistant[assistant],
+        }
+        for (assistant, tool_type, name), step_ids in calls.items()
+    ]
+    return sorted(rows, key=lambda r: (r["assistant_id"], -r["calls"], r["tool_type"], r["function_name"] or ""))
+
+
+def step_duration_percentiles(steps: Iterable[Json]) -> list[Row]:
+    groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for step in steps:
+        if step["status"] != "completed" or step.get("completed_at") is None:
+            continue
+        seconds = step["completed_at"] - step["created_at"]
+        for tool_type in sorted({c["type"] for c in calls_of(step)}) or [None]:
+            groups[(step["type"], tool_type)].append(seconds)
+    return [
+        {
+            "step_type": step_type,
+            "tool_type": tool_type,
+            "steps": len(values),
+            "p50_s": _quantile(values, 0.5),
+            "p90_s": _quantile(values, 0.9),
+            "p99_s": _quantile(values, 0.99),
+            "max_s": max(values),
+        }
+        for (step_type, tool_type), values in sorted(groups.items(), key=lambda i: (i[0][0], i[0][1] or ""))
+    ]
+
+
+def failure_rates_by_day(steps: Iterable[Json]) -> list[Row]:
+    steps = list(steps)
+    per_day: dict[date, int] = defaultdict(int)
+    broken: dict[tuple[date, str, str | None], int] = defaultdict(int)
+    for step in steps:
+        day = _day(step["created_at"])
+        per_day[day] += 1
+        if step["status"] in ("failed", "expired"):
+            broken[(day, step["status"], (step.get("last_error") or {}).get("code"))] += 1
+    return [
+        {
+            "day": day,
+            "status": status,
+            "error_code": code,
+            "steps": n,
+            "day_steps": per_day[day],
+            "rate": n / per_day[day],
+        }
+        for (day, status, code), n in sorted(broken.items(), key=lambda i: (i[0][0], i[0][1], i[0][2] or ""))
+    ]
+
+
+def function_calls_missing_output(steps: Iterable[Json], *, include_in_progress: bool) -> list[Row]:
+    rows = [
+        {
+            "created_at": _at(step["created_at"]),
+            "assistant_id": step["assistant_id"],
+            "thread_id": step["thread_id"],
+            "run_id": step["run_id"],
+            "step_id": step["id"],
+            "tool_call_index": index,
+            "tool_call_id": call["id"],
+            "function_name": call["function"]["name"],
+            "step_status": step["status"],
+            "step_error_code": (step.get("last_error") or {}).get("code"),
+        }
+        for step in steps
+        for index, call in enumerate(calls_of(step))
+        if call["type"] == "function"
+        and call["function"].get("output") is None
+        and (include_in_progress or step["status"] != "in_progress")
+    ]
+    return sorted(rows, key=lambda r: (r["created_at"], r["step_id"], r["tool_call_index"]))
+
+
+def _results(steps: Iterable[Json]) -> Iterator[tuple[Json, int, Json]]:
+    for step in steps:
+        for index, call in enumerate(calls_of(step)):
+            if call["type"] == "file_search":
+                for result in call["file_search"].get("results") or []:
+                    yield step, index, result
+
+
+def file_search_score_distribution(steps: Iterable[Json], buckets: int) -> list[Row]:
+    counts = [0] * buckets
+    for _, _, result in _results(steps):
+        if result.get("score") is not None:
+            counts[max(min(math.floor(result["score"] * buckets), buckets - 1), 0)] += 1
+    total = sum(counts)
+    return [
+        {
+            "bucket": b,
+            "score_from": b / buckets,
+            "score_to": (b + 1) / buckets,
+            "results": n,
+            "share": n / total if total else 0.0,
+        }
+        for b, n in enumerate(counts)
+    ]
+
+
+def file_search_top_files(steps: Iterable[Json], limit: int) -> list[Row]:
+    files: dict[str, list[tuple[Json, int, Json]]] = defaultdict(list)
+    for step, index, result in _results(steps):
+        files[result["file_id"]].append((step, index, result))
+    rows = [
+        {
+            "file_id": file_id,
+            "file_name": max(r["file_name"] for _, _, r in hits),
+            "results": len(hits),
+            "tool_calls": len({(s["id"], i) for s, i, _ in hits}),
+            "runs": len({s["run_id"] for s, _, _ in hits}),
+            "avg_score": sum(r["score"] for _, _, r in hits) / len(hits),
+            "max_score": max(r["score"] for _, _, r in hits),
+        }
+        for file_id, hits in files.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["results"], r["file_id"]))[:limit]
+
+
+def top_runs(runs: Iterable[Json], steps: Iterable[Json], *, by: str, limit: int) -> list[Row]:
+    status = {run["id"]: run["status"] for run in runs}
+    per_run: dict[str, list[Json]] = defaultdict(list)
+    for step in steps:
+        per_run[step["run_id"]].append(step)
+    rows = [
+        {
+            "run_id": run_id,
+            "thread_id": group[0]["thread_id"],
+            "assistant_id": group[0]["assistant_id"],
+            "run_status": status.get(run_id),
+            "first_step_at": _at(min(s["created_at"] for s in group)),
+            "steps": len(group),
+            "tool_calls": sum(len(calls_of(s)) for s in group),
+            "prompt_tokens": sum(_usage(s, "prompt_tokens") for s in group),
+            "completion_tokens": sum(_usage(s, "completion_tokens") for s in group),
+            "total_tokens": sum(_usage(s, "total_tokens") for s in group),
+        }
+        for run_id, group in per_run.items()
+    ]
+    return sorted(rows, key=lambda r: (-r[by], r["run_id"]))[:limit]
+
+
+def steps_by_type_status(steps: Iterable[Json]) -> list[Row]:
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for step in steps:
+        counts[(step["type"], step["status"])] += 1
+    return [{"type": t, "status": s, "steps": n} for (t, s), n in sorted(counts.items())]
+
+
+def tool_calls_by_type(steps: Iterable[Json]) -> list[Row]:
+    seen: dict[str, list[Json]] = defaultdict(list)
+    for step in steps:
+        for call in calls_of(step):
+            seen[call["type"]].append(step)
+    rows = [
+        {
+            "type": tool_type,
+            "tool_calls": len(group),
+            "steps": len({s["id"] for s in group}),
+            "runs": len({s["run_id"] for s in group}),
+        }
+        for tool_type, group in seen.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["tool_calls"], r["type"]))
+
+
+def tokens_by_assistant(steps: Iterable[Json]) -> list[Row]:
+    steps = list(steps)
+    per_day = tokens_by_assistant_day(steps)
+    runs: dict[str, set[str]] = defaultdict(set)
+    for step in steps:
+        runs[step["assistant_id"]].add(step["run_id"])
+    totals: dict[str, Row] = {}
+    for row in per_day:
+        total = totals.setdefault(
+            row["assistant_id"],
+            {
+                "assistant_id": row["assistant_id"],
+                "runs": len(runs[row["assistant_id"]]),
+                "steps": 0,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "total_tokens": 0,
+            },
+        )
+        for key in ("steps", "prompt_tokens", "completion_tokens", "total_tokens"):
+            total[key] += row[key]
+    return sorted(totals.values(), key=lambda r: (-r["total_tokens"], r["assistant_id"]))
+
+
+# -- the comparisons ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    return export_fake(tmp_path_factory.mktemp("sql_queries"))
+
+
+@pytest.fixture(scope="module", params=["duckdb", "parquet"])
+def con(request: pytest.FixtureRequest, exported: Exported) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One connection per kind of destination, shared by the module's tests (every query only reads)."""
+    with sqlrun.open_sql_connection(exported.dest(request.param)) as connection:
+        yield connection
+
+
+def _assert_rows(actual: list[Row], expected: list[Row]) -> None:
+    assert [list(r) for r in actual[:1]] == [list(r) for r in expected[:1]], "columns differ"
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        # Floats (shares, averages, percentiles) may differ in the last bits with the order of summation.
+        assert got == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in want.items()}
+
+
+def _run(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object] | None = None) -> list[Row]:
+    rows: list[Row] = sqlrun.run_query(con, name, params).to_pylist()
+    return rows
+
+
+def test_tokens_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = tokens_by_assistant_day(exported.steps)
+    assert sum(r["total_tokens"] for r in expected) > 0
+    _assert_rows(_run(con, "tokens_by_assistant_day"), expected)
+
+
+def test_tokens_by_assistant_day_within_a_window(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    days = sorted({_day(s["created_at"]) for s in exported.steps})
+    assert len(days) >= 2, "the fake's data should span several days"
+    since = datetime.combine(days[1], datetime.min.time(), UTC)
+    until = datetime.combine(days[-1], datetime.min.time(), UTC)
+    window = [s for s in exported.steps if _in_window(s, int(since.timestamp()), int(until.timestamp()))]
+    params = {"since": days[1].isoformat(), "until": days[-1].isoformat()}
+    _assert_rows(_run(con, "tokens_by_assistant_day", params), tokens_by_assistant_day(window))
+
+
+def test_tool_usage_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = tool_usage_by_assistant(exported.steps)
+    assert {r["tool_type"] for r in expected} >= {"function", "code_interpreter", "file_search"}
+    _assert_rows(_run(con, "tool_usage_by_assistant"), expected)
+
+
+def test_step_duration_percentiles(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = step_duration_percentiles(exported.steps)
+    assert any(r["steps"] > 3 for r in expected)
+    _assert_rows(_run(con, "step_duration_percentiles"), expected)
+
+
+def test_failure_rates_by_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = failure_rates_by_day(exported.steps)
+    assert {r["status"] for r in expected} == {"failed", "expired"}
+    _assert_rows(_run(con, "failure_rates_by_day"), expected)
+
+
+@pytest.mark.parametrize("include_in_progress", [False, True])
+def test_function_calls_missing_output(
+    exported: Exported, con: duckdb.DuckDBPyConnection, include_in_progress: bool
+) -> None:
+    expected = function_calls_missing_output(exported.steps, include_in_progress=include_in_progress)
+    assert expected
+    params = {"include_in_progress": str(include_in_progress).lower()}
+    _assert_rows(_run(con, "function_calls_missing_output", params), expected)
+
+
+@pytest.mark.parametrize("buckets", [10, 4])
+def test_file_search_score_distribution(exported: Exported, con: duckdb.DuckDBPyConnection, buckets: int) -> None:
+    expected = file_search_score_distribution(exported.steps, buckets)
+    assert sum(r["results"] for r in expected) > 0
+    _assert_rows(_run(con, "file_search_score_distribution", {"buckets": str(buckets)}), expected)
+
+
+def test_file_search_top_files(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = file_search_top_files(exported.steps, 5)
+    assert expected
+    _assert_rows(_run(con, "file_search_top_files", {"limit": "5"}), expected)
+
+
+@pytest.mark.parametrize("by", ["steps", "tokens"])
+def test_top_runs(exported: Exported, con: duckdb.DuckDBPyConnection, by: str) -> None:
+    key = "total_tokens" if by == "tokens" else "steps"
+    expected = top_runs(exported.runs, exported.steps, by=key, limit=7)
+    assert len(expected) == 7
+    _assert_rows(_run(con, "top_runs", {"by": by, "limit": "7"}), expected)
+
+
+def test_steps_by_type_status(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = steps_by_type_status(exported.steps)
+    assert {r["type"] for r in expected} == {"message_creation", "tool_calls"}
+    _assert_rows(_run(con, "steps_by_type_status"), expected)
+
+
+def test_tool_calls_by_type(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    _assert_rows(_run(con, "tool_calls_by_type"), tool_calls_by_type(exported.steps))
+
+
+def test_tokens_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = tokens_by_assistant(exported.steps)
+    assert len(expected) > 1
+    _assert_rows(_run(con, "tokens_by_assistant"), expected)
+
+
+def test_every_query_is_compared() -> None:
+    tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
+    assert set(sqlfiles.sql_files("queries")) <= tested
