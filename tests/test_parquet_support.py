@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -220,3 +220,110 @@ def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtur
 def all_buckets() -> set[int]:
     """Every bucket."""
     return set(range(BUCKETS))
+
+
+def start_child(code: str, *, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start a Python snippet in a fresh interpreter with pipes on stdin and stdout."""
+    prelude = f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]\n"
+    return subprocess.Popen(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+
+
+HOLD_CLAIM = """
+    import sys
+    from etl.load import open_destination
+    from etl.sharding import Shard
+    with open_destination({root!r}, Shard.parse({shard!r})) as dest:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        print("done", flush=True)
+"""
+
+
+def hold_claim(root: str, shard: str, *, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A child process that holds a writer's claim on ``root`` for ``shard`` until its stdin gets a line."""
+    child = start_child(HOLD_CLAIM.format(root=root, shard=shard), env=env)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if line.strip() != "ready":
+        child.kill()
+        raise AssertionError(f"holder did not start: {line!r} {child.communicate()[1][-2000:]}")
+    return child
+
+
+CRASHING_WRITER = """
+    import os, signal
+    from etl.load.fs import Store
+    from etl.load import open_destination
+    from test_parquet_support import crash_runs, make_batch, shrunk_runs
+
+    seen = 0
+    def hook(path):
+        global seen
+        if {match!r} in path:
+            seen += 1
+            if seen == {at}:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    write_atomic, publish = Store.write_atomic, Store._publish
+    def write_hooked(self, relative, data):
+        if {where!r} == "write":
+            hook(relative)
+        write_atomic(self, relative, data)
+    def publish_hooked(self, temp, final):
+        if {where!r} == "publish":
+            hook(final)
+        publish(self, temp, final)
+    Store.write_atomic, Store._publish = write_hooked, publish_hooked
+
+    with open_destination({root!r}) as dest:
+        while True:
+            dest.write(make_batch(shrunk_runs()))
+            dest.write(make_batch(crash_runs()))
+"""
+
+
+def crash_runs() -> list[Run]:
+    """The export the crash tests repeat: small, so that a writer loop passes many kill points quickly."""
+    return simple_runs(12, steps=2, calls=2)
+
+
+def shrunk_runs() -> list[Run]:
+    """``crash_runs()`` re-exported: fewer tool calls, one step moved a week, statuses changed, 3 new runs."""
+    runs = crash_runs()
+    out = []
+    for i, run in enumerate(runs):
+        steps = [replace(s, tool_calls=1, results=0) if (i + j) % 2 else s for j, s in enumerate(run.steps)]
+        if i == 0:
+            steps[0] = replace(steps[0], created_at=steps[0].created_at + 7 * DAY)
+        out.append(replace(run, steps=steps, status="completed" if i % 3 else "failed"))
+    return out + simple_runs(3, steps=2, prefix="extra")
+
+
+def crash_writer(root: str, *, match: str, at: int, where: str = "write", env: dict[str, str] | None = None) -> int:
+    """Run a writer that SIGKILLs itself at the ``at``-th write (or publish) of a path containing ``match``."""
+    result = run_child(CRASHING_WRITER.format(root=root, match=match, at=at, where=where), env=env)
+    return result.returncode
+
+
+def duckdb_keys(root: str, table: str) -> list[tuple[object, ...]]:
+    """The key of every row DuckDB's glob reader sees."""
+    if not list(Path(root).glob(f"{table}/*/*.parquet")):
+        return []
+    con = duckdb.connect()
+    try:
+        columns = ", ".join(TABLES[table].key)
+        glob = f"{root}/{table}/*/*.parquet"
+        return con.execute(f"SELECT {columns} FROM read_parquet(?, hive_partitioning=true)", [glob]).fetchall()
+    finally:
+        con.close()
+
+
+def assert_at_most_once(root: str, allowed: dict[str, set[tuple[object, ...]]]) -> None:
+    """Both readers see no key twice and no key outside ``allowed`` (what some export could have written)."""
+    for name in TABLES:
+        for keys in (list(key_counts(read_dataset(root, name), name)), duckdb_keys(root, name)):
+            assert len(keys) == len(set(keys)), f"{name}: a key is there twice"
+            assert set(keys) <= allowed[name], f"{name}: unexpected keys {set(keys) - allowed[name]}"
