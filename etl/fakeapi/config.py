@@ -92,6 +92,9 @@ class FakeConfig:
     rate_limit_requests: int = 10_000
 
     def __post_init__(self) -> None:
+        # Accept plain strings ("500", "drop") as fault kinds; store the enum.
+        object.__setattr__(self, "fault_kinds", tuple(FaultKind(kind) for kind in self.fault_kinds))
+        object.__setattr__(self, "boundary_sizes", tuple(self.boundary_sizes))
         StepsSpec.parse(self.steps_per_run)
         for name in ("threads", "runs_per_thread", "days", "long_output_bytes", "fault_max_consecutive"):
             if getattr(self, name) < 0:

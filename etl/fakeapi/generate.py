@@ -21,12 +21,6 @@ Json = dict[str, Any]
 
 _RUN_EXPIRY_SECONDS = 600
 
-# Step-details recipes. The first steps of a dataset take them in this order, so any dataset with at
-# least this many steps shows every variant; later steps draw from _WEIGHTS.
-COVERAGE: tuple[str, ...] = (
-    "message", "code_logs", "code_image", "code_none", "file_search", "fn_null", "fn_short",
-    "fn_unicode", "fn_long", "multi", "fs_bare", "code_logs_image", "future_step", "future_call",
-)  # fmt: skip
 _WEIGHTS: dict[str, int] = {
     "message": 45, "code_logs": 8, "code_image": 4, "code_none": 3, "code_logs_image": 3, "file_search": 10,
     "fs_bare": 2, "fn_short": 10, "fn_unicode": 4, "fn_null": 3, "multi": 8,
@@ -72,20 +66,12 @@ def timeline(plan: RunPlan) -> list[StepTimeline]:
     return steps
 
 
-def coverage_recipes(future_variants: bool, long_output: bool) -> tuple[str, ...]:
-    """The recipes the first steps of a dataset go through, given the options."""
-    skipped = set() if future_variants else {"future_step", "future_call"}
-    if not long_output:
-        skipped.add("fn_long")
-    return tuple(recipe for recipe in COVERAGE if recipe not in skipped)
-
-
 def build_steps(
     plan: RunPlan, steps: Sequence[StepTimeline], *, future_variants: bool, long_output_bytes: int
 ) -> list[Json]:
     """The run's step objects in created_at order, file-search content included."""
     rng = random.Random(plan.key + "/content")
-    coverage = coverage_recipes(future_variants, long_output_bytes > 0)
+    showcase = dict(plan.showcase)
     weights = dict(_WEIGHTS)
     if future_variants:
         weights.update(future_step=_FUTURE_WEIGHT, future_call=_FUTURE_WEIGHT)
@@ -93,15 +79,14 @@ def build_steps(
     builder = _ContentBuilder(rng, future_variants, long_output_bytes)
     objects: list[Json] = []
     for index, step in enumerate(steps):
-        dataset_index = plan.step_offset + index if plan.step_offset >= 0 else len(coverage)
-        recipe = coverage[dataset_index] if dataset_index < len(coverage) else rng.choices(recipes, recipe_weights)[0]
+        recipe = showcase.get(index) or rng.choices(recipes, recipe_weights)[0]
         if step.status == "failed" and plan.empty_failed_step:
             recipe = "empty"
         elif step.status == "in_progress" and plan.status == "requires_action":
             recipe = "fn_pending"
         details = builder.details(recipe)
         objects.append(_step_object(plan, step, details, rng, future_field=future_variants and (
-            dataset_index == 0 or rng.random() < _FUTURE_FIELD_SHARE)))
+            index in showcase or rng.random() < _FUTURE_FIELD_SHARE)))
     return objects
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from etl.fakeapi.config import FakeConfig
 
@@ -35,6 +35,12 @@ LAST_STEP_STATUS: dict[str, str] = {
     "cancelling": "in_progress",
     "queued": "in_progress",  # never used: a queued run has no steps
 }
+# Step-details recipes. The first steps of a dataset showcase them in this order, so any dataset with at
+# least this many steps shows every variant; the other steps draw theirs at random.
+COVERAGE: tuple[str, ...] = (
+    "message", "code_logs", "code_image", "code_none", "file_search", "fn_null", "fn_short",
+    "fn_unicode", "fn_long", "multi", "fs_bare", "code_logs_image", "future_step", "future_call",
+)  # fmt: skip
 _LEGACY_SHARE = 0.15  # runs whose steps look like older real payloads (expires_at, no metadata)
 _EMPTY_FAILED_SHARE = 0.4  # failed runs whose failed step is tool_calls with an empty list
 
@@ -57,9 +63,13 @@ class RunPlan:
     key: str  # seeds the run's own random streams
     legacy_steps: bool  # steps carry expires_at instead of expired_at, and no metadata
     empty_failed_step: bool  # the failed step is tool_calls with an empty list
-    # Dataset-wide index of the first step: the first steps of a dataset cover every variant (-1: draw all).
-    step_offset: int = -1
     coverage_index: int = -1  # position among the runs that showcase every run status (-1: none)
+    showcase: tuple[tuple[int, str], ...] = ()  # (step index, recipe) of the steps that showcase a variant
+
+    @property
+    def last_step_forced(self) -> bool:
+        """Whether the last step's details follow from the run's status (empty failed, pending calls)."""
+        return self.n_steps > 0 and (self.empty_failed_step or self.status == "requires_action")
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,6 @@ def plan_dataset(config: FakeConfig) -> DatasetPlan:
     thread_ids: list[str] = []
     runs: dict[str, list[RunPlan]] = {}
     regular = 0
-    offset = 0
     for thread_index in range(config.threads):
         thread_id = make_id(rng, "thread_")
         drafts: list[tuple[str, int, int]] = []  # (status, n_steps, coverage index)
@@ -117,14 +126,36 @@ def plan_dataset(config: FakeConfig) -> DatasetPlan:
                     # The third showcase run is always legacy-shaped, so small datasets have both shapes.
                     legacy_steps=coverage == 2 or (coverage < 0 and rng.random() < _LEGACY_SHARE),
                     empty_failed_step=status == "failed" and (coverage == 1 or rng.random() < _EMPTY_FAILED_SHARE),
-                    step_offset=offset,
                     coverage_index=coverage,
                 )
             )
-            offset += n_steps
         thread_ids.append(thread_id)
         runs[thread_id] = thread_runs
+    _assign_showcase(runs, coverage_recipes(config.future_variants, config.long_output_bytes > 0))
     return DatasetPlan(tuple(thread_ids), runs, assistants)
+
+
+def coverage_recipes(future_variants: bool, long_output: bool) -> tuple[str, ...]:
+    """The recipes the first steps of a dataset showcase, given the options."""
+    skipped = set() if future_variants else {"future_step", "future_call"}
+    if not long_output:
+        skipped.add("fn_long")
+    return tuple(recipe for recipe in COVERAGE if recipe not in skipped)
+
+
+def _assign_showcase(runs: dict[str, list[RunPlan]], recipes: tuple[str, ...]) -> None:
+    """Give the dataset's first free steps one recipe each (steps whose status dictates them are skipped)."""
+    pending = list(recipes)
+    for thread_runs in runs.values():
+        for position, plan in enumerate(thread_runs):
+            if not pending:
+                return
+            free = plan.n_steps - 1 if plan.last_step_forced else plan.n_steps
+            take = min(free, len(pending))
+            if take:
+                showcase = tuple((index, pending[index]) for index in range(take))
+                del pending[:take]
+                thread_runs[position] = replace(plan, showcase=showcase)
 
 
 def _draw_steps(rng: random.Random, low: int, high: int, choices: tuple[int, ...]) -> int:

@@ -181,5 +181,5 @@ async def _start(state: ServerState, sock: socket.socket) -> web.AppRunner:
     runner = web.AppRunner(create_app(state), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT,
                            handler_cancellation=True)
     await runner.setup()
-    await web.SockSite(runner, sock, shutdown_timeout=_SHUTDOWN_TIMEOUT, backlog=1024).start()
+    await web.SockSite(runner, sock, backlog=1024).start()
     return runner
