@@ -11,10 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from duckdb_batches import T0, make_batch, merge, rows_of
+from test_parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.errors import DestinationError
 from etl.load.base import ExportBatch
 from etl.load.duckdb import DuckDBDestination, load_parquet_into_duckdb
+from etl.load.parquet import ParquetDestination
 from etl.schema import TABLES
 
 DAY1, DAY2 = date(2026, 1, 1), date(2026, 1, 2)
@@ -87,16 +89,15 @@ def test_a_missing_parquet_root_changes_nothing(tmp_path: Path) -> None:
     root, db = tmp_path / "parquet", tmp_path / "x.duckdb"
     _write_root(root, DAY1_RUNS)
     load_parquet_into_duckdb(str(root), str(db))
-    with pytest.raises(DestinationError, match="no such directory"):
+    with pytest.raises(DestinationError, match="does not exist"):
         load_parquet_into_duckdb(str(tmp_path / "typo"), str(db))
     assert _tables(db) == _rows(DAY1_RUNS)
 
 
 def test_parquet_destination_rows_and_run_records_land_in_duckdb(tmp_path: Path) -> None:
-    parquet = pytest.importorskip("etl.load.parquet")
     root, db = tmp_path / "parquet", tmp_path / "x.duckdb"
     both = merge(DAY1_RUNS, DAY2_RUNS)
-    with parquet.ParquetDestination(str(root)) as dest:
+    with ParquetDestination(str(root)) as dest:
         dest.write(both)
     counts = load_parquet_into_duckdb(str(root), str(db))
     assert counts == {**_counts(both), "_runsteps_runs": 3}
@@ -105,10 +106,21 @@ def test_parquet_destination_rows_and_run_records_land_in_duckdb(tmp_path: Path)
         assert dest.run_records() == {r.run_id: r for r in both.records}
 
 
+def test_an_object_store_root_loads_like_a_local_one(tmp_path: Path, s3: S3) -> None:  # noqa: F811
+    both = merge(DAY1_RUNS, DAY2_RUNS)
+    with ParquetDestination(s3.uri("export")) as dest:
+        dest.write(both)
+    db = tmp_path / "x.duckdb"
+    assert load_parquet_into_duckdb(s3.uri("export"), str(db), partitions=[DAY2]) == {
+        **_counts(DAY2_RUNS),
+        "_runsteps_runs": 3,
+    }
+    assert _tables(db) == _rows(DAY2_RUNS)
+
+
 def test_a_newer_record_in_duckdb_is_kept(tmp_path: Path) -> None:
-    parquet = pytest.importorskip("etl.load.parquet")
     root, db = tmp_path / "parquet", tmp_path / "x.duckdb"
-    with parquet.ParquetDestination(str(root)) as dest:
+    with ParquetDestination(str(root)) as dest:
         dest.write(DAY1_RUNS)
     newer = make_batch(["run_a1"], version=9)
     newer.records[0] = type(newer.records[0])(

@@ -23,10 +23,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 
 from etl.errors import DestinationBusyError, DestinationError
-from etl.load.base import ExportBatch, RunRecord
+from etl.load.base import ExportBatch
 from etl.load.duckdb_state import (
     DuckDBStateStore,
     check_schema_version,
@@ -34,6 +33,8 @@ from etl.load.duckdb_state import (
     schema_version,
     upsert_run_records,
 )
+from etl.load.fs import open_store
+from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
 from etl.schema import STEP_CHILD_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
@@ -130,7 +131,11 @@ class DuckDBDestination(DuckDBStateStore):
 
 
 def load_parquet_into_duckdb(
-    parquet_root: str, duckdb_path: str, partitions: Iterable[date] | None = None
+    parquet_root: str,
+    duckdb_path: str,
+    partitions: Iterable[date] | None = None,
+    *,
+    s3_endpoint_url: str | None = None,
 ) -> dict[str, int]:
     """Make the DuckDB file hold exactly the Parquet root's rows for some ``created_date`` partitions (None: all).
 
@@ -138,11 +143,10 @@ def load_parquet_into_duckdb(
     DuckDB file is kept). Returns the rows loaded per table, and the run records copied as ``_runsteps_runs``.
     """
     days = None if partitions is None else sorted(set(partitions))
-    fs, root = _filesystem(parquet_root)
-    if fs.get_file_info(root).type != pafs.FileType.Directory:
-        # Loading "nothing" would empty the tables: a mistyped root must not do that.
-        raise DestinationError(f"{parquet_root} is not a Parquet destination root (no such directory)")
-    records = _parquet_run_records(parquet_root)
+    # must_exist: loading "nothing" from a mistyped root would empty the tables.
+    store = open_store(parquet_root, endpoint_url=s3_endpoint_url, must_exist=True)
+    with ParquetDestination(parquet_root, read_only=True, s3_endpoint_url=s3_endpoint_url) as source:
+        records = source.run_records()
     counts: dict[str, int] = {}
     with DuckDBDestination(duckdb_path) as dest:
         con = dest.connection
@@ -151,9 +155,10 @@ def load_parquet_into_duckdb(
             con.register("_runsteps_days", pa.table({"day": pa.array(days, pa.date32())}))
             # The session time zone is UTC (see _connect), so this is the UTC date the Parquet layout uses.
             scope = "CAST(t.created_at AS DATE) IN (SELECT day FROM _runsteps_days)"
-        with _transaction(con, f"loading {parquet_root} into {duckdb_path}"):
+        with _transaction(con, f"loading {store.display} into {duckdb_path}"):
             for table in TABLES.values():
-                counts[table.name] = _load_table(con, table, _scan(fs, root, table, days), scope)
+                dataset = parquet_dataset(store.root, table.name, filesystem=store.fs)
+                counts[table.name] = _load_table(con, table, _scan(dataset, table, days), scope)
             counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
     return counts
 
@@ -302,39 +307,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBat
     return loaded
 
 
-def _scan(fs: pafs.FileSystem, root: str, table: Table, days: list[date] | None) -> pa.RecordBatchReader:
-    """The table's rows under the Parquet root (only the given partitions), as a stream in the table's columns."""
-    dataset = _parquet_dataset(fs, root, table.name)
-    if dataset is None:
-        return pa.RecordBatchReader.from_batches(table.schema, [])
-    columns = [name for name in table.schema.names if name in dataset.schema.names]
-    where = None if days is None else ds.field("created_date").isin(days)
-    return dataset.scanner(columns=columns, filter=where).to_reader()
-
-
-def _filesystem(parquet_root: str) -> tuple[pafs.FileSystem, str]:
-    """The filesystem and path of a Parquet root: a local directory or an object-store URI."""
-    if "://" in parquet_root:
-        fs, root = pafs.FileSystem.from_uri(parquet_root)
-        return fs, root.rstrip("/")
-    return pafs.LocalFileSystem(), str(Path(parquet_root).expanduser().absolute())
-
-
-def _parquet_dataset(fs: pafs.FileSystem, root: str, table_name: str) -> ds.Dataset | None:
-    """``<root>/<table>/created_date=YYYY-MM-DD/*.parquet`` as a dataset; None when the table has no files yet."""
-    # TODO(parquet): use etl.load.parquet.parquet_dataset once it lands, so both sides share one reader.
-    path = f"{root}/{table_name}"
-    if fs.get_file_info(path).type != pafs.FileType.Directory:
-        return None
-    partitioning = ds.partitioning(pa.schema([("created_date", pa.date32())]), flavor="hive")
-    return ds.dataset(path, filesystem=fs, format="parquet", partitioning=partitioning)
-
-
-def _parquet_run_records(parquet_root: str) -> dict[str, RunRecord]:
-    """The run records the Parquet destination keeps under ``<root>/_state`` (none if it has not landed yet)."""
-    try:
-        from etl.load.parquet import ParquetDestination
-    except ImportError:
-        return {}
-    with ParquetDestination(parquet_root, Shard(), read_only=True) as source:
-        return source.run_records()
+def _scan(dataset: ds.Dataset, table: Table, days: list[date] | None) -> pa.RecordBatchReader:
+    """The dataset's rows in the table's columns (only the given partitions), as a stream."""
+    where = None if days is None else ds.field(PARTITION).isin(days)
+    return dataset.scanner(columns=table.schema.names, filter=where).to_reader()
