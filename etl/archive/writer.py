@@ -134,7 +134,7 @@ class ArchiveWriter:
     def _drain(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=_TICK_S)
+                item = self._queue.get(timeout=max(0.01, min(_TICK_S, self.max_age_s)))
             except queue.Empty:
                 item = None
             if item is _STOP:
