@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
+from test_parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.archive import ArchivedResponse, decode_line, encode_line, open_archive
 from etl.archive.reader import iter_responses, part_files
@@ -16,7 +17,6 @@ from etl.config import Secret
 from etl.errors import DestinationError
 from etl.extract import ResponseRecord
 from etl.load.fs import open_store
-from test_parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 DAY1 = datetime(2026, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(microseconds=1)
