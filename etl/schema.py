@@ -224,3 +224,36 @@ def markdown() -> str:
             out.append(f"| `{f.name}` | {duckdb_type(f.type)} | {'yes' if f.nullable else 'no'} | {doc(f)} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+README_MARKERS = ("<!-- schema:start -->", "<!-- schema:end -->")
+
+
+def readme_with_schema(readme: str) -> str:
+    """``readme`` with the text between ``README_MARKERS`` replaced by ``markdown()``."""
+    start, end = README_MARKERS
+    head, found, rest = readme.partition(start)
+    _, found_end, tail = rest.partition(end)
+    if not (found and found_end):
+        raise ValueError(f"the README has no section between {start} and {end}")
+    return f"{head}{start}\n\n{markdown()}\n{end}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m etl.schema --write-readme [README.md]``: regenerate the README's schema section."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m etl.schema", description=main.__doc__)
+    parser.add_argument("--write-readme", metavar="PATH", nargs="?", const="README.md", required=True)
+    path = Path(parser.parse_args(argv).write_readme)
+    text = path.read_text(encoding="utf-8")
+    updated = readme_with_schema(text)
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+    print(f"{path}: schema section {'updated' if updated != text else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The API's JSON objects described as Arrow types, so a parsed page converts to Arrow in one C++ pass.
+
+``pa.array(steps, type=STEP)`` reads every field named here and ignores the rest: a key the object lacks
+becomes NULL, a key the API added later is skipped (and reported as drift by the transform), and a value of
+the wrong JSON type makes the conversion fail (``etl.transform.convert`` then names the field).
+Source: ``shared/reference/run-steps-api.md`` §5-6.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from etl.schema import TIMESTAMP
+
+_S = pa.string()
+_I = pa.int64()
+_F = pa.float64()
+
+
+def _struct(**fields: pa.DataType) -> pa.StructType:
+    return pa.struct(list(fields.items()))
+
+
+LAST_ERROR = _struct(code=_S, message=_S)
+USAGE = _struct(prompt_tokens=_I, completion_tokens=_I, total_tokens=_I)
+
+CODE_OUTPUT = _struct(type=_S, logs=_S, image=_struct(file_id=_S))
+CONTENT_PART = _struct(type=_S, text=_S)
+FILE_SEARCH_RESULT = _struct(file_id=_S, file_name=_S, score=_F, content=pa.list_(CONTENT_PART))
+FUNCTION = _struct(name=_S, arguments=_S, output=_S)
+CODE_INTERPRETER = _struct(input=_S, outputs=pa.list_(CODE_OUTPUT))
+FILE_SEARCH = _struct(
+    ranking_options=_struct(ranker=_S, score_threshold=_F),
+    results=pa.list_(FILE_SEARCH_RESULT),
+)
+TOOL_CALL = _struct(
+    id=_S, type=_S, function=FUNCTION, code_interpreter=CODE_INTERPRETER, file_search=FILE_SEARCH
+)
+STEP_DETAILS = _struct(message_creation=_struct(message_id=_S), tool_calls=pa.list_(TOOL_CALL))
+
+STEP = _struct(
+    id=_S,
+    run_id=_S,
+    thread_id=_S,
+    assistant_id=_S,
+    type=_S,
+    status=_S,
+    created_at=TIMESTAMP,
+    completed_at=TIMESTAMP,
+    failed_at=TIMESTAMP,
+    cancelled_at=TIMESTAMP,
+    expired_at=TIMESTAMP,
+    expires_at=TIMESTAMP,  # what real payloads send instead of expired_at
+    last_error=LAST_ERROR,
+    step_details=STEP_DETAILS,
+    usage=USAGE,
+)
+
+RUN = _struct(
+    id=_S,
+    thread_id=_S,
+    assistant_id=_S,
+    status=_S,
+    model=_S,
+    created_at=TIMESTAMP,
+    started_at=TIMESTAMP,
+    completed_at=TIMESTAMP,
+    failed_at=TIMESTAMP,
+    cancelled_at=TIMESTAMP,
+    expires_at=TIMESTAMP,
+    last_error=LAST_ERROR,
+    incomplete_details=_struct(reason=_S),
+    usage=USAGE,
+    temperature=_F,
+    top_p=_F,
+    max_prompt_tokens=_I,
+    max_completion_tokens=_I,
+    instructions=_S,
+)
+
+STEP_TYPES = frozenset({"message_creation", "tool_calls"})
+TOOL_CALL_TYPES = frozenset({"code_interpreter", "file_search", "function"})
+CODE_OUTPUT_TYPES = frozenset({"logs", "image"})
+
+# Keys an object may carry without being drift: the ones read above, plus those deliberately not stored.
+STEP_KEYS = frozenset(STEP.names) | {"object", "metadata"}
+TOOL_CALL_KEYS = frozenset(TOOL_CALL.names)
+FUNCTION_KEYS = frozenset(FUNCTION.names)

@@ -1,0 +1,69 @@
+"""Column building blocks shared by the step and run transforms: whole-column Arrow operations only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.schema import TIMESTAMP, Table
+
+INDEX = pa.int32()
+
+
+def fields(array: pa.StructArray, type_: pa.StructType) -> dict[str, pa.Array]:
+    """A struct array's children by name, NULL wherever the struct itself is NULL."""
+    # StructArray.field() would show whatever the builder left under a NULL parent; flatten() masks it.
+    return dict(zip(type_.names, array.flatten(), strict=True))
+
+
+def explode(lists: pa.ListArray) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """A list column's values, the row each came from, and each value's 0-based position in its list."""
+    values = lists.flatten()
+    parents = pc.list_parent_indices(lists)
+    # Value i sits at offsets[0] + i in the child array; its list starts at offsets[parent].
+    # (Valid because NULL lists built by pyarrow's converter span no values.)
+    offsets = lists.offsets
+    first = offsets[0].as_py() if len(offsets) else 0
+    absolute = pc.cumulative_sum(pa.repeat(pa.scalar(1, INDEX), len(values)), start=first - 1)
+    return values, parents, pc.subtract(absolute, offsets.take(parents))
+
+
+def take_all(columns: Mapping[str, pa.Array], rows: pa.Array) -> dict[str, pa.Array]:
+    """The given columns at ``rows`` (a parent's columns repeated for each of its children)."""
+    taken = pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns)).take(rows)
+    return dict(zip(columns, taken.columns, strict=True))
+
+
+def json_text(values: Sequence[Any]) -> pa.Array:
+    """Free-form objects as compact JSON text with sorted keys (stable across exports); NULL stays NULL."""
+    if values.count(None) == len(values):
+        return pa.nulls(len(values), pa.string())
+    sort = orjson.OPT_SORT_KEYS
+    return pa.array([None if v is None else orjson.dumps(v, option=sort).decode() for v in values], pa.string())
+
+
+def fill_at(length: int, positions: Sequence[int], texts: Sequence[str]) -> pa.Array:
+    """A string column of NULLs except ``texts`` at ``positions`` (the rare rows that carry raw JSON)."""
+    if not positions:
+        return pa.nulls(length, pa.string())
+    values: list[str | None] = [None] * length
+    for position, text in zip(positions, texts, strict=True):
+        values[position] = text
+    return pa.array(values, pa.string())
+
+
+def constant_timestamp(moment: datetime, length: int) -> pa.Array:
+    """``moment`` (timezone-aware) repeated ``length`` times, in whole seconds."""
+    if moment.tzinfo is None:
+        raise ValueError("extracted_at must be timezone-aware")
+    return pa.repeat(pa.scalar(int(moment.timestamp()), pa.int64()), length).cast(TIMESTAMP)
+
+
+def record_batch(table: Table, columns: Mapping[str, pa.Array]) -> pa.RecordBatch:
+    """One batch in exactly ``table``'s schema, its columns picked by name."""
+    return pa.RecordBatch.from_arrays([columns[field.name] for field in table.schema], schema=table.schema)
