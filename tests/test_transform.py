@@ -202,6 +202,15 @@ def test_calls_inside_an_unknown_step_type_make_no_child_rows() -> None:
     assert orjson.loads(rows(tables, "run_steps")[0]["raw_json"]) == step
 
 
+def test_tool_calls_step_without_details_has_no_calls() -> None:
+    steps = page("steps_variants_page.json")[1:3]
+    steps[0]["step_details"] = None
+    del steps[1]["step_details"]
+    tables = to_step_tables(steps, EXTRACTED)
+    assert [(r["type"], r["tool_call_count"]) for r in rows(tables, "run_steps")] == [("tool_calls", 0)] * 2
+    assert [tables.tables[name].num_rows for name in schema.STEP_CHILD_TABLES] == [0, 0, 0]
+
+
 def test_real_payloads_expires_at_no_metadata_empty_in_progress_calls() -> None:
     sent = lines("run_steps.jsonl")
     tables = to_step_tables(sent, EXTRACTED)
@@ -273,6 +282,9 @@ def test_extracted_at_must_be_timezone_aware() -> None:
          "step step_v3: field step_details.tool_calls should be an array, got a string"),
         (lambda s: s["step_details"]["tool_calls"][0].pop("type"),
          "step step_v3: field step_details.tool_calls[0].type is missing or null"),
+        (lambda s: s["step_details"]["tool_calls"].append(None),
+         "step step_v3: field step_details.tool_calls[1].type is missing or null"),
+        (lambda s: s.update(type=7), "step step_v3: field type should be a string, got an integer 7"),
     ],
 )
 def test_malformed_steps_raise_an_error_naming_step_and_field(change: Any, message: str) -> None:

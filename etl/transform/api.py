@@ -33,9 +33,7 @@ FILE_SEARCH = _struct(
     ranking_options=_struct(ranker=_S, score_threshold=_F),
     results=pa.list_(FILE_SEARCH_RESULT),
 )
-TOOL_CALL = _struct(
-    id=_S, type=_S, function=FUNCTION, code_interpreter=CODE_INTERPRETER, file_search=FILE_SEARCH
-)
+TOOL_CALL = _struct(id=_S, type=_S, function=FUNCTION, code_interpreter=CODE_INTERPRETER, file_search=FILE_SEARCH)
 STEP_DETAILS = _struct(message_creation=_struct(message_id=_S), tool_calls=pa.list_(TOOL_CALL))
 
 STEP = _struct(

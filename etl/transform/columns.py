@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -62,6 +63,12 @@ def constant_timestamp(moment: datetime, length: int) -> pa.Array:
     if moment.tzinfo is None:
         raise ValueError("extracted_at must be timezone-aware")
     return pa.repeat(pa.scalar(int(moment.timestamp()), pa.int64()), length).cast(TIMESTAMP)
+
+
+@cache
+def empty_batch(table: Table) -> pa.RecordBatch:
+    """A batch with no rows in ``table``'s schema."""
+    return pa.RecordBatch.from_pylist([], schema=table.schema)
 
 
 def record_batch(table: Table, columns: Mapping[str, pa.Array]) -> pa.RecordBatch:

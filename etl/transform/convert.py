@@ -97,8 +97,12 @@ def _expected(type_: pa.DataType) -> str:
 def _kind(value: Any) -> str:
     """The JSON name of a parsed value's type."""
     kinds: tuple[tuple[type, str], ...] = (
-        (bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
-        (list, "an array"), (dict, "an object"),
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a number"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "an object"),
     )
     if value is None:
         return "null"

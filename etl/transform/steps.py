@@ -9,7 +9,7 @@ Rows of a type this version does not know keep their type and carry the object i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice, repeat
@@ -24,6 +24,7 @@ from etl.transform import api
 from etl.transform.columns import (
     INDEX,
     constant_timestamp,
+    empty_batch,
     explode,
     fields,
     fill_at,
@@ -37,9 +38,14 @@ Json = dict[str, Any]
 
 _REQUIRED = ("id", "run_id", "thread_id", "type", "created_at")
 _FIELD_SAMPLE = 100
-_KNOWN = {name: pa.array(sorted(names)) for name, names in (
-    ("step_type", api.STEP_TYPES), ("tool_call_type", api.TOOL_CALL_TYPES), ("code_output_type", api.CODE_OUTPUT_TYPES)
-)}
+_KNOWN = {
+    name: pa.array(sorted(names))
+    for name, names in (
+        ("step_type", api.STEP_TYPES),
+        ("tool_call_type", api.TOOL_CALL_TYPES),
+        ("code_output_type", api.CODE_OUTPUT_TYPES),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ def _tool_call_tables(
     if is_tool_calls is not None:  # some steps have an unknown type: drop any calls they carry
         keep = is_tool_calls.take(call_step)
         calls, call_step, call_index = (column.filter(keep) for column in (calls, call_step, call_index))
+    if len(calls) == 0:  # the per-call cost matters for small batches: skip the work when there is none
+        return {name: empty_batch(schema.TABLES[name]) for name in schema.STEP_CHILD_TABLES}, {}
     call = fields(calls, api.TOOL_CALL)
     _require_nested(items, call["type"], call_step, lambda row: f"{_call_path(call_index, row)}.type")
     function = fields(call["function"], api.FUNCTION)
@@ -123,6 +131,7 @@ def _tool_call_tables(
     search = fields(call["file_search"], api.FILE_SEARCH)
     ranking = fields(search["ranking_options"], api.FILE_SEARCH.field("ranking_options").type)
     unknown = _unknown_positions(call["type"], "tool_call_type")
+    raw = [_json(call) for call in _sent_calls(items, call_step, call_index, unknown)]
     # Every child row names its call: the step's columns plus the call's position and id.
     per_call = take_all(step, call_step) | {"tool_call_index": call_index, "tool_call_id": call["id"]}
     tool_calls = per_call | {
@@ -135,42 +144,58 @@ def _tool_call_tables(
         "file_search_ranker": ranking["ranker"],
         "file_search_score_threshold": ranking["score_threshold"],
         "file_search_result_count": pc.list_value_length(search["results"]),
-        "raw_json": fill_at(len(calls), unknown, list(map(_json, _sent_calls(items, call_step, call_index, unknown)))),
+        "raw_json": fill_at(len(calls), unknown, raw),
     }
+    code_outputs, output_drift = _code_outputs(items, code["outputs"], per_call, call_step)
+    tables = {
+        schema.TOOL_CALLS.name: record_batch(schema.TOOL_CALLS, tool_calls),
+        schema.CODE_INTERPRETER_OUTPUTS.name: code_outputs,
+        schema.FILE_SEARCH_RESULTS.name: _file_search_results(search["results"], per_call),
+    }
+    return tables, _type_counts(call["type"], unknown, "tool_call_type") | output_drift
 
-    outputs, output_call, output_index = explode(code["outputs"])
+
+def _code_outputs(
+    items: list[Json], output_lists: pa.Array, per_call: dict[str, pa.Array], call_step: pa.Array
+) -> tuple[pa.RecordBatch, dict[str, int]]:
+    """``code_interpreter_outputs`` rows, and the counts of output types this version does not know."""
+    outputs, output_call, output_index = explode(output_lists)
+    if len(outputs) == 0:
+        return empty_batch(schema.CODE_INTERPRETER_OUTPUTS), {}
     output = fields(outputs, api.CODE_OUTPUT)
-    _require_nested(
-        items, output["type"], call_step.take(output_call),
-        lambda row: f"{_call_path(call_index, output_call[row].as_py())}.code_interpreter.outputs"
-                    f"[{output_index[row]}].type",
-    )
-    unknown_outputs = _unknown_positions(output["type"], "code_output_type")
-    code_outputs = take_all(per_call, output_call) | {
+    call_index = per_call["tool_call_index"]
+
+    def path(row: int) -> str:
+        call = output_call[row].as_py()
+        return f"{_call_path(call_index, call)}.code_interpreter.outputs[{output_index[row].as_py()}].type"
+
+    _require_nested(items, output["type"], call_step.take(output_call), path)
+    columns = take_all(per_call, output_call) | {
         "output_index": output_index,
         "type": output["type"],
         "logs": output["logs"],
         "image_file_id": fields(output["image"], api.CODE_OUTPUT.field("image").type)["file_id"],
     }
+    unknown = _unknown_positions(output["type"], "code_output_type")
+    return record_batch(schema.CODE_INTERPRETER_OUTPUTS, columns), _type_counts(
+        output["type"], unknown, "code_output_type"
+    )
 
-    results, result_call, result_index = explode(search["results"])
+
+def _file_search_results(result_lists: pa.Array, per_call: dict[str, pa.Array]) -> pa.RecordBatch:
+    """``file_search_results`` rows."""
+    results, result_call, result_index = explode(result_lists)
+    if len(results) == 0:
+        return empty_batch(schema.FILE_SEARCH_RESULTS)
     result = fields(results, api.FILE_SEARCH_RESULT)
-    search_results = take_all(per_call, result_call) | {
+    columns = take_all(per_call, result_call) | {
         "result_index": result_index,
         "file_id": result["file_id"],
         "file_name": result["file_name"],
         "score": result["score"],
         "content_text": _content_text(result["content"]),
     }
-    tables = {
-        schema.TOOL_CALLS.name: record_batch(schema.TOOL_CALLS, tool_calls),
-        schema.CODE_INTERPRETER_OUTPUTS.name: record_batch(schema.CODE_INTERPRETER_OUTPUTS, code_outputs),
-        schema.FILE_SEARCH_RESULTS.name: record_batch(schema.FILE_SEARCH_RESULTS, search_results),
-    }
-    drift = _type_counts(call["type"], unknown, "tool_call_type") | _type_counts(
-        output["type"], unknown_outputs, "code_output_type"
-    )
-    return tables, drift
+    return record_batch(schema.FILE_SEARCH_RESULTS, columns)
 
 
 def _convert(items: list[Json]) -> pa.StructArray:
@@ -248,10 +273,10 @@ def _lengths(lists: pa.ListArray) -> pa.Array:
 
 
 def _call_path(call_index: pa.Array, row: int) -> str:
-    return f"step_details.tool_calls[{call_index[row]}]"
+    return f"step_details.tool_calls[{call_index[row].as_py()}]"
 
 
-def _require_nested(items: list[Json], column: pa.Array, step_rows: pa.Array, path: Any) -> None:
+def _require_nested(items: list[Json], column: pa.Array, step_rows: pa.Array, path: Callable[[int], str]) -> None:
     """Raise ``TransformError`` naming the step and ``path(row)`` for the first NULL in ``column``."""
     if column.null_count:
         row = column.is_null().index(True).as_py()
@@ -280,8 +305,9 @@ def _unknown_fields(items: list[Json]) -> frozenset[str]:
     because walking every call in Python would cost more than the rest of the transform.
     """
     found = {f"step.{key}" for key in set().union(*items) - api.STEP_KEYS}
-    tool_steps = islice((step for step in items if step["type"] == "tool_calls"), _FIELD_SAMPLE)
-    calls = [call for step in tool_steps for call in step["step_details"]["tool_calls"]]
+    details = (step.get("step_details") for step in items if step["type"] == "tool_calls")
+    call_lists = islice((d["tool_calls"] for d in details if d and d.get("tool_calls")), _FIELD_SAMPLE)
+    calls = [call for call_list in call_lists for call in call_list]
     known_calls = [call for call in calls if call.get("type") in api.TOOL_CALL_TYPES]
     found |= {f"tool_call.{key}" for key in set().union(*known_calls) - api.TOOL_CALL_KEYS}
     functions = [call["function"] for call in known_calls if isinstance(call.get("function"), dict)]
