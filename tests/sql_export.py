@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from etl.config import Secret, Settings
 from etl.fakeapi import FakeConfig, serve_in_thread
 from etl.pipeline import ExportOptions, Sources, run_export
@@ -30,6 +32,16 @@ class Exported:
     def dest(self, kind: str) -> str:
         """The ``--dest`` of one kind of destination: ``duckdb`` or ``parquet``."""
         return str(self.duckdb if kind == "duckdb" else self.parquet)
+
+
+_EXPORTS: dict[FakeConfig, Exported] = {}
+
+
+def shared_export(tmp_path_factory: pytest.TempPathFactory, config: FakeConfig = CONFIG) -> Exported:
+    """The export of ``config``, made once per test process and shared by modules: read it, never change it."""
+    if config not in _EXPORTS:
+        _EXPORTS[config] = export_fake(tmp_path_factory.mktemp("sql_export"), config)
+    return _EXPORTS[config]
 
 
 def export_fake(folder: Path, config: FakeConfig = CONFIG) -> Exported:

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from sql_export import Exported, Json, calls_of, export_fake
+from sql_export import Exported, Json, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
 from etl.errors import InputError
@@ -20,7 +20,7 @@ ALL_ROWS = 1_000_000  # sample size that keeps every broken row
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    return export_fake(tmp_path_factory.mktemp("sql_checks"))
+    return shared_export(tmp_path_factory)
 
 
 def _broken_rows(dest: Path | str) -> dict[str, list[tuple[Any, ...]]]:

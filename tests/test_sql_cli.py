@@ -11,17 +11,19 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.fs as pafs
 import pytest
 from click.testing import CliRunner, Result
-from sql_export import Exported, export_fake
+from sql_export import Exported, shared_export
+from test_parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
-from etl import sqlfiles, sqlrun
+from etl import schema, sqlfiles, sqlrun
 from etl.cli import cli
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    return export_fake(tmp_path_factory.mktemp("sql_cli"))
+    return shared_export(tmp_path_factory)
 
 
 def _sql(*args: str, stdin: str | None = None) -> Result:
@@ -173,3 +175,30 @@ def test_check_exit_codes(exported: Exported, tmp_path: Path) -> None:
     assert any(line.startswith("run_steps") and step["id"] in line and line.endswith(" -1") for line in lines)
     assert sum(line.startswith("ok    ") for line in lines) == len(checks) - 1
     assert lines[-1] == f"{len(checks) - 1} of {len(checks)} checks passed; failed: token_totals"
+
+
+def test_object_store_root_reads_like_a_local_one(exported: Exported, s3: S3) -> None:  # noqa: F811
+    # The two tables top_runs reads are enough (the others show up empty); each file costs a request or two.
+    for table in ("runs", "run_steps"):
+        source = exported.parquet / table
+        pafs.copy_files(str(source), f"{s3.bucket}/export/{table}", destination_filesystem=s3.fs)
+    remote = _sql("run", "top_runs", "-p", "by=tokens", "--dest", s3.uri("export"), "--format", "json")
+    assert remote.exit_code == 0, remote.output
+    local = _sql("run", "top_runs", "-p", "by=tokens", "--dest", exported.dest("parquet"), "--format", "json")
+    assert json.loads(remote.output) == json.loads(local.output) != []
+    missing = _sql("query", "SELECT 1", "--dest", s3.uri("nothing-here"))
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.output
+
+
+def test_tables_without_files_are_empty_with_their_columns(tmp_path: Path) -> None:
+    root = tmp_path / "fresh-root"
+    root.mkdir()
+    for table in schema.TABLES.values():
+        result = _sql("query", f"DESCRIBE {table.name}", "--dest", str(root), "--format", "json")
+        assert result.exit_code == 0, result.output
+        described = [(c["column_name"], c["column_type"]) for c in json.loads(result.output)]
+        columns = [(f.name, schema.duckdb_type(f.type)) for f in table.schema]
+        assert described == [*columns, ("created_date", "DATE")]
+        counted = _sql("query", f"SELECT count(*) AS n FROM {table.name}", "--dest", str(root), "--format", "csv")
+        assert counted.output == "n\n0\n"

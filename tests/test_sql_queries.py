@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from sql_export import Exported, calls_of, export_fake
+from sql_export import Exported, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
 
@@ -275,7 +275,7 @@ def tokens_by_assistant(steps: Iterable[Json]) -> list[Row]:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    return export_fake(tmp_path_factory.mktemp("sql_queries"))
+    return shared_export(tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "parquet"])

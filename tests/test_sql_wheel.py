@@ -9,6 +9,7 @@ import sysconfig
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from etl import sqlfiles
 
@@ -50,6 +51,7 @@ def _fresh_venv(tmp_path: Path, wheel: Path) -> Path:
     return venv
 
 
+@pytest.mark.slow  # ~10 s alone, more on a busy machine; still part of the default run
 def test_wheel_ships_the_sql_files(tmp_path: Path) -> None:
     wheel = _build_wheel(tmp_path)
     venv = _fresh_venv(tmp_path, wheel)
