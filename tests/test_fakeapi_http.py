@@ -147,8 +147,8 @@ def test_responses_carry_realistic_headers(fake_api: FakeServer) -> None:
         assert int(response.headers["x-ratelimit-limit-requests"]) > 0
         assert re.fullmatch(r"\d+ms|\d+(\.\d+)?s|\d+m\d+s", response.headers["x-ratelimit-reset-requests"])
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
-    remaining = int(second.headers["x-ratelimit-remaining-requests"])
-    assert remaining < int(first.headers["x-ratelimit-remaining-requests"])
+    limit = int(first.headers["x-ratelimit-limit-requests"])
+    assert 0 < int(second.headers["x-ratelimit-remaining-requests"]) < limit
     assert first.headers["content-type"] == "application/json"
 
 
@@ -247,3 +247,11 @@ def test_served_objects_equal_the_truth(fake_api: FakeServer) -> None:
                 steps += c.get(path, params={"order": "asc", "limit": 100}).json()["data"]
     assert runs == list(truth.runs)
     assert steps == list(truth.steps)
+
+
+def test_durations_and_key_masks_are_written_like_the_apis() -> None:
+    from etl.fakeapi.responses import format_duration, mask_key
+
+    assert [format_duration(s) for s in (0.006, 1, 2.5, 360)] == ["6ms", "1s", "2.5s", "6m0s"]
+    assert mask_key("sk-wrong-key") == "sk-wr***ey"
+    assert mask_key("short") == "***"

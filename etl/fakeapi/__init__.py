@@ -6,19 +6,21 @@
         fake.counters      # requests by endpoint kind
         fake.dataset       # change what is served (replace_step, add_run, ...)
 
-``runsteps fake-api`` serves the same in the foreground (``run_server``). Known departures from the
+``runsteps fake-api`` serves the same in the foreground (``run_server``); ``serve_in_process`` serves it
+from a child process, for benchmarks that must not share the GIL with it. Known departures from the
 OpenAPI schemas are listed in ``deviations``.
 """
 
 from etl.fakeapi.config import BOUNDARY_SIZES, FakeConfig, FaultKind
 from etl.fakeapi.dataset import Dataset, NotFoundError, Truth
-from etl.fakeapi.runner import FakeServer, run_server, serve_in_thread
+from etl.fakeapi.runner import FakeProcess, FakeServer, run_server, serve_in_process, serve_in_thread
 from etl.fakeapi.server import RequestLog, RequestRecord
 
 __all__ = [
     "BOUNDARY_SIZES",
     "Dataset",
     "FakeConfig",
+    "FakeProcess",
     "FakeServer",
     "FaultKind",
     "NotFoundError",
@@ -26,5 +28,6 @@ __all__ = [
     "RequestRecord",
     "Truth",
     "run_server",
+    "serve_in_process",
     "serve_in_thread",
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import signal
 import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
@@ -146,6 +148,63 @@ def serve_in_thread(config: FakeConfig | None = None, *, host: str = "127.0.0.1"
         yield server
     finally:
         server.stop()
+
+
+class FakeProcess:
+    """A fake API served by a child process; ``dataset`` and ``truth`` are computed here from the same config.
+
+    Changes to ``dataset`` are not seen by the child, and requests are not counted here: use ``FakeServer``
+    for tests that need either. This one shares no GIL with the caller, for benchmarks.
+    """
+
+    def __init__(self, config: FakeConfig, host: str, port: int, pid: int) -> None:
+        self.config = config
+        self.host = host
+        self.port = port
+        self.pid = pid
+        self.dataset = Dataset(config)
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-shaped base URL, e.g. ``http://127.0.0.1:PORT/v1``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        """Every thread id served."""
+        return self.dataset.thread_ids
+
+    @property
+    def truth(self) -> Truth:
+        """Exactly the objects the child serves (the data is deterministic from the config)."""
+        return self.dataset.truth()
+
+
+@contextmanager
+def serve_in_process(config: FakeConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                     start_timeout: float = 60.0) -> Iterator[FakeProcess]:
+    """Serve a fake API in a child process for the ``with`` block (``port=0``: a free port)."""
+    config = config if config is not None else FakeConfig()
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or loops
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_serve_child, args=(config, host, port, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(start_timeout):
+            raise RuntimeError("the fake API process did not start")
+        assert process.pid is not None
+        yield FakeProcess(config, host, receiver.recv(), process.pid)
+    finally:
+        process.terminate()  # SIGTERM: run_server stops cleanly
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _serve_child(config: FakeConfig, host: str, port: int, sender: Connection) -> None:
+    run_server(config, port=port, host=host, on_ready=lambda server: sender.send(server.port))
 
 
 def run_server(config: FakeConfig, port: int = 8787, host: str = "127.0.0.1",

@@ -1,8 +1,8 @@
 """The aiohttp application: routes, header checks, parameters, latency, faults and request accounting.
 
-Every request goes through, in order: accounting (counted on arrival), latency, fault injection, the key
-and beta-header checks, the quota switch, then the endpoint. Paths are served under ``/v1`` (OpenAI),
-``/openai`` and ``/openai/v1`` (Azure-shaped base URLs).
+Every request goes through, in order: accounting (counted on arrival), fault injection, the key and
+beta-header checks, the quota switch, the endpoint, and then the latency (the answer waits, ready).
+Paths are served under ``/v1`` (OpenAI), ``/openai`` and ``/openai/v1`` (Azure-shaped base URLs).
 """
 
 from __future__ import annotations
@@ -118,23 +118,25 @@ def _middleware(state: ServerState) -> Middleware:
         )
         state.log.add(record)
         config = state.config
-        if config.latency_ms:
-            await asyncio.sleep(config.latency_ms / 1000)
-        key = faults.request_key(request.method, request.path, list(request.query.items()))
-        fault = state.faults.decide(config, key)
-        record.fault = fault.value if fault else None
+        fault = None
+        if config.fault_rate:
+            key = faults.request_key(request.method, request.path, list(request.query.items()))
+            fault = state.faults.decide(config, key)
+            record.fault = fault.value if fault else None
         headers = state.headers.make(config.rate_limit_requests, started)
-        if fault is FaultKind.DROP:
+        response = faults.status_fault(fault, config, headers) if fault else None
+        if response is None and fault is not FaultKind.DROP:
+            response = _check_headers(request, config) or await _call(handler, request)
+            response.headers.update(headers)
+        # The answer is ready before the latency is served: a burst of requests that wake together then
+        # only has to be written out, so many concurrent requests add little beyond the latency.
+        delay = config.latency_ms / 1000 - (time.monotonic() - started)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if response is None:
             return faults.drop_connection(request)
-        if fault is not None:
-            answered = faults.status_fault(fault, config, headers)
-            if answered is not None:
-                record.status = answered.status
-                return answered
         if fault is FaultKind.SLOW:
             await faults.slow_down(config)
-        response = _check_headers(request, config) or await _call(handler, request)
-        response.headers.update(headers)
         if fault is FaultKind.CUT_BODY and isinstance(response, web.Response):
             return await faults.cut_body(request, response)
         record.status = response.status
