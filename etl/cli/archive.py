@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,31 +14,43 @@ from etl.cli.export import destination_uri
 from etl.sharding import Shard
 
 
+def load_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--dest, --s3-endpoint-url and --metrics-json: shared by the commands that load without the API."""
+    options = [
+        click.option(
+            "--dest",
+            required=True,
+            help="*.duckdb: a DuckDB file; anything else: a Parquet root (directory or s3://bucket/prefix).",
+        ),
+        click.option(
+            "--s3-endpoint-url",
+            help="Endpoint of an S3-compatible store (MinIO, Ceph, R2). Default: $AWS_ENDPOINT_URL.",
+        ),
+        click.option(
+            "--metrics-json", is_flag=True, help="Print the final summary as one JSON object on the last stdout line."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.command()
 @click.argument("archive")
-@click.option(
-    "--dest",
-    required=True,
-    help="*.duckdb: a DuckDB file; anything else: a Parquet root (directory or s3://bucket/prefix).",
-)
-@click.option(
-    "--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph, R2). Default: $AWS_ENDPOINT_URL."
-)
+@load_options
 @click.option(
     "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
 )
 @click.option(
     "--batch-steps", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True, help="Steps per write."
 )
-@click.option(
-    "--metrics-json", is_flag=True, help="Print the final summary as one JSON object on the last stdout line."
-)
 @handle_errors
 def replay(**options: Any) -> None:
-    """Rebuild the tables at --dest from ARCHIVE (a directory or object-store URI) alone, with no network.
+    """Rebuild the tables from a raw archive (export --archive), with no network.
 
-    Rows equal what the export that wrote the archive wrote (extracted_at included). A run fetched more than
-    once is rebuilt from its latest complete fetch; runs the archive does not hold whole are skipped and named.
+    ARCHIVE is the directory or object-store URI the export wrote. Rows equal what that export wrote
+    (extracted_at included). A run fetched more than once is rebuilt from its latest complete fetch;
+    runs the archive does not hold whole are skipped and named.
     """
     summary = run_replay(
         options["archive"],

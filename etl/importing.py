@@ -1,0 +1,367 @@
+"""Import run steps (and runs) that people saved as JSON, through the same transform and loaders as an export.
+
+Accepted, in any mix, gzipped or plain (gzip is recognised by its magic bytes, not by the name):
+
+- list pages as the API returned them: ``{"object": "list", "data": [...], "has_more": ...}``;
+- single run step objects (``"object": "thread.run.step"``) and run objects (``"object": "thread.run"``);
+- JSON Lines of any of those, and JSON arrays of any of those;
+- what the official SDK's ``model_dump_json()`` writes: the API's shape, plus every field the SDK declares
+  set to null. Such a ``"expired_at": null`` beside an ``expires_at`` is read as not sent, as the API sends
+  these steps (see ``etl.transform.steps``). A page dumped from the SDK may lack ``"object"``: an object with
+  a ``data`` array is a page; an object with ``step_details`` and no ``object`` is a run step.
+
+Paths are files or directories; directories are walked recursively in name order, taking the files named
+``*.json``, ``*.jsonl``, ``*.ndjson`` (optionally ``.gz``) and skipping hidden ones. JSON Lines stream; a
+file that is one JSON document is parsed whole, so one such file must fit in memory (all files never do).
+
+Every row's ``extracted_at`` is the moment of the import (the files do not say when they were fetched).
+No run records are written: the destination's export state keeps describing what exports fetched, so an
+imported run counts as never exported and a later export fetches it again (replacing its rows) if it can.
+
+A bad record (not JSON, not a run step or run, missing id, a field of the wrong type...) is reported as
+``path:line: reason`` and skipped; ``strict`` checks every file before anything is written and raises
+``InputError`` (exit 2) if any record is bad, so a strict import writes all or nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from etl.archive.batches import RowBatch
+from etl.errors import InputError, TransformError
+from etl.load import open_destination
+from etl.load.base import Destination
+from etl.schema import TABLES
+
+Json = dict[str, Any]
+DIRECTORY_SUFFIXES = (".json", ".jsonl", ".ndjson")
+_GZIP_MAGIC = b"\x1f\x8b"
+_KEPT_PROBLEMS = 1000  # problems kept by name in the summary; all are counted and all are reported as they occur
+_STEP_FIELDS = {"id": str, "run_id": str, "thread_id": str, "type": str, "created_at": int}
+_RUN_FIELDS = {"id": str, "thread_id": str, "created_at": int}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record (or a whole file) that was not imported, and why."""
+
+    path: str
+    line: int | None  # 1-based; None when the whole file is at fault
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}" if self.line is not None else f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One run step or run object found in a file."""
+
+    kind: str  # "step" or "run"
+    obj: Json
+    path: str
+    line: int
+    where: str  # inside the line's JSON value, e.g. "[3].data[17]"; "" for the value itself
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; ``as_dict`` is the ``--metrics-json`` object."""
+
+    dest: str
+    extracted_at: datetime
+    strict: bool = False
+    files: int = 0
+    steps: int = 0
+    runs: int = 0
+    bad_records: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    schema_drift: int = 0
+    batches: int = 0
+    elapsed_s: float = 0.0
+    problems: list[Problem] = field(default_factory=list)  # the first ones; ``bad_records`` counts all
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-ready values."""
+        return {
+            "kind": "import",
+            "dest": self.dest,
+            "extracted_at": self.extracted_at.isoformat(),
+            "strict": self.strict,
+            "files": self.files,
+            "steps": self.steps,
+            "runs_ok": self.runs,
+            "bad_records": self.bad_records,
+            "rows": self.rows,
+            "schema_drift": self.schema_drift,
+            "batches": self.batches,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "problems": [str(problem) for problem in self.problems],
+        }
+
+
+def run_import(
+    paths: Sequence[str],
+    dest: str,
+    *,
+    extracted_at: datetime,
+    strict: bool = False,
+    batch_size: int = 20_000,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> ImportSummary:
+    """Load the run steps and runs in ``paths`` into ``dest``; ``extracted_at`` stamps every row (use now).
+
+    ``on_problem`` hears each bad record as it is found. With ``strict``, any bad record raises ``InputError``
+    and nothing is written (the destination is not even created).
+    """
+    started = time.monotonic()
+    moment = datetime.fromtimestamp(int(extracted_at.timestamp()), UTC)
+    files = list(iter_input_files(paths))
+    if strict:
+        check = ImportSummary(dest=dest, extracted_at=moment, strict=True)
+        _load(files, moment, None, check, batch_size, on_problem)
+        if check.bad_records:
+            raise InputError(f"{check.bad_records} bad records in {len(files)} files (--strict): nothing was written")
+        on_problem = None  # the files were read once already: a second report would repeat the first
+    summary = ImportSummary(dest=dest, extracted_at=moment, strict=strict)
+    with open_destination(dest) as destination:
+        _load(files, moment, destination, summary, batch_size, on_problem)
+        summary.elapsed_s = time.monotonic() - started
+        destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": moment.isoformat()})
+    return summary
+
+
+def iter_input_files(paths: Iterable[str]) -> Iterator[Path]:
+    """The files to read: each path that is a file, and the JSON files under each directory (name order)."""
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    if not name.startswith(".") and name.removesuffix(".gz").endswith(DIRECTORY_SUFFIXES):
+                        yield Path(root) / name
+        elif path.exists():
+            yield path
+        else:
+            raise InputError(f"{text}: no such file or directory")
+
+
+def _load(
+    files: list[Path],
+    extracted_at: datetime,
+    destination: Destination | None,
+    summary: ImportSummary,
+    batch_size: int,
+    on_problem: Callable[[Problem], None] | None,
+) -> None:
+    """Read every file into batches; write each batch to ``destination`` (None: only check the records)."""
+
+    def report(problem: Problem) -> None:
+        summary.bad_records += 1
+        if len(summary.problems) < _KEPT_PROBLEMS:
+            summary.problems.append(problem)
+        if on_problem is not None:
+            on_problem(problem)
+
+    batch = _Batch()
+    for path in files:
+        summary.files += 1
+        for item in iter_records(path):
+            if isinstance(item, Problem):
+                report(item)
+                continue
+            batch.add(item, extracted_at)
+            if batch.rows.steps + batch.rows.runs >= batch_size:
+                _flush(batch, destination, summary, report)
+                batch = _Batch()
+    if batch.rows:
+        _flush(batch, destination, summary, report)
+
+
+class _Batch:
+    """A ``RowBatch`` that remembers where each object came from, to name the record the transform refuses."""
+
+    def __init__(self) -> None:
+        self.rows = RowBatch()
+        self.sources: dict[str, _Record] = {}
+
+    def add(self, record: _Record, extracted_at: datetime) -> None:
+        if record.kind == "step":
+            self.rows.add_step(record.obj, extracted_at)
+        else:
+            self.rows.add_run(record.obj, extracted_at)
+        self.sources[record.obj["id"]] = record
+
+
+def _flush(
+    batch: _Batch, destination: Destination | None, summary: ImportSummary, report: Callable[[Problem], None]
+) -> None:
+    """Transform a batch, dropping (and reporting) each object the transform refuses, then write it."""
+    while True:
+        try:
+            export_batch, drift = batch.rows.to_export_batch()
+            break
+        except TransformError as exc:
+            source = batch.sources.get(exc.object_id or "")
+            if source is None or not batch.rows.drop(source.obj["id"]):
+                raise  # an error no record can be blamed for is a bug, not bad input
+            report(_problem(source.path, source.line, source.where, str(exc)))
+    if destination is not None:
+        destination.write(export_batch)
+    summary.steps += batch.rows.steps
+    summary.runs += batch.rows.runs
+    for name, table in export_batch.tables.items():
+        summary.rows[name] += table.num_rows
+    summary.schema_drift += drift
+    summary.batches += 1
+
+
+# -- reading files -----------------------------------------------------------------------------------------
+
+
+def iter_records(path: Path) -> Iterator[_Record | Problem]:
+    """Every run step and run object in one file, and a ``Problem`` for each record that is not one."""
+    name = str(path)
+    try:
+        with _open(path) as stream:
+            yield from _records_of(stream, name)
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, or gzip damaged part way
+        yield Problem(name, None, f"cannot read the file ({exc})")
+
+
+def _open(path: Path) -> io.BufferedIOBase:
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == _GZIP_MAGIC
+    return gzip.open(path, "rb") if gzipped else path.open("rb")
+
+
+def _records_of(stream: io.BufferedIOBase, path: str) -> Iterator[_Record | Problem]:
+    """JSON Lines when the first non-blank line is a whole JSON value; else one JSON document."""
+    head: list[bytes] = []
+    for line in stream:
+        head.append(line)
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(_strip_bom(line) if len(head) == 1 else line)
+        except orjson.JSONDecodeError:
+            break  # the first value spans lines: a (pretty-printed) JSON document
+        yield from _values(value, path, len(head))
+        yield from _json_lines(stream, path, len(head))
+        return
+    else:
+        return  # only blank lines: nothing to import
+    text = _strip_bom(b"".join(head) + stream.read())
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        lines = text.splitlines(keepends=True)
+        if len(lines) > 1 and any(_is_json(line) for line in lines[1:]):
+            # JSON Lines whose first line is broken: report line by line and keep the good ones.
+            yield from _json_lines(lines, path, 0)
+        else:
+            yield Problem(path, exc.lineno, f"not JSON ({exc.msg} at column {exc.colno})")
+        return
+    yield from _values(document, path, 1)
+
+
+def _json_lines(lines: Iterable[bytes], path: str, before: int) -> Iterator[_Record | Problem]:
+    for number, line in enumerate(lines, start=before + 1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Problem(path, number, f"not JSON ({exc.msg} at column {exc.colno})")
+            continue
+        yield from _values(value, path, number)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _strip_bom(data: bytes) -> bytes:
+    return data.removeprefix(b"\xef\xbb\xbf")
+
+
+def _values(value: Any, path: str, line: int) -> Iterator[_Record | Problem]:
+    """The records of one JSON value: an array of pages or objects, a page, or one object."""
+    if isinstance(value, list):
+        for index, element in enumerate(value):
+            yield from _page_or_object(element, path, line, f"[{index}]")
+    else:
+        yield from _page_or_object(value, path, line, "")
+
+
+def _page_or_object(value: Any, path: str, line: int, where: str) -> Iterator[_Record | Problem]:
+    if isinstance(value, dict) and (value.get("object") == "list" or ("object" not in value and "data" in value)):
+        data = value.get("data")
+        if not isinstance(data, list):
+            yield _problem(path, line, where, "a list page without a data array")
+            return
+        for index, element in enumerate(data):
+            yield _record(element, path, line, f"{where}.data[{index}]" if where else f"data[{index}]")
+    else:
+        yield _record(value, path, line, where)
+
+
+def _record(value: Any, path: str, line: int, where: str) -> _Record | Problem:
+    """One object as a run step or run record, or the ``Problem`` that says why it is neither."""
+    if not isinstance(value, dict):
+        return _problem(path, line, where, f"not a JSON object but {type(value).__name__}")
+    kind = value.get("object")
+    if kind == "thread.run.step" or (kind is None and "step_details" in value):
+        missing = _missing(value, _STEP_FIELDS)
+        if missing:
+            return _problem(path, line, where, f"run step {_name(value)}{missing}")
+        return _Record("step", _as_api_sent(value), path, line, where)
+    if kind == "thread.run":
+        missing = _missing(value, _RUN_FIELDS)
+        if missing:
+            return _problem(path, line, where, f"run {_name(value)}{missing}")
+        return _Record("run", value, path, line, where)
+    return _problem(path, line, where, f"not a run step or run (object: {kind!r})")
+
+
+def _missing(obj: Json, required: dict[str, type]) -> str:
+    """Why ``obj`` lacks a field every row needs ("" when it has them all)."""
+    for name, type_ in required.items():
+        value = obj.get(name)
+        if value is None:
+            return f"without {'an' if name == 'id' else 'a'} {name}"
+        if not isinstance(value, type_) or isinstance(value, bool) or value == "":
+            return f"with a bad {name} ({value!r:.40})"
+    return ""
+
+
+def _name(obj: Json) -> str:
+    object_id = obj.get("id")
+    return f"{object_id} " if isinstance(object_id, str) and object_id else ""
+
+
+def _as_api_sent(step: Json) -> Json:
+    """A step as the API sent it: the SDK writes ``expired_at: null`` where the API sent only ``expires_at``."""
+    if "expires_at" in step and "expired_at" in step and step["expired_at"] is None:
+        return {key: value for key, value in step.items() if key != "expired_at"}
+    return step
+
+
+def _problem(path: str, line: int, where: str, reason: str) -> Problem:
+    return Problem(path, line, f"{where}: {reason}" if where else reason)
