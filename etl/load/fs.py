@@ -80,13 +80,12 @@ class Store:
 
     def read_table(self, relative: str) -> pa.Table | None:
         """A Parquet file as a table, or None when it does not exist."""
+        data = self.read_bytes(relative)
+        if data is None:
+            return None
         with store_error(self, f"read {relative}"):
-            try:
-                with self.fs.open_input_file(self.path(relative)) as handle:
-                    # ParquetFile, not read_table: no dataset machinery for one small file.
-                    return pq.ParquetFile(handle).read(use_threads=False)
-            except FileNotFoundError:
-                return None
+            # One whole-object read (files are per day and bucket: small), then no dataset machinery.
+            return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
 
     def write_atomic(self, relative: str, data: bytes | pa.Buffer) -> None:
         """Publish ``data`` under ``relative`` so readers see the old content or the new, never a part."""
@@ -208,6 +207,8 @@ def _s3(endpoint: str | None, region: str | None, attempts: int) -> pafs.S3FileS
     return pafs.S3FileSystem(
         region=region or "us-east-1",
         endpoint_override=endpoint,
+        # A small file then goes up in one PUT instead of a three-request multipart upload.
+        allow_delayed_open=True,
         connect_timeout=_CONNECT_TIMEOUT_S,
         retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
     )

@@ -4,10 +4,12 @@ Local roots: one ``fcntl.flock`` per bucket on ``<root>/_state/locks/bucket-07.l
 lock when the process dies, even by SIGKILL, so a crashed export never blocks the next one.
 
 Object stores offer no atomic create through ``pyarrow.fs``, so there a claim is a lease object
-``_state/locks/bucket-07.json`` (owner token, host, pid, expiry), taken in three steps: read (refuse a live
-lease of someone else), write ours, wait ``LEASE_SETTLE_SECONDS`` and read again (keep it only if ours is
-still there). A background thread renews the lease; writes stop (``check``) once it could have run out.
-A lease is free once expired, or at once when its holder is a dead process on this same host.
+``_state/locks/lease-<token>.json`` (buckets, host, pid, since, expiry), taken in three steps: list and read
+the leases (refuse if a live one overlaps our buckets), write ours, wait ``LEASE_SETTLE_SECONDS`` and look
+again (withdraw if an older overlapping lease appeared). One object per claim, not per bucket: a claim costs
+a handful of requests, and two racing writers decide by the same rule. A background thread renews the lease;
+writes stop (``check``) once it could have run out. A lease is free once expired, or at once when its holder
+is a dead process on this same host (same pid namespace).
 
 What remains of the race, honestly: two writers whose read and write of a lease are further apart than the
 settle time (a stalled process, a very slow store) can both believe they won; a writer frozen for longer than
@@ -25,8 +27,7 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -50,6 +51,7 @@ class Holder:
     since: float  # unix seconds
     expires_at: float | None = None  # leases only
     pid_ns: str | None = None  # the holder's pid namespace: a pid means the same process only within it
+    buckets: list[int] = field(default_factory=list)  # leases only
 
     @classmethod
     def me(cls, token: str) -> Holder:
@@ -106,7 +108,7 @@ def claim_buckets(store: Store, buckets: tuple[int, ...]) -> Claim:
 
 
 def lock_name(bucket: int, suffix: str) -> str:
-    """``_state/locks/bucket-07.<suffix>``."""
+    """``_state/locks/bucket-07.<suffix>`` (local lock files)."""
     return f"{LOCK_DIR}/bucket-{bucket:02d}.{suffix}"
 
 
@@ -156,53 +158,66 @@ class FileLockClaim:
 
 
 class LeaseClaim:
-    """Lease objects, confirmed by re-reading and renewed by a background thread."""
+    """One lease object per claim, naming its buckets; confirmed after a settle time, renewed in the background.
+
+    Between writers that both wrote a lease before either confirmed, the older lease (``since``, then token)
+    wins and the other withdraws: both read the same two objects, so they agree whatever their clocks say.
+    """
 
     def __init__(self, store: Store, buckets: tuple[int, ...]) -> None:
         self._store = store
-        self._buckets = buckets
-        self._me = Holder.me(uuid.uuid4().hex)
+        self._buckets = frozenset(buckets)
+        self._token = uuid.uuid4().hex
+        self._lease: Holder | None = None
         self._valid_until = 0.0  # time.monotonic() after which our lease may have run out
-        self._lost: DestinationBusyError | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lease")
 
-    def _read_all(self) -> list[Holder | None]:
-        def read(bucket: int) -> Holder | None:
-            data = self._store.read_bytes(lock_name(bucket, "json"))
-            return Holder.from_json(data) if data is not None else None
+    @property
+    def _name(self) -> str:
+        return f"{LOCK_DIR}/lease-{self._token}.json"
 
-        return list(self._pool.map(read, self._buckets))
+    def _others(self) -> list[Holder]:
+        """Live leases of other writers on any of our buckets, oldest first."""
+        now = time.time()
+        found = []
+        for info in self._store.list_files(LOCK_DIR, recursive=False):
+            if not info.base_name.startswith("lease-") or info.base_name == self._name.rpartition("/")[2]:
+                continue
+            data = self._store.read_bytes(info.path)  # None: released since the listing
+            holder = Holder.from_json(data) if data is not None else None
+            if holder is None or not self._buckets & set(holder.buckets):
+                continue
+            if holder.is_dead_here():
+                self._store.delete(info.path)  # a crashed writer's: it can never be renewed or released
+                continue
+            if (holder.expires_at or 0) < now:
+                continue
+            found.append(holder)
+        return sorted(found, key=lambda h: (h.since, h.token))
 
-    def _write_all(self) -> float:
+    def _write(self) -> float:
+        assert self._lease is not None
         started = time.monotonic()
-        lease = Holder(**{**asdict(self._me), "expires_at": time.time() + LEASE_SECONDS})
-        list(self._pool.map(lambda b: self._store.write_atomic(lock_name(b, "json"), lease.to_json()), self._buckets))
+        self._lease = replace(self._lease, expires_at=time.time() + LEASE_SECONDS)
+        self._store.write_atomic(self._name, self._lease.to_json())
         return started
 
-    def _first_foreign(self, holders: list[Holder | None], *, live_only: bool) -> tuple[int, Holder | None] | None:
-        now = time.time()
-        for bucket, holder in zip(self._buckets, holders, strict=True):
-            if holder is None or holder.token == self._me.token:
-                continue
-            expired = holder.expires_at is not None and holder.expires_at < now
-            if live_only and (expired or holder.is_dead_here()):
-                continue
-            return bucket, holder
-        return None
+    def _busy_with(self, holder: Holder) -> DestinationBusyError:
+        return _busy(self._store, min(self._buckets & set(holder.buckets)), holder)
 
     def acquire(self) -> None:
-        """Refuse live foreign leases, write ours, settle, confirm; then renew in the background."""
-        taken = self._first_foreign(self._read_all(), live_only=True)
-        if taken:
-            raise _busy(self._store, *taken)
-        started = self._write_all()
+        """Refuse live leases of others, write ours, settle, confirm no older one overlaps; then renew."""
+        others = self._others()
+        if others:
+            raise self._busy_with(others[0])
+        self._lease = replace(Holder.me(self._token), buckets=sorted(self._buckets))
+        started = self._write()
         time.sleep(LEASE_SETTLE_SECONDS)
-        taken = self._first_foreign(self._read_all(), live_only=False)
-        if taken:
-            self._delete_ours()
-            raise _busy(self._store, *taken)
+        older = [h for h in self._others() if (h.since, h.token) < (self._lease.since, self._token)]
+        if older:
+            self._store.delete(self._name)
+            raise self._busy_with(older[0])
         self._valid_until = started + LEASE_SECONDS * (1 - _LEASE_MARGIN)
         self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)
         self._renewer.start()
@@ -210,39 +225,26 @@ class LeaseClaim:
     def _renew(self) -> None:
         while not self._stop.wait(LEASE_SECONDS / 4):
             try:
-                taken = self._first_foreign(self._read_all(), live_only=False)
-                if taken:
-                    self._lost = _busy(self._store, *taken)
-                    return
-                started = self._write_all()
-                self._valid_until = started + LEASE_SECONDS * (1 - _LEASE_MARGIN)
+                started = self._write()
             except Exception:  # keep renewing: check() stops the writes once the lease may be gone
                 continue
+            self._valid_until = started + LEASE_SECONDS * (1 - _LEASE_MARGIN)
 
     def check(self) -> None:
-        """Raise when another writer took a bucket or our lease may have expired."""
-        if self._lost:
-            raise self._lost
+        """Raise when our lease may have expired (renewals failed for too long)."""
         if time.monotonic() > self._valid_until:
             raise DestinationBusyError(
                 f"destination {self._store.display}: this export's lease could not be renewed in time; "
                 "stopped writing so that another export can take over safely"
             )
 
-    def _delete_ours(self) -> None:
-        for bucket, holder in zip(self._buckets, self._read_all(), strict=True):
-            if holder is not None and holder.token == self._me.token:
-                self._store.delete(lock_name(bucket, "json"))
-
     def release(self) -> None:
-        """Stop renewing and delete the leases that are still ours."""
+        """Stop renewing and delete our lease."""
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
-        try:
-            self._delete_ours()
-        finally:
-            self._pool.shutdown()
+        if self._lease is not None:
+            self._store.delete(self._name)
 
 
 def _pid_namespace() -> str | None:
