@@ -24,6 +24,7 @@ def to_runs_table(runs: Iterable[dict[str, Any]], extracted_at: datetime) -> pa.
     require(items, run, _REQUIRED, "run")
     usage = fields(run["usage"], api.USAGE)
     error = fields(run["last_error"], api.LAST_ERROR)
+    # Most run fields keep their API name as the column name; the rest are renamed or unnested here.
     same_name = {name: run[name] for name in api.RUN.names if name in schema.RUNS.schema.names}
     columns = same_name | {
         "run_id": run["id"],
