@@ -202,3 +202,13 @@ def test_tables_without_files_are_empty_with_their_columns(tmp_path: Path) -> No
         assert described == [*columns, ("created_date", "DATE")]
         counted = _sql("query", f"SELECT count(*) AS n FROM {table.name}", "--dest", str(root), "--format", "csv")
         assert counted.output == "n\n0\n"
+
+
+def test_duckdb_file_held_by_a_writer_is_exit_2(exported: Exported, tmp_path: Path) -> None:
+    path = tmp_path / "busy.duckdb"
+    shutil.copy(exported.duckdb, path)
+    with duckdb.connect(str(path)):  # a writer holds the file (here: this process, in read-write mode)
+        result = _sql("query", "SELECT count(*) FROM run_steps", "--dest", str(path))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: cannot open {path} read-only: ")
+    assert result.output.count("\n") == 1
