@@ -255,3 +255,13 @@ def test_durations_and_key_masks_are_written_like_the_apis() -> None:
     assert [format_duration(s) for s in (0.006, 1, 2.5, 360)] == ["6ms", "1s", "2.5s", "6m0s"]
     assert mask_key("sk-wrong-key") == "sk-wr***ey"
     assert mask_key("short") == "***"
+
+
+def test_serve_in_process_serves_the_same_data() -> None:
+    from etl.fakeapi import FakeConfig, serve_in_process
+
+    with serve_in_process(FakeConfig.small(seed=4)) as child:
+        thread_id = child.thread_ids[0]
+        with httpx.Client(base_url=child.base_url, headers=HEADERS) as c:
+            runs = c.get(f"/threads/{thread_id}/runs", params={"order": "asc", "limit": 100}).json()["data"]
+    assert runs == [r for r in child.truth.runs if r["thread_id"] == thread_id]

@@ -116,3 +116,13 @@ def test_error_bodies_validate_as_error_response(fake_api_factory: Callable[...,
             assert response.status_code in (429, 500, 503)
             assert validator.errors(response.json(), "ErrorResponse") == []
     assert statuses == [401, 401, 400, 400, 400, 400, 400, 404, 404, 404, 404]
+
+
+def test_readme_documents_every_deviation() -> None:
+    from pathlib import Path
+
+    from etl.fakeapi.deviations import DEVIATIONS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Fake API", 1)[1].split("\n## ", 1)[0]
+    assert [d.name for d in DEVIATIONS if f"`{d.name}`" not in section] == []
