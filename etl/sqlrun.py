@@ -31,8 +31,7 @@ def open_sql_connection(dest: str) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         # Day boundaries and casts of date strings must not depend on the machine's time zone.
         con.execute("SET TimeZone = 'UTC'")
-        for view in sqlfiles.sql_files("views").values():
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view.name} AS {view.body}")
+        _create_views(con, dest)
         yield con
     finally:
         con.close()
@@ -45,7 +44,7 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(dest, read_only=True)
     except duckdb.Error as exc:
         raise DestinationError(f"cannot open {dest} read-only: {_first_line(exc)}") from exc
-    # A file written before some table got its first row may lack that table: show it empty.
+    # A file from an older version or another tool may lack a table: show it empty, with its columns.
     present = {row[0] for row in con.execute(_MAIN_TABLES).fetchall()}
     for name, table in TABLES.items():
         if name not in present:
@@ -54,15 +53,25 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
 
 
 def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
-    from etl.load.fs import open_store
+    from etl.load.fs import open_store, store_error
     from etl.load.parquet import parquet_dataset  # only Parquet users pay for importing the writer
 
     store = open_store(dest)  # one check of the root (and one S3 probe), shared by the five tables
     con = duckdb.connect()
-    for name in TABLES:
-        # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
-        con.register(name, parquet_dataset(store.root, name, store.fs))
+    with store_error(store, "list the tables"):
+        for name in TABLES:
+            # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
+            con.register(name, parquet_dataset(store.root, name, store.fs))
     return con
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, dest: str) -> None:
+    for view in sqlfiles.sql_files("views").values():
+        try:
+            # view.name is a plain identifier (sqlfiles checks file names), so it can stand in the statement.
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {view.name} AS {view.body}")
+        except duckdb.Error as exc:
+            raise DestinationError(f"view {view.name} does not fit the tables at {dest}: {_first_line(exc)}") from exc
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str, object] | None = None) -> pa.Table:

@@ -212,3 +212,12 @@ def test_duckdb_file_held_by_a_writer_is_exit_2(exported: Exported, tmp_path: Pa
     assert result.exit_code == 2
     assert result.output.startswith(f"error: cannot open {path} read-only: ")
     assert result.output.count("\n") == 1
+
+
+def test_tables_that_do_not_fit_the_views_are_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE run_steps (step_id VARCHAR)")
+    result = _sql("query", "SELECT 1", "--dest", str(path))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: view step_tool_calls does not fit the tables at {path}: Binder Error")
