@@ -1,0 +1,108 @@
+"""DAG ``openai_run_steps``: export the run steps of each data interval; plan -> export (per shard) -> load -> checks.
+
+Thin on purpose: the scheduler parses this file constantly, so it imports only ``airflow.sdk``; every task
+imports ``etl.orchestrate`` when it runs, and all of the logic lives there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+DOC_MD = """
+### Export OpenAI Assistants run steps, one data interval at a time
+
+Runs created in `[data_interval_start, data_interval_end)` of the threads below are discovered, plus the runs
+of those threads that an earlier interval left active or failed; runs the destination already holds finished
+are skipped, so every interval is idempotent and any task may be retried or cleared.
+
+**Tasks**: `plan` (discover, split into `shards`) -> `export` (one mapped task per shard, each writing only its
+own Parquet files; XCom = its metrics) -> `load` (optional: the changed partitions into one DuckDB file, the
+single writer) -> `checks` (the SQL checks of `sql/checks`; any violation fails the run).
+
+**Credentials**: the Airflow Connection `conn_id` (default `openai_default`), laid out like the OpenAI
+provider's: password = API key, host = base URL (e.g. `https://api.openai.com/v1`), extras `organization`,
+`project`, `azure_api_version` (or the provider's `openai_client_kwargs`). The key never enters params,
+XCom or logs.
+
+| param | default | meaning |
+|---|---|---|
+| `conn_id` | `openai_default` | the Connection holding key, base URL and extras |
+| `thread_ids` | `[]` | thread ids to export |
+| `threads_file` | `""` | a file on the workers: one thread id a line, or CSV with a `thread_id` column |
+| `threads_query` | `""` | SQL returning a `thread_id` column, e.g. `SELECT DISTINCT thread_id FROM runs` |
+| `threads_query_source` | `""` | DuckDB file or Parquet root the query runs over (empty: `dest`) |
+| `dest` | `/opt/airflow/data/runsteps` | Parquet root: a directory or `s3://bucket/prefix` (shared by all workers) |
+| `duckdb_path` | `""` | DuckDB file to load afterwards (empty: no load) |
+| `shards` | `4` | export tasks run in parallel (1..32) |
+| `concurrency` | `16` | runs in flight per export task |
+| `include_file_search_content` | `false` | also fetch file search result content |
+
+Thread sources combine (list, file and query); at least one must be given. Backfill with
+`airflow backfill create --dag-id openai_run_steps --from-date 2026-01-01 --to-date 2026-02-01`.
+"""
+
+
+@dag(
+    dag_id="openai_run_steps",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),  # daily, with [start, end) intervals
+    start_date=datetime(2023, 11, 1, tzinfo=UTC),  # the Assistants API's launch: backfills may reach back to it
+    catchup=False,
+    max_active_runs=1,  # intervals one after another: parallelism comes from the shards
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    doc_md=DOC_MD,
+    tags=["openai", "run-steps", "etl"],
+    params={
+        "conn_id": Param("openai_default", type="string", minLength=1, description="Airflow Connection id"),
+        "thread_ids": Param([], type="array", items={"type": "string"}, description="thread ids to export"),
+        "threads_file": Param("", type="string", description="file of thread ids on the workers"),
+        "threads_query": Param("", type="string", description="SQL returning a thread_id column"),
+        "threads_query_source": Param("", type="string", description="where the query runs (empty: dest)"),
+        "dest": Param("/opt/airflow/data/runsteps", type="string", minLength=1, description="Parquet root"),
+        "duckdb_path": Param("", type="string", description="DuckDB file to load afterwards (empty: none)"),
+        "shards": Param(4, type="integer", minimum=1, maximum=32, description="parallel export tasks"),
+        "concurrency": Param(16, type="integer", minimum=1, maximum=256, description="runs in flight per task"),
+        "include_file_search_content": Param(False, type="boolean", description="fetch file search content"),
+    },
+)
+def openai_run_steps() -> None:
+    """Wire the four tasks; each one calls one function of ``etl.orchestrate``."""
+
+    @task
+    def plan(
+        params: dict[str, Any] | None = None,
+        data_interval_start: datetime | None = None,
+        data_interval_end: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        from etl.orchestrate import plan_step
+
+        return plan_step(params or {}, data_interval_start, data_interval_end)
+
+    @task
+    def export(shard: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from etl.orchestrate import export_step
+
+        return export_step(params or {}, shard)
+
+    @task
+    def load(
+        planned: list[dict[str, Any]], summaries: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        from etl.orchestrate import load_step
+
+        return load_step(params or {}, planned, summaries)
+
+    @task
+    def checks(loaded: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, dict[str, int]]:
+        from etl.orchestrate import checks_step
+
+        return checks_step(params or {})
+
+    planned = plan()
+    summaries = export.expand(shard=planned)
+    checks(load(planned, summaries))
+
+
+openai_run_steps()

@@ -1,0 +1,65 @@
+"""One function per DAG task, taking the DagRun's params and upstream XComs: the DAG file only wires these."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from etl.orchestrate.params import DagParams
+from etl.orchestrate.tasks import (
+    Window,
+    export_shard,
+    fail_fast,
+    load_into_duckdb,
+    plan_export,
+    run_data_checks,
+)
+
+log = logging.getLogger(__name__)
+
+
+def plan_step(params: Mapping[str, Any], start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+    """The ``plan`` task: the runs of the data interval ``[start, end)``, split into shards."""
+    with fail_fast():
+        run = DagParams.from_mapping(params)
+        window = Window.of_interval(start, end)
+        settings = run.settings()
+    return plan_export(settings, run.threads, run.dest, window, run.shards)
+
+
+def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``export`` task, mapped once per shard: its metrics become the task's XCom."""
+    with fail_fast():
+        run = DagParams.from_mapping(params)
+        settings = run.settings()
+    return export_shard(settings, run.dest, shard)
+
+
+def load_step(
+    params: Mapping[str, Any], planned: Sequence[Mapping[str, Any]], summaries: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The ``load`` task: totals of the shards' exports, then the DuckDB file (when ``duckdb_path`` is set)."""
+    with fail_fast():
+        run = DagParams.from_mapping(params)
+    shards = list(summaries)
+    log.info(
+        "exported by %d shards: %d runs ok, %d failed, %d skipped, %d steps",
+        len(shards),
+        sum(int(s.get("runs_ok", 0)) for s in shards),
+        sum(int(s.get("runs_failed", 0)) for s in shards),
+        sum(int(s.get("runs_skipped", 0)) for s in shards),
+        sum(int(s.get("steps", 0)) for s in shards),
+    )
+    if not run.duckdb_path:
+        log.info("no duckdb_path param: nothing to load")
+        return {"partitions": [], "rows": {}}
+    return load_into_duckdb(run.dest, run.duckdb_path, str(planned[0]["planned_at"]))
+
+
+def checks_step(params: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """The ``checks`` task: every check of ``sql/checks`` over the Parquet root (and the DuckDB file)."""
+    with fail_fast():
+        run = DagParams.from_mapping(params)
+    return run_data_checks(run.check_dests)

@@ -1,0 +1,68 @@
+"""The DAG's params, read once into a typed value (the names are those of ``airflow_dags/openai_run_steps.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from etl.config import Settings
+from etl.errors import InputError
+from etl.orchestrate.connection import connection_settings
+from etl.orchestrate.threads import ThreadSource
+
+
+@dataclass(frozen=True)
+class DagParams:
+    """What one DagRun exports, from where, to where, and how widely."""
+
+    conn_id: str
+    dest: str
+    duckdb_path: str | None
+    shards: int
+    concurrency: int
+    include_file_search_content: bool
+    threads: ThreadSource
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any]) -> DagParams:
+        """Read the params of a DagRun (Airflow has already checked them against their JSON schemas)."""
+        dest = _optional(params.get("dest"))
+        if dest is None:
+            raise InputError("the dest param is empty: give a Parquet root (a directory or s3://bucket/prefix)")
+        if dest.lower().endswith(".duckdb"):
+            raise InputError(
+                "dest must be a Parquet root (the shards write it in parallel); give the DuckDB file as duckdb_path"
+            )
+        return cls(
+            conn_id=_optional(params.get("conn_id")) or "openai_default",
+            dest=dest,
+            duckdb_path=_optional(params.get("duckdb_path")),
+            shards=int(params.get("shards") or 1),
+            concurrency=int(params.get("concurrency") or 16),
+            include_file_search_content=bool(params.get("include_file_search_content")),
+            threads=ThreadSource(
+                ids=tuple(params.get("thread_ids") or ()),
+                file=_optional(params.get("threads_file")),
+                query=_optional(params.get("threads_query")),
+                query_source=_optional(params.get("threads_query_source")),
+            ),
+        )
+
+    def settings(self) -> Settings:
+        """API settings from the connection and these params (call inside the task: the key stays in-process)."""
+        return connection_settings(
+            self.conn_id,
+            concurrency=self.concurrency,
+            include_file_search_content=self.include_file_search_content,
+        )
+
+    @property
+    def check_dests(self) -> list[str]:
+        """Where the data checks run: the Parquet root, and the DuckDB file when one is loaded."""
+        return [self.dest, *([self.duckdb_path] if self.duckdb_path else [])]
+
+
+def _optional(value: object) -> str | None:
+    """A string param's value, or None when it is unset or blank."""
+    return value.strip() or None if isinstance(value, str) else None

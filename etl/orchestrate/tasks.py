@@ -1,0 +1,226 @@
+"""The steps of a scheduled export, as plain functions the DAG wires: plan -> export (per shard) -> load -> checks.
+
+Each step returns JSON-ready values for XCom (ids, counts, reasons; never a secret) and is idempotent, so
+Airflow may retry any of them. Errors that a retry cannot fix (a refused key, bad input, a data check that
+fails) fail the task at once; a partial export fails it after writing what worked, so that the retry
+fetches only the runs that are still missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NoReturn
+
+from etl.config import Settings
+from etl.errors import AuthError, EtlError, InputError
+from etl.extract import RunRef
+from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
+from etl.pipeline import ExportOptions, ExportSummary, Sources, run_export
+from etl.sharding import Shard
+
+log = logging.getLogger(__name__)
+
+# The load picks the partitions whose files changed since the plan, minus this much: worker and object
+# store clocks may disagree, and loading a partition once too often costs only time.
+CLOCK_MARGIN = timedelta(minutes=15)
+
+
+class PartialExportError(EtlError):
+    """Some runs of a shard could not be exported (each is named in the task log); the rest were written."""
+
+    exit_code = 3
+
+
+class DiscoveryError(EtlError):
+    """The runs of some threads could not be listed, so the plan of the interval would be incomplete."""
+
+
+class DataCheckError(EtlError):
+    """A data check of ``sql/checks`` found rows that break its rule."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The ``created_at`` bounds of the runs an interval discovers: ``[since, until)`` in unix seconds."""
+
+    since: int
+    until: int
+
+    @classmethod
+    def of_interval(cls, start: datetime | None, end: datetime | None) -> Window:
+        """The window of a DagRun's data interval (both ends must be known)."""
+        if start is None or end is None:
+            raise InputError("this DagRun has no data interval: trigger it with a logical date")
+        window = cls(int(start.timestamp()), int(end.timestamp()))
+        if window.until <= window.since:
+            raise InputError(f"the data interval {start.isoformat()} .. {end.isoformat()} is empty")
+        return window
+
+    def describe(self) -> str:
+        """``[2026-01-01T00:00:00+00:00, 2026-01-02T00:00:00+00:00)``."""
+        return f"[{_iso(self.since)}, {_iso(self.until)})"
+
+
+def plan_export(
+    settings: Settings, threads: ThreadSource, dest: str, window: Window, shards: int
+) -> list[dict[str, Any]]:
+    """Discover the interval's runs (and those left unfinished before) not yet at ``dest``; split them into shards.
+
+    Returns one ``{"index", "count", "runs", "planned_at"}`` per shard (the export tasks map over the list),
+    each run as ``"thread_id/run_id"``.
+    """
+    planned_at = datetime.now(UTC)
+    with fail_fast():
+        count = Shard(0, shards).count  # refuses a count out of range before any request
+        thread_ids = resolve_thread_ids(threads, dest)
+        # No watermarks: the interval bounds discovery, so a backfill of an old interval sees all of its runs.
+        summary = run_export(
+            settings,
+            Sources(threads=tuple(thread_ids), since=window.since, until=window.until),
+            ExportOptions(dest=dest, dry_run=True, use_watermarks=False),
+        )
+    if summary.failures:
+        for failure in summary.failures:
+            log.error("cannot list the runs of thread %s: %s", failure["thread_id"], failure["reason"])
+        raise DiscoveryError(
+            f"the runs of {len(summary.failures)} of {len(thread_ids)} threads could not be listed (see above)"
+        )
+    parts = split_runs(summary.planned, count)
+    log.info(
+        "plan for %s over %d threads: %d runs to export, %d already finished at %s; shard sizes %s",
+        window.describe(),
+        len(thread_ids),
+        len(summary.planned),
+        summary.runs_skipped,
+        dest,
+        [len(part["runs"]) for part in parts],
+    )
+    return [{**part, "planned_at": planned_at.isoformat()} for part in parts]
+
+
+def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
+    """``thread/run`` strings split into ``count`` shards the way ``--shard I/N`` splits them."""
+    shards = [Shard(index, count) for index in range(count)]
+    runs: list[list[str]] = [[] for _ in shards]
+    for item in planned:
+        ref = RunRef.parse(item)
+        index = next(shard.index for shard in shards if shard.owns(ref.run_id))
+        runs[index].append(item)
+    return [{"index": shard.index, "count": shard.count, "runs": runs[shard.index]} for shard in shards]
+
+
+def export_shard(
+    settings: Settings, dest: str, shard: Mapping[str, Any], *, progress_every: float = 10.0
+) -> dict[str, Any]:
+    """Export one shard's planned runs into ``dest``; returns the export's metrics (``ExportSummary.as_dict``).
+
+    Raises ``PartialExportError`` after writing when some runs failed, so that Airflow retries the rest.
+    """
+    from etl.cli.progress import LogLines, summary_lines
+
+    which = Shard(int(shard["index"]), int(shard["count"]))
+    with fail_fast():
+        refs = tuple(RunRef.parse(item) for item in shard["runs"])
+        if not refs:
+            log.info("shard %s: no runs planned, nothing to export", which)
+            return ExportSummary(dest=dest, shard=str(which)).as_dict()
+        log.info("shard %s: exporting %d runs into %s", which, len(refs), dest)
+        summary = run_export(
+            settings,
+            Sources(runs=refs),
+            ExportOptions(dest=dest, shard=which),
+            observer=LogLines(interval=progress_every),
+        )
+    for line in summary_lines(summary):
+        log.info("%s", line)
+    if summary.exit_code:
+        raise PartialExportError(
+            f"shard {which}: {len(summary.failures)} of {len(refs)} runs failed (named above); "
+            f"{summary.runs_ok} were written, a retry fetches the others"
+        )
+    return summary.as_dict()
+
+
+def load_into_duckdb(dest: str, duckdb_path: str, planned_at: str) -> dict[str, Any]:
+    """Bring the DuckDB file up to date with the Parquet partitions written since the plan (all, for a new file).
+
+    The single writer of the DuckDB file; idempotent. Returns the partitions loaded and the rows per table.
+    """
+    from pathlib import Path
+
+    from etl.load.duckdb import load_parquet_into_duckdb
+    from etl.load.fs import open_store
+    from etl.load.parquet import partitions_changed_since
+
+    with fail_fast():
+        if not open_store(dest, must_exist=False).exists():
+            log.info("nothing exported into %s yet: nothing to load", dest)
+            return {"partitions": [], "rows": {}}
+        days: list[date] | None = None
+        if Path(duckdb_path).expanduser().exists():
+            since = datetime.fromisoformat(planned_at) - CLOCK_MARGIN
+            changed = partitions_changed_since(dest, since)
+            days = sorted({day for table_days in changed.values() for day in table_days})
+            log.info("loading %d partitions changed since %s into %s", len(days), since.isoformat(), duckdb_path)
+        else:
+            log.info("%s is new: loading every partition of %s", duckdb_path, dest)
+        rows = load_parquet_into_duckdb(dest, duckdb_path, days)
+    log.info("loaded into %s: %s", duckdb_path, ", ".join(f"{name} {count}" for name, count in rows.items()))
+    return {"partitions": None if days is None else [day.isoformat() for day in days], "rows": rows}
+
+
+def run_data_checks(dests: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Run every check of ``sql/checks`` over each destination; fail on any violation.
+
+    Returns ``{dest: {check name: violations}}`` (all zero, or the task fails).
+    """
+    from etl.sqlrun import run_checks
+
+    outcome: dict[str, dict[str, int]] = {}
+    broken: list[str] = []
+    with fail_fast():
+        for dest in dests:
+            results = run_checks(dest)
+            outcome[dest] = {result.name: result.violations for result in results}
+            for result in results:
+                if result.passed:
+                    log.info("check %s over %s: ok (%s)", result.name, dest, result.rule)
+                    continue
+                broken.append(f"{result.name} over {dest}")
+                log.error(
+                    "check %s over %s: %d violations of %r; first rows: %s",
+                    result.name,
+                    dest,
+                    result.violations,
+                    result.rule,
+                    result.sample.to_pylist(),
+                )
+        if broken:
+            raise DataCheckError(f"{len(broken)} data checks failed: {', '.join(broken)}")
+    return outcome
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Turn errors that a retry cannot fix into Airflow's fail-without-retry; let the others retry."""
+    try:
+        yield
+    except (AuthError, InputError, DataCheckError) as exc:
+        _fail_without_retry(exc)
+
+
+def _fail_without_retry(exc: EtlError) -> NoReturn:
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # called outside Airflow: the error itself says it all
+        raise exc from None
+    # The message of an etl error never holds the key (etl.errors' rule), so it is safe in the task log.
+    raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
+
+
+def _iso(moment: int) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat()
