@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -252,15 +254,17 @@ def auth_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        deadline = time.monotonic() + 60
+        while True:  # ready when it answers HTTP (a refusal is an answer), not merely when it listens
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).close()
+                break
+            except urllib.error.HTTPError:
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.1)
+                time.sleep(0.2)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTKEYID000")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
         yield f"http://127.0.0.1:{port}"
