@@ -20,7 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, aclosing, nullcontext
+from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -204,8 +204,7 @@ async def _plan_only(settings: Settings, sources: Sources, options: ExportOption
     started = time.monotonic()
     summary = ExportSummary(dest=options.dest, shard=str(options.shard), dry_run=True)
     threads = thread_ids(sources)
-    with _existing_state(options) as state:
-        plan = _Plan.read(state, threads, options)
+    plan = _Plan.read_existing(options, threads)
     async with ApiClient(settings, on_response=options.on_response) as client:
         async with aclosing(_run_refs(client, sources, threads, options, plan, summary)) as refs:
             summary.planned.extend([f"{ref.thread_id}/{ref.run_id}" async for ref in refs])
@@ -213,14 +212,6 @@ async def _plan_only(settings: Settings, sources: Sources, options: ExportOption
     _name_discovery_failures(plan.discovered, summary)
     summary.elapsed_s = time.monotonic() - started
     return summary
-
-
-def _existing_state(options: ExportOptions) -> AbstractContextManager[StateStore | None]:
-    """For a dry run: the destination's state, read-only, or None when there is no destination yet."""
-    try:
-        return open_destination(options.dest, options.shard, read_only=True)
-    except DestinationError:
-        return nullcontext(None)
 
 
 @dataclass
@@ -244,6 +235,16 @@ class _Plan:
             wanted = set(threads)
             watermarks = {t: m for t, m in state.watermarks(options.scope).items() if t in wanted}
         return cls(records, finished, watermarks)
+
+    @classmethod
+    def read_existing(cls, options: ExportOptions, threads: Iterable[str]) -> _Plan:
+        """For a dry run: the plan from the destination's state read-only, or an empty one if there is none yet."""
+        with ExitStack() as stack:
+            try:
+                state = stack.enter_context(open_destination(options.dest, options.shard, read_only=True))
+            except DestinationError:
+                return cls.read(None, threads, options)
+            return cls.read(state, threads, options)
 
 
 async def _run_refs(

@@ -39,7 +39,7 @@ from etl.sharding import Shard
 @output_options
 @handle_errors
 def backfill(**options: Any) -> None:
-    """Export the runs of the given threads created in [--since, --until), one chunk at a time.
+    """Export the runs created in [--since, --until) chunk by chunk, resumably.
 
     Each finished chunk is recorded at the destination: run the same command again after an interruption and it
     continues with the first unfinished chunk. Exit codes as for export.

@@ -1,0 +1,33 @@
+"""``runsteps demo``: the whole job with no key and no network, and a report from SQL over the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from click.testing import CliRunner
+
+from etl.cli import cli
+from etl.fakeapi import FakeConfig
+from etl.fakeapi.dataset import Dataset
+
+
+def test_demo_exports_the_fake_and_reports_from_sql(tmp_path: Path, monkeypatch: object) -> None:
+    dest = tmp_path / "demo.duckdb"
+    result = CliRunner().invoke(
+        cli, ["demo", "--dest", str(dest), "--threads", "3", "--runs-per-thread", "4", "--no-progress"],
+        env={"OPENAI_API_KEY": None},
+    )
+    assert result.exit_code == 0, result.output
+    truth = Dataset(FakeConfig(seed=1, threads=3, runs_per_thread=4)).truth()
+    with duckdb.connect(str(dest), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM run_steps").fetchall() == [(len(truth.steps),)]
+        assert con.sql("SELECT count(*) FROM runs").fetchall() == [(len(truth.runs),)]
+    assert "Steps by type and status" in result.output
+    assert "Tool calls by type" in result.output and "Tokens by assistant" in result.output
+    by_type: dict[str, int] = {}
+    for step in truth.steps:
+        for call in step["step_details"].get("tool_calls") or []:
+            by_type[call["type"]] = by_type.get(call["type"], 0) + 1
+    for kind, count in by_type.items():
+        assert any(kind in line and f" {count} " in f" {line} " for line in result.output.splitlines()), kind
