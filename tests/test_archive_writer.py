@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
+from click.testing import CliRunner
 from test_parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.archive import ArchivedResponse, decode_line, encode_line, open_archive
 from etl.archive.reader import iter_responses, part_files
+from etl.cli import cli
 from etl.config import Secret
 from etl.errors import DestinationError
 from etl.extract import ResponseRecord
+from etl.fakeapi import FakeServer
 from etl.load.fs import open_store
 
 DAY1 = datetime(2026, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC)
@@ -110,8 +113,9 @@ def test_a_body_that_echoes_the_key_is_masked(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_surfaces_in_the_exporting_thread(tmp_path: Path) -> None:
-    (tmp_path / "responses").write_text("a file where the partitions should go")
     archive = open_archive(str(tmp_path))
+    (tmp_path / "responses").rmdir()
+    (tmp_path / "responses").write_text("a file where the partitions should go")
     archive.record(response(1))
     with pytest.raises(DestinationError, match="cannot write"):
         archive.close()
@@ -124,6 +128,22 @@ def test_a_root_that_is_a_file_is_refused_at_open(tmp_path: Path) -> None:
     target.write_text("x")
     with pytest.raises(DestinationError, match="is a file"):
         open_archive(str(target))
+
+
+def test_an_archive_that_cannot_be_written_stops_the_export_before_it_starts(
+    fake_api: FakeServer, tmp_path: Path
+) -> None:
+    (tmp_path / "arch").mkdir()
+    (tmp_path / "arch" / "responses").write_text("in the way")
+    dest = tmp_path / "out.duckdb"
+    result = CliRunner().invoke(
+        cli,
+        ["export", "--thread", fake_api.thread_ids[0], "--dest", str(dest), "--archive", str(tmp_path / "arch"),
+         "--base-url", fake_api.base_url, "--no-progress"],
+        env={"OPENAI_API_KEY": fake_api.config.api_key},
+    )
+    assert result.exit_code == 2 and "cannot create responses/" in result.output
+    assert not dest.exists() and fake_api.counters.total() == 0
 
 
 def test_an_object_store_archive_holds_whole_gzip_parts(s3: S3) -> None:  # noqa: F811 (fixture)

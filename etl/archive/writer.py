@@ -29,7 +29,7 @@ from etl.archive.format import encode_line
 from etl.config import Secret
 from etl.errors import DestinationError, EtlError
 from etl.extract.client import ResponseRecord
-from etl.load.fs import Store, open_store
+from etl.load.fs import Store, open_store, store_error
 
 log = logging.getLogger(__name__)
 
@@ -208,4 +208,8 @@ def open_archive(
     ``secret``: the API key, masked as ``***`` should a body ever echo it (the API itself masks it).
     """
     store = open_store(uri, must_exist=False)
+    if store.local:
+        # Fail before the export starts, not when the first part is published (object stores were probed).
+        with store_error(store, f"create {RESPONSES_DIR}/"):
+            store.fs.create_dir(store.path(RESPONSES_DIR), recursive=True)
     return ArchiveWriter(store, secret=secret, max_records=max_records, max_bytes=max_bytes, max_age_s=max_age_s)
