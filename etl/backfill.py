@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from etl.config import Settings
 from etl.errors import InputError
-from etl.load import open_destination
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export, thread_ids
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ def run_backfill(
     summary = BackfillSummary(job, len(window))
     chunk_options = replace(options, use_watermarks=False)  # the chunk bounds the window, not a watermark
     # One claim on the destination for the whole backfill: no other export slips in between chunks.
-    with open_destination(options.dest, options.shard) as dest:
+    with options.open() as dest:
         done = dest.chunks_done(job)
         for position, chunk in enumerate(window, 1):
             if chunk.label in done:

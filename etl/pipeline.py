@@ -83,6 +83,11 @@ class ExportOptions:
     batch_steps: int = 20_000  # steps per write: bounds memory and sets the write granularity
     batch_runs: int = 2_000  # runs per write, for jobs of many small runs
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
+    s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
+
+    def open(self, *, read_only: bool = False) -> Destination:
+        """The destination these options name, for this shard."""
+        return open_destination(self.dest, self.shard, read_only=read_only, s3_endpoint_url=self.s3_endpoint_url)
 
     @property
     def scope(self) -> str:
@@ -177,7 +182,7 @@ def run_export(
         return asyncio.run(_plan_only(settings, sources, options))
     if dest is not None:
         return asyncio.run(_export(settings, sources, options, observer, dest))
-    with open_destination(options.dest, options.shard) as opened:
+    with options.open() as opened:
         return asyncio.run(_export(settings, sources, options, observer, opened))
 
 
@@ -241,7 +246,7 @@ class _Plan:
         """For a dry run: the plan from the destination's state read-only, or an empty one if there is none yet."""
         with ExitStack() as stack:
             try:
-                state = stack.enter_context(open_destination(options.dest, options.shard, read_only=True))
+                state = stack.enter_context(options.open(read_only=True))
             except DestinationError:
                 return cls.read(None, threads, options)
             return cls.read(state, threads, options)

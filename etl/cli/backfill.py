@@ -9,7 +9,7 @@ import click
 
 from etl.backfill import Chunk, parse_chunk, run_backfill
 from etl.cli._common import handle_errors
-from etl.cli.export import api_options, destination_uri, observer_for, output_options, settings_from, sources_from
+from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from
 from etl.cli.progress import configure_logging, summary_lines
 from etl.pipeline import ExportOptions
 from etl.sharding import Shard
@@ -48,7 +48,10 @@ def backfill(**options: Any) -> None:
     sources = sources_from({**options, "runs": (), "runs_files": ()})
     settings = settings_from(options)
     export_options = ExportOptions(
-        dest=destination_uri(options), shard=Shard.parse(options["shard"]), refresh=options["refresh"]
+        dest=options["dest"],
+        shard=Shard.parse(options["shard"]),
+        refresh=options["refresh"],
+        s3_endpoint_url=options["s3_endpoint_url"],
     )
 
     def on_chunk(chunk: Chunk, position: int, total: int) -> None:

@@ -170,7 +170,8 @@ def export(**options: Any) -> None:
     sources = sources_from(options)
     settings = settings_from(options)
     export_options = ExportOptions(
-        dest=destination_uri(options),
+        dest=options["dest"],
+        s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
         dry_run=options["dry_run"],
@@ -206,16 +207,6 @@ def sources_from(options: dict[str, Any]) -> Sources:
     return sources
 
 
-def destination_uri(options: dict[str, Any]) -> str:
-    """The --dest URI; --s3-endpoint-url is passed on through the environment pyarrow reads."""
-    dest: str = options["dest"]
-    if options.get("s3_endpoint_url"):
-        import os
-
-        os.environ["AWS_ENDPOINT_URL"] = options["s3_endpoint_url"]
-    return dest
-
-
 @contextlib.contextmanager
 def archive_hook(uri: str | None) -> Any:
     """The raw-archive writer's callback, or None when no --archive was asked for."""
@@ -226,3 +217,13 @@ def archive_hook(uri: str | None) -> Any:
 
     with open_archive(uri) as archive:
         yield archive.record
+
+
+def destination_uri(options: dict[str, Any]) -> str:
+    """The --dest URI of a command that has no ExportOptions; its --s3-endpoint-url reaches pyarrow via the env."""
+    if options.get("s3_endpoint_url"):
+        from etl.config import set_env_value
+
+        set_env_value("AWS_ENDPOINT_URL", options["s3_endpoint_url"])
+    dest: str = options["dest"]
+    return dest

@@ -15,8 +15,13 @@ def is_duckdb_uri(uri: str) -> bool:
     return uri.lower().endswith(".duckdb")
 
 
-def open_destination(uri: str, shard: Shard | None = None, *, read_only: bool = False) -> Destination:
-    """The destination ``--dest`` names: ``*.duckdb`` is a DuckDB file, anything else a Parquet root."""
+def open_destination(
+    uri: str, shard: Shard | None = None, *, read_only: bool = False, s3_endpoint_url: str | None = None
+) -> Destination:
+    """The destination ``--dest`` names: ``*.duckdb`` is a DuckDB file, anything else a Parquet root.
+
+    ``s3_endpoint_url``: an S3-compatible store's endpoint (default ``$AWS_ENDPOINT_URL``).
+    """
     shard = shard or Shard()
     if is_duckdb_uri(uri):
         from etl.load.duckdb import DuckDBDestination
@@ -24,4 +29,4 @@ def open_destination(uri: str, shard: Shard | None = None, *, read_only: bool = 
         return DuckDBDestination(uri, shard, read_only=read_only)
     from etl.load.parquet import ParquetDestination
 
-    return ParquetDestination(uri, shard, read_only=read_only)
+    return ParquetDestination(uri, shard, read_only=read_only, s3_endpoint_url=s3_endpoint_url)
