@@ -119,6 +119,7 @@ def run_import(
     strict: bool = False,
     batch_size: int = 20_000,
     on_problem: Callable[[Problem], None] | None = None,
+    s3_endpoint_url: str | None = None,
 ) -> ImportSummary:
     """Load the run steps and runs in ``paths`` into ``dest``; ``extracted_at`` stamps every row (use now).
 
@@ -135,7 +136,7 @@ def run_import(
             raise InputError(f"{check.bad_records} bad records in {len(files)} files (--strict): nothing was written")
         on_problem = None  # the files were read once already: a second report would repeat the first
     summary = ImportSummary(dest=dest, extracted_at=moment, strict=strict)
-    with open_destination(dest) as destination:
+    with open_destination(dest, s3_endpoint_url=s3_endpoint_url) as destination:
         _load(files, moment, destination, summary, batch_size, on_problem)
         summary.elapsed_s = time.monotonic() - started
         destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": moment.isoformat()})

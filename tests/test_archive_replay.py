@@ -101,11 +101,12 @@ def test_retries_and_a_later_export_replay_as_the_latest_fetch(tmp_path: Path, k
 
 
 def test_an_archive_on_s3_replays_into_a_local_destination(
-    fake: FakeServer, tmp_path: Path, s3: S3  # noqa: F811 (fixture)
+    fake: FakeServer, tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch  # noqa: F811 (fixture)
 ) -> None:
     original, rebuilt = str(tmp_path / "a.duckdb"), str(tmp_path / "b")
     assert export(fake, original, s3.uri("raw")).exit_code == 0
-    replay(s3.uri("raw"), rebuilt)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # the option alone must reach the store
+    replay(s3.uri("raw"), rebuilt, "--s3-endpoint-url", s3.endpoint)
     assert actual_tables(rebuilt) == actual_tables(original)
 
 

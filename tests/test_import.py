@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from expected import KEYS, actual_tables, assert_tables_equal, expected_tables
+from test_parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.cli import cli
 from etl.errors import InputError
@@ -188,6 +189,20 @@ def test_importing_overlapping_files_twice_keeps_each_key_once(
         summary = run_import([str(tmp_path / "a"), str(tmp_path / "b")], dest, extracted_at=MOMENT, batch_size=50)
         assert summary.batches > 1 and summary.problems == []
     assert without(actual_tables(dest), "extracted_at") == without(direct, "extracted_at")  # raises on a repeated key
+
+
+def test_an_import_into_s3_takes_the_endpoint_from_the_option(
+    exported: tuple[list[Json], list[Json], Tables], tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    runs, steps, direct = exported
+    shape_jsonl(tmp_path / "in", runs, steps)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    result = CliRunner().invoke(
+        cli, ["import", str(tmp_path / "in"), "--dest", s3.uri("tables"), "--s3-endpoint-url", s3.endpoint]
+    )
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)  # for the reader below
+    assert without(actual_tables(s3.uri("tables")), "extracted_at") == without(direct, "extracted_at")
 
 
 # -- bad files and records ------------------------------------------------------------------------------

@@ -167,15 +167,19 @@ def run_replay(
     dest: str,
     *,
     shard: Shard | None = None,
+    s3_endpoint_url: str | None = None,
     batch_steps: int = 20_000,
     batch_runs: int = 2_000,
 ) -> ReplaySummary:
-    """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all)."""
+    """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all).
+
+    ``s3_endpoint_url``: an S3-compatible store's endpoint, for the archive and the destination alike.
+    """
     started = time.monotonic()
     shard = shard or Shard()
-    store = open_archive_store(archive)
+    store = open_archive_store(archive, s3_endpoint_url=s3_endpoint_url)
     summary = ReplaySummary(archive=store.display, dest=dest)
-    with open_destination(dest, shard) as destination:
+    with open_destination(dest, shard, s3_endpoint_url=s3_endpoint_url) as destination:
         batch = RowBatch()
         for run in iter_replayed_runs(store, shard, summary):
             _add(batch, run)

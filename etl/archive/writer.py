@@ -199,6 +199,7 @@ def open_archive(
     uri: str,
     *,
     secret: Secret | None = None,
+    s3_endpoint_url: str | None = None,
     max_records: int = 20_000,
     max_bytes: int = 64 * 1024 * 1024,
     max_age_s: float = 60.0,
@@ -206,8 +207,9 @@ def open_archive(
     """An ``ArchiveWriter`` for a local directory or any ``pyarrow.fs`` URI (created on first write).
 
     ``secret``: the API key, masked as ``***`` should a body ever echo it (the API itself masks it).
+    ``s3_endpoint_url``: an S3-compatible store's endpoint (default ``$AWS_ENDPOINT_URL``).
     """
-    store = open_store(uri, must_exist=False)
+    store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=False)
     if store.local:
         # Fail before the export starts, not when the first part is published (object stores were probed).
         with store_error(store, f"create {RESPONSES_DIR}/"):

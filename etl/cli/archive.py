@@ -10,7 +10,6 @@ import click
 
 from etl.archive.replay import ReplaySummary, run_replay
 from etl.cli._common import handle_errors
-from etl.cli.export import destination_uri
 from etl.sharding import Shard
 
 
@@ -54,8 +53,9 @@ def replay(**options: Any) -> None:
     """
     summary = run_replay(
         options["archive"],
-        destination_uri(options),
+        options["dest"],
         shard=Shard.parse(options["shard"]),
+        s3_endpoint_url=options["s3_endpoint_url"],
         batch_steps=options["batch_steps"],
     )
     for line in _summary_lines(summary):

@@ -10,7 +10,6 @@ import click
 
 from etl.cli._common import handle_errors
 from etl.cli.archive import load_options
-from etl.cli.export import destination_uri
 from etl.importing import ImportSummary, Problem, run_import
 
 
@@ -35,11 +34,12 @@ def import_(**options: Any) -> None:
 
     summary = run_import(
         options["paths"],
-        destination_uri(options),
+        options["dest"],
         extracted_at=datetime.now(UTC),
         strict=options["strict"],
         batch_size=options["batch_size"],
         on_problem=on_problem,
+        s3_endpoint_url=options["s3_endpoint_url"],
     )
     for line in _summary_lines(summary):
         click.echo(line, err=True)
