@@ -39,6 +39,9 @@ PART_SUFFIX = ".jsonl.gz"
 _STOP = object()
 _TICK_S = 1.0  # how often an idle writer checks whether a part is old enough to publish
 _COMPRESS_LEVEL = 6  # gzip's default of 9 costs about twice the CPU for a few percent smaller files
+MAX_RECORDS = 20_000
+MAX_BYTES = 64 * 1024 * 1024  # of uncompressed lines: bounds the memory a part holds
+MAX_AGE_S = 60.0  # a crash loses at most this much of the archive
 
 
 def part_path(day: date) -> str:
@@ -79,9 +82,9 @@ class ArchiveWriter:
         store: Store,
         *,
         secret: Secret | None = None,
-        max_records: int = 20_000,
-        max_bytes: int = 64 * 1024 * 1024,
-        max_age_s: float = 60.0,
+        max_records: int = MAX_RECORDS,
+        max_bytes: int = MAX_BYTES,
+        max_age_s: float = MAX_AGE_S,
         queue_size: int = 512,
     ) -> None:
         self.store = store
@@ -200,9 +203,9 @@ def open_archive(
     *,
     secret: Secret | None = None,
     s3_endpoint_url: str | None = None,
-    max_records: int = 20_000,
-    max_bytes: int = 64 * 1024 * 1024,
-    max_age_s: float = 60.0,
+    max_records: int = MAX_RECORDS,
+    max_bytes: int = MAX_BYTES,
+    max_age_s: float = MAX_AGE_S,
 ) -> ArchiveWriter:
     """An ``ArchiveWriter`` for a local directory or any ``pyarrow.fs`` URI (created on first write).
 
