@@ -265,3 +265,15 @@ def test_serve_in_process_serves_the_same_data() -> None:
         with httpx.Client(base_url=child.base_url, headers=HEADERS) as c:
             runs = c.get(f"/threads/{thread_id}/runs", params={"order": "asc", "limit": 100}).json()["data"]
     assert runs == [r for r in child.truth.runs if r["thread_id"] == thread_id]
+
+
+def test_a_run_that_finishes_keeps_its_step_ids(fake_api: FakeServer) -> None:
+    active = [r for r in fake_api.truth.runs if r["status"] in ("in_progress", "requires_action", "cancelling")]
+    assert active
+    for run in active:
+        before = fake_api.dataset.steps(run["thread_id"], run["id"])
+        fake_api.dataset.set_run_status(run["thread_id"], run["id"], "completed")
+        after = fake_api.dataset.steps(run["thread_id"], run["id"])
+        assert [s["id"] for s in after] == [s["id"] for s in before]
+        assert after[:-1] == before[:-1]
+        assert (before[-1]["status"], after[-1]["status"]) == ("in_progress", "completed")

@@ -76,6 +76,8 @@ def build_steps(
     if future_variants:
         weights.update(future_step=_FUTURE_WEIGHT, future_call=_FUTURE_WEIGHT)
     recipes, recipe_weights = list(weights), list(weights.values())
+    # Step ids come from their own stream: a step keeps its id when its run later changes status.
+    id_rng = random.Random(plan.key + "/ids")
     builder = _ContentBuilder(rng, future_variants, long_output_bytes)
     objects: list[Json] = []
     for index, step in enumerate(steps):
@@ -85,7 +87,8 @@ def build_steps(
         elif step.status == "in_progress" and plan.status == "requires_action":
             recipe = "fn_pending"
         details = builder.details(recipe)
-        objects.append(_step_object(plan, step, details, rng, future_field=future_variants and (
+        step_id = make_id(id_rng, "step_")
+        objects.append(_step_object(plan, step, step_id, details, rng, future_field=future_variants and (
             index in showcase or rng.random() < _FUTURE_FIELD_SHARE)))
     return objects
 
@@ -150,10 +153,11 @@ def pending_function_calls(last_step: Json) -> list[Json]:
     ]
 
 
-def _step_object(plan: RunPlan, step: StepTimeline, details: Json, rng: random.Random, *, future_field: bool) -> Json:
+def _step_object(plan: RunPlan, step: StepTimeline, step_id: str, details: Json, rng: random.Random, *,
+                 future_field: bool) -> Json:
     status = step.status
     obj: Json = {
-        "id": make_id(rng, "step_"),
+        "id": step_id,
         "object": "thread.run.step",
         "created_at": step.created_at,
         "run_id": plan.run_id,

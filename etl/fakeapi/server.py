@@ -124,7 +124,7 @@ def _middleware(state: ServerState) -> Middleware:
             fault = state.faults.decide(config, key)
             record.fault = fault.value if fault else None
         headers = state.headers.make(config.rate_limit_requests, started)
-        response = faults.status_fault(fault, config, headers) if fault else None
+        response: web.StreamResponse | None = faults.status_fault(fault, config, headers) if fault else None
         if response is None and fault is not FaultKind.DROP:
             response = _check_headers(request, config) or await _call(handler, request)
             response.headers.update(headers)
