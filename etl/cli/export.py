@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -177,7 +177,8 @@ def export(**options: Any) -> None:
         dry_run=options["dry_run"],
         batch_steps=options["batch_steps"],
     )
-    with archive_hook(options["archive"]) as on_response, observer_for(options["progress"]) as observer:
+    archive = archive_hook(options["archive"], settings, options["s3_endpoint_url"])
+    with archive as on_response, observer_for(options["progress"]) as observer:
         if on_response is not None:
             export_options = dataclasses.replace(export_options, on_response=on_response)
         summary = run_export(settings, sources, export_options, observer)
@@ -208,14 +209,15 @@ def sources_from(options: dict[str, Any]) -> Sources:
 
 
 @contextlib.contextmanager
-def archive_hook(uri: str | None) -> Any:
+def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | None) -> Iterator[Any]:
     """The raw-archive writer's callback, or None when no --archive was asked for."""
     if uri is None:
         yield None
         return
     from etl.archive import open_archive
 
-    with open_archive(uri) as archive:
+    # The key is handed over only so the archive can mask it wherever a server echoed it.
+    with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
         yield archive.record
 
 
