@@ -1,7 +1,7 @@
 """The one HTTP client of an export: headers, safety checks, bounded bodies, retries and the shared pause.
 
 ``ApiClient.get_json(path, params)`` is the only way extract talks to the API. It sends over one
-``httpx.AsyncClient`` (keep-alive connections, as many as the export runs at once, redirects never followed),
+``httpx.AsyncClient`` (keep-alive connections in ``lanes``, as many as runs in flight; redirects never followed),
 reads the body while counting it against ``max_body_bytes``, parses it with orjson once and retries what
 ``etl.extract.retry`` says is worth retrying. A 429 or an exhausted rate-limit budget pauses every request
 of the client, not just the one that was told. No message, log line or record carries the API key.
@@ -25,6 +25,7 @@ import orjson
 
 from etl.config import Settings
 from etl.errors import ApiError, AuthError, FatalApiError, InputError, RetriableApiError
+from etl.extract.lanes import LaneTransport
 from etl.extract.limiter import SharedPause
 from etl.extract.retry import RetryPolicy, is_retriable_status, parse_duration, server_wait
 
@@ -144,9 +145,8 @@ class ApiClient:
             params={"api-version": settings.azure_api_version} if settings.azure_api_version else None,
             # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             follow_redirects=False,
-            transport=transport,
+            transport=transport if transport is not None else LaneTransport(connections),
         )
 
     async def __aenter__(self) -> ApiClient:
