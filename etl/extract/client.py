@@ -137,7 +137,6 @@ class ApiClient:
         self.stats = ClientStats()
         self._pause = SharedPause()
         self._on_response = on_response
-        self._key = settings.api_key.reveal()
         connections = max_connections or settings.concurrency
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
@@ -310,8 +309,9 @@ class ApiClient:
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key, and anything shaped like an OpenAI key, replaced by ``***``."""
-        if self._key:
-            text = text.replace(self._key, "***")
+        key = self.settings.api_key.reveal()
+        if key:
+            text = text.replace(key, "***")
         return _KEY_LIKE.sub("sk-***", text)
 
 
