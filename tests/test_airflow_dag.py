@@ -143,6 +143,7 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # one Airflow process, four DagRuns: ~40 s idle, several minutes on a busy CI machine
 def test_dag_exports_each_interval_once_and_a_wrong_key_fails_without_leaking(tmp_path: Path) -> None:
     home = tmp_path / "airflow"
     migrate = [str(Path(sys.executable).with_name("airflow")), "db", "migrate"]
