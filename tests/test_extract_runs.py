@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -161,3 +161,20 @@ async def test_memory_stays_bounded_however_many_runs_are_asked_for() -> None:
         assert pulled == pulled_while_stalled
     # taken: 1; queued: 2; workers blocked on the full queue: 4; one more pulled and waiting for a slot
     assert pulled <= 1 + 2 + 4 + 1
+
+
+async def test_leaving_early_closes_an_async_source() -> None:
+    closed = False
+
+    async def source() -> AsyncIterator[RunRef]:
+        nonlocal closed
+        try:
+            for n in itertools.count():
+                yield RunRef("t", f"run_1_{n}", {"id": f"run_1_{n}"})
+        finally:
+            closed = True
+
+    async with client_for(StepsServer()) as client, aclosing(iter_fetched_runs(client, source())) as runs:
+        async for _ in runs:
+            break
+    assert closed

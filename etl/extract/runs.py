@@ -88,10 +88,11 @@ async def iter_fetched_runs(
 async def _unique(refs: AsyncIterable[RunRef] | Iterable[RunRef]) -> AsyncGenerator[RunRef, None]:
     """Each run id once (the first ref wins); remembers only the ids."""
     seen: set[str] = set()
-    async for ref in aiter_any(refs):
-        if ref.run_id not in seen:
-            seen.add(ref.run_id)
-            yield ref
+    async with aclosing(aiter_any(refs)) as items:
+        async for ref in items:
+            if ref.run_id not in seen:
+                seen.add(ref.run_id)
+                yield ref
 
 
 def _check_run(run: Any, ref: RunRef) -> None:

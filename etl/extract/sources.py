@@ -142,10 +142,11 @@ async def iter_discovered_runs(
 
 async def _unique_threads(thread_ids: AsyncIterable[str] | Iterable[str]) -> AsyncGenerator[str, None]:
     seen: set[str] = set()
-    async for thread_id in aiter_any(thread_ids):
-        if validate_id("thread", thread_id) not in seen:
-            seen.add(thread_id)
-            yield thread_id
+    async with aclosing(aiter_any(thread_ids)) as items:
+        async for thread_id in items:
+            if validate_id("thread", thread_id) not in seen:
+                seen.add(thread_id)
+                yield thread_id
 
 
 def _created_at(run: Any) -> int:

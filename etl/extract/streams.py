@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -31,10 +32,16 @@ class _Item(Generic[R]):
 
 
 async def aiter_any(source: AsyncIterable[T] | Iterable[T]) -> AsyncGenerator[T, None]:
-    """Iterate a sync or async iterable asynchronously."""
+    """Iterate a sync or async iterable asynchronously; closing this closes an async source too."""
     if isinstance(source, AsyncIterable):
-        async for item in source:
-            yield item
+        iterator = aiter(source)
+        try:
+            async for item in iterator:
+                yield item
+        finally:
+            # An abandoned async generator would otherwise be finalised later, outside any error handling.
+            if isinstance(iterator, AsyncGenerator):
+                await iterator.aclose()
     else:
         for item in source:
             yield item
@@ -61,8 +68,8 @@ async def stream_map(
 
     async def feed() -> None:
         try:
-            async with asyncio.TaskGroup() as group:
-                async for item in aiter_any(source):
+            async with asyncio.TaskGroup() as group, aclosing(aiter_any(source)) as items:
+                async for item in items:
                     await slots.acquire()
                     group.create_task(run_one(item))
         except BaseException as exc:  # handed to the consumer, who re-raises it
