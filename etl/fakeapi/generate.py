@@ -8,6 +8,7 @@ the same way; the server orders by (created_at, id).
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from etl.fakeapi import deviations as dev
 from etl.fakeapi import texts
-from etl.fakeapi.plan import LAST_STEP_STATUS, TERMINAL_RUN_STATUSES, RunPlan, make_id
+from etl.fakeapi.plan import LAST_STEP_STATUS, TERMINAL_RUN_STATUSES, FastRandom, RunPlan, make_id
 
 Json = dict[str, Any]
 
@@ -53,7 +54,7 @@ class StepTimeline:
 
 def timeline(plan: RunPlan) -> list[StepTimeline]:
     """The run's steps' timestamps, statuses and usage (cheap: no content)."""
-    rng = random.Random(plan.key + "/timeline")
+    rng = FastRandom(plan.key + "/timeline")
     last_status = LAST_STEP_STATUS[plan.status]
     steps: list[StepTimeline] = []
     clock = plan.created_at + 1
@@ -70,18 +71,18 @@ def build_steps(
     plan: RunPlan, steps: Sequence[StepTimeline], *, future_variants: bool, long_output_bytes: int
 ) -> list[Json]:
     """The run's step objects in created_at order, file-search content included."""
-    rng = random.Random(plan.key + "/content")
+    rng = FastRandom(plan.key + "/content")
     showcase = dict(plan.showcase)
     weights = dict(_WEIGHTS)
     if future_variants:
         weights.update(future_step=_FUTURE_WEIGHT, future_call=_FUTURE_WEIGHT)
-    recipes, recipe_weights = list(weights), list(weights.values())
+    recipes, cumulative = list(weights), list(itertools.accumulate(weights.values()))
     # Step ids come from their own stream: a step keeps its id when its run later changes status.
-    id_rng = random.Random(plan.key + "/ids")
+    id_rng = FastRandom(plan.key + "/ids")
     builder = _ContentBuilder(rng, future_variants, long_output_bytes)
     objects: list[Json] = []
     for index, step in enumerate(steps):
-        recipe = showcase.get(index) or rng.choices(recipes, recipe_weights)[0]
+        recipe = showcase.get(index) or rng.choices(recipes, cum_weights=cumulative)[0]
         if step.status == "failed" and plan.empty_failed_step:
             recipe = "empty"
         elif step.status == "in_progress" and plan.status == "requires_action":
@@ -96,7 +97,7 @@ def build_steps(
 def build_run(plan: RunPlan, steps: Sequence[StepTimeline], pending_calls: Sequence[Json] = (),
               *, future_variants: bool = False) -> Json:
     """The run object, consistent with its steps' timeline (usage is their sum once the run is terminal)."""
-    rng = random.Random(plan.key + "/run")
+    rng = FastRandom(plan.key + "/run")
     status = plan.status
     last_end = steps[-1].ended_at if steps else plan.created_at + 1
     terminal = status in TERMINAL_RUN_STATUSES

@@ -9,8 +9,14 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
 
 from etl.fakeapi.config import FakeConfig
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
+
+T = TypeVar("T")
 
 ALNUM = string.ascii_letters + string.digits
 # Maps each byte to a letter or digit: ids from randbytes() are ~10x cheaper than from choices().
@@ -43,6 +49,16 @@ COVERAGE: tuple[str, ...] = (
 )  # fmt: skip
 _LEGACY_SHARE = 0.15  # runs whose steps look like older real payloads (expires_at, no metadata)
 _EMPTY_FAILED_SHARE = 0.4  # failed runs whose failed step is tool_calls with an empty list
+
+
+class FastRandom(random.Random):
+    """``random.Random`` whose ``randint`` and ``choice`` scale one float: ~3x faster, uniform enough for fake data."""
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+    def choice(self, seq: SupportsLenAndGetItem[T]) -> T:
+        return seq[int(self.random() * len(seq))]
 
 
 def make_id(rng: random.Random, prefix: str, length: int = 24) -> str:
@@ -88,7 +104,7 @@ class DatasetPlan:
 
 def plan_dataset(config: FakeConfig) -> DatasetPlan:
     """Decide threads, runs, statuses, step counts and created_at times, deterministically from the seed."""
-    rng = random.Random(f"fakeapi/{config.seed}/plan")
+    rng = FastRandom(f"fakeapi/{config.seed}/plan")
     spec = config.steps
     window = max(config.days * 86_400, 1)
     assistants = tuple(make_id(rng, "asst_") for _ in range(3))
@@ -166,7 +182,7 @@ def _draw_steps(rng: random.Random, low: int, high: int, choices: tuple[int, ...
 
 def _distinct_times(rng: random.Random, count: int, start: int, window: int) -> list[int]:
     """``count`` increasing, distinct unix seconds spread over ``[start, start + window)``."""
-    times = sorted(start + rng.randrange(window) for _ in range(count))
+    times = sorted(start + int(rng.random() * window) for _ in range(count))
     for index in range(1, count):
         # Runs of a thread never share a second: the list order is then the same for any tie-break.
         if times[index] <= times[index - 1]:
