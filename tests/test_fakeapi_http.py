@@ -277,3 +277,18 @@ def test_a_run_that_finishes_keeps_its_step_ids(fake_api: FakeServer) -> None:
         assert [s["id"] for s in after] == [s["id"] for s in before]
         assert after[:-1] == before[:-1]
         assert (before[-1]["status"], after[-1]["status"]) == ("in_progress", "completed")
+
+
+def test_stats_endpoint_reports_counts_and_server_times(fake_api_factory: Callable[..., FakeServer]) -> None:
+    fake = fake_api_factory(latency_ms=30)
+    thread_id, run_id = first_run(fake)
+    with client(fake) as c:
+        for _ in range(3):
+            c.get(f"/threads/{thread_id}/runs/{run_id}")
+        c.get("/threads/nope/runs")
+        stats = httpx.get(fake.azure_endpoint + "/_fake/stats", params={"last": 3}).json()
+    assert stats["requests"] == 3 and stats["by_kind"] == {"run_get": 2, "runs_list": 1}
+    assert stats["by_status"] == {"200": 2, "404": 1}
+    assert 30 <= stats["elapsed_ms"]["median"] <= stats["elapsed_ms"]["p95"] <= stats["elapsed_ms"]["max"]
+    assert all(r.elapsed_ms is not None and r.elapsed_ms >= 30 for r in fake.requests)
+    assert fake.counters["other"] == 0  # the stats endpoint itself is not logged

@@ -8,12 +8,14 @@ Paths are served under ``/v1`` (OpenAI), ``/openai`` and ``/openai/v1`` (Azure-s
 from __future__ import annotations
 
 import asyncio
+import statistics
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
@@ -25,6 +27,7 @@ from etl.fakeapi.paging import PageQuery, UnknownCursorError
 
 RUNS_LIST, RUN_GET, STEPS_LIST, STEP_GET, OTHER = "runs_list", "run_get", "steps_list", "step_get", "other"
 PREFIXES = ("/v1", "/openai", "/openai/v1")
+STATS_PATH = "/_fake/stats"  # not part of the API: no key needed, not logged
 # Request headers worth keeping in the log (never the key headers).
 _LOGGED_HEADERS = ("OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project", "User-Agent", "x-stainless-retry-count")
 
@@ -39,6 +42,7 @@ class RequestRecord:
     status: int | None = None
     fault: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    elapsed_ms: float | None = None  # from arrival to the last byte written (latency included)
 
 
 class RequestLog:
@@ -112,6 +116,8 @@ def _middleware(state: ServerState) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.monotonic()
+        if request.path == STATS_PATH:
+            return _stats(state.log, request)
         record = RequestRecord(
             request.method, request.path, request.query_string, _kind(request),
             headers={name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
@@ -140,9 +146,33 @@ def _middleware(state: ServerState) -> Middleware:
         if fault is FaultKind.CUT_BODY and isinstance(response, web.Response):
             return await faults.cut_body(request, response)
         record.status = response.status
+        # Written here rather than by aiohttp, so the record knows when the last byte was handed to the kernel.
+        await response.prepare(request)
+        await response.write_eof()
+        record.elapsed_ms = (time.monotonic() - started) * 1000
         return response
 
     return middleware
+
+
+def _stats(log: RequestLog, request: web.Request) -> web.Response:
+    """``GET /_fake/stats[?last=N]``: request counts and server-side times, for a fake in another process."""
+    records = log.records
+    last = request.query.get("last", "")
+    if last.isdigit():
+        records = records[-int(last):]
+    times = sorted(r.elapsed_ms for r in records if r.elapsed_ms is not None)
+    summary = {
+        "requests": len(records),
+        "by_kind": Counter(r.kind for r in records),
+        "by_status": Counter(str(r.status) for r in records),
+        "elapsed_ms": {
+            "median": statistics.median(times) if times else None,
+            "p95": times[max(int(len(times) * 0.95) - 1, 0)] if times else None,
+            "max": times[-1] if times else None,
+        },
+    }
+    return web.Response(body=orjson.dumps(summary), content_type="application/json")
 
 
 async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
