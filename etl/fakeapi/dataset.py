@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from etl.fakeapi.config import FakeConfig
-from etl.fakeapi.generate import Json, build_run, build_steps, pending_function_calls, strip_content, timeline
+from etl.fakeapi.generate import (
+    Json,
+    StepTimeline,
+    build_run,
+    build_steps,
+    pending_function_calls,
+    strip_content,
+    timeline,
+)
 from etl.fakeapi.paging import PageQuery, select_page
 from etl.fakeapi.plan import FastRandom, RunPlan, make_id, plan_dataset
 
@@ -244,12 +251,12 @@ class Dataset:
             return self.get_run(thread_id, plan.run_id)
 
     def set_run_status(self, thread_id: str, run_id: str, status: str) -> Json:
-        """Regenerate a run as if it had reached ``status`` (steps too); returns the new run object."""
+        """Regenerate a run as if it had reached ``status``: same steps and ids, the last one's status follows."""
         with self._lock:
             plan = replace(self._plan(thread_id, run_id), status=status)
             self._plans[run_id] = plan
             runs = self._threads[thread_id]
-            runs[runs.index(next(r for r in runs if r.run_id == run_id))] = plan
+            runs[next(i for i, run in enumerate(runs) if run.run_id == run_id)] = plan
             self._run_bytes.pop(run_id, None)
             self._run_overrides.pop(run_id, None)
             self._pinned.pop(run_id, None)
@@ -286,7 +293,7 @@ class Dataset:
             pending = pending_function_calls(self._generate(plan, steps)[-1])
         return build_run(plan, steps, pending, future_variants=self.config.future_variants)
 
-    def _generate(self, plan: RunPlan, steps: Any = None) -> list[Json]:
+    def _generate(self, plan: RunPlan, steps: Sequence[StepTimeline] | None = None) -> list[Json]:
         return build_steps(plan, timeline(plan) if steps is None else steps,
                            future_variants=self.config.future_variants,
                            long_output_bytes=self.config.long_output_bytes)

@@ -120,6 +120,7 @@ class FakeServer:
     def stop(self) -> None:
         """Stop serving and release the port."""
         if self._thread is None:
+            self._sock.close()  # never started (or already stopped): just release the port
             return
         if self._runner is not None:
             future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
