@@ -84,8 +84,13 @@ async def test_faults_at_rate_0_2_lose_and_repeat_no_step(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake = fake_api_factory(
-        threads=20, runs_per_thread=16, steps_per_run="0-12", boundary_sizes=(101,),
-        fault_rate=0.2, retry_after_seconds=0, slow_seconds=3.0,
+        threads=20,
+        runs_per_thread=16,
+        steps_per_run="0-12",
+        boundary_sizes=(101,),
+        fault_rate=0.2,
+        retry_after_seconds=0,
+        slow_seconds=3.0,
     )
     assert len(fake.truth.runs) >= 300
     settings = settings_for(fake, page_size=10, max_retries=5, timeout=1.0, concurrency=16)
@@ -103,8 +108,12 @@ async def test_faults_at_rate_0_2_lose_and_repeat_no_step(
 
 async def test_a_429_with_retry_after_in_seconds_is_waited_for(fake_api_factory: StartFake) -> None:
     fake = fake_api_factory(
-        threads=1, runs_per_thread=3, fault_rate=1.0, fault_kinds=(FaultKind.RATE_LIMIT_S,),
-        fault_max_consecutive=1, retry_after_seconds=1,
+        threads=1,
+        runs_per_thread=3,
+        fault_rate=1.0,
+        fault_kinds=(FaultKind.RATE_LIMIT_S,),
+        fault_max_consecutive=1,
+        retry_after_seconds=1,
     )
     got, client = await fetch(settings_for(fake), all_refs(fake))
     assert_exactly_the_truth(fake, got)

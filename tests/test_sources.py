@@ -33,7 +33,7 @@ def pairs(refs: Any) -> list[tuple[str, str]]:
 
 def test_runs_csv_with_header_in_any_column_order(tmp_path: Path) -> None:
     path = tmp_path / "runs.csv"
-    path.write_text("\ufeffrun_id,note,thread_id\nrun_1,hello,thread_a\n\n run_2 ,\"a, b\", thread_b \n", "utf-8")
+    path.write_text('\ufeffrun_id,note,thread_id\nrun_1,hello,thread_a\n\n run_2 ,"a, b", thread_b \n', "utf-8")
     assert pairs(read_runs_file(str(path))) == [("thread_a", "run_1"), ("thread_b", "run_2")]
 
 

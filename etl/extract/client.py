@@ -1,9 +1,16 @@
 """The one HTTP client of an export: headers, safety checks, bounded bodies, retries and the shared pause.
 
-``ApiClient.get_json(path, params)`` is the only way extract talks to the API. It sends over one
-``httpx.AsyncClient`` (keep-alive connections in ``lanes``, as many as runs in flight; redirects never followed),
-reads the body while counting it against ``max_body_bytes``, parses it with orjson once and retries what
-``etl.extract.retry`` says is worth retrying. A 429 or an exhausted rate-limit budget pauses every request
+``ApiClient.get_json(path, params)`` is the only way extract talks to the API. It sends over one httpx
+transport (keep-alive connections in ``lanes``, as many as runs in flight), reads the body while counting
+it against ``max_body_bytes``, parses it with orjson once and retries what ``etl.extract.retry`` says is
+worth retrying.
+
+Requests go straight to the transport rather than through ``httpx.AsyncClient``: the client's per-request
+work (merging the base URL and parameters: three URL parses; a cookie-jar round trip) measured 0.8 of the
+2 ms of CPU a request costs, and at 32 requests in flight that CPU is what keeps an export from running at
+the speed the API's latency allows. What the client would add is not wanted here anyway: no redirects are
+followed, no cookies kept, no environment proxies used; timeouts travel with each request as httpx's own
+client sends them. A 429 or an exhausted rate-limit budget pauses every request
 of the client, not just the one that was told. No message, log line or record carries the API key.
 """
 
@@ -19,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -87,6 +95,7 @@ def request_headers(settings: Settings) -> dict[str, str]:
     """The headers every request carries: auth (Bearer, or Azure ``api-key``), beta, org/project, user agent."""
     headers = {
         "Accept": "application/json",
+        "Accept-Encoding": "gzip, deflate",
         "OpenAI-Beta": "assistants=v2",
         "User-Agent": settings.user_agent,
     }
@@ -111,6 +120,8 @@ def check_base_url(settings: Settings) -> httpx.URL:
         raise InputError(f"base URL is not a valid URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise InputError(f"base URL must start with https:// (or http:// for a local server), not {url.scheme!r}")
+    if url.query or url.fragment:
+        raise InputError("base URL must not have a query or fragment: give the path only (Azure: --azure-api-version)")
     if url.scheme == "http" and settings.api_key and not settings.allow_insecure_http and not _is_loopback(url.host):
         raise InputError(
             f"refusing to send the API key over plain http to {url.host}: use https, "
@@ -131,22 +142,18 @@ class ApiClient:
         backoff_base: float = 0.5,
         max_connections: int | None = None,
     ) -> None:
-        check_base_url(settings)
         self.settings = settings
         self.policy = RetryPolicy(max_retries=settings.max_retries, backoff_base=backoff_base)
         self.stats = ClientStats()
         self._pause = SharedPause()
         self._on_response = on_response
-        connections = max_connections or settings.concurrency
-        self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
-            headers=request_headers(settings),
-            params={"api-version": settings.azure_api_version} if settings.azure_api_version else None,
-            # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
-            follow_redirects=False,
-            transport=transport if transport is not None else LaneTransport(connections),
-        )
+        self._base_url = str(check_base_url(settings)).rstrip("/")
+        self._fixed_params = (("api-version", settings.azure_api_version),) if settings.azure_api_version else ()
+        self._headers = httpx.Headers(request_headers(settings))
+        # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.
+        timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None)
+        self._extensions = {"timeout": timeout.as_dict()}
+        self._transport = transport if transport is not None else LaneTransport(max_connections or settings.concurrency)
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -158,7 +165,7 @@ class ApiClient:
 
     async def aclose(self) -> None:
         """Close the connections."""
-        await self._http.aclose()
+        await self._transport.aclose()
 
     def __repr__(self) -> str:
         return f"ApiClient(base_url={self.settings.base_url!r})"
@@ -189,9 +196,16 @@ class ApiClient:
     async def _attempt(self, path: str, params: Sequence[tuple[str, str]]) -> Any:
         """One HTTP exchange: the parsed body of a 2xx, or the matching ``ApiError``."""
         self.stats.requests += 1
+        query = urlencode((*self._fixed_params, *params))
+        url = f"{self._base_url}{path}?{query}" if query else self._base_url + path
+        request = httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
         try:
-            async with self._http.stream("GET", path, params=tuple(params)) as response:
+            response = await self._transport.handle_async_request(request)
+            response.request = request
+            try:
                 body = await self._read_body(response, path)
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as exc:
             self.stats.transport_errors += 1
             raise RetriableApiError(self._where(f"timed out ({type(exc).__name__})", path)) from exc
@@ -235,9 +249,7 @@ class ApiClient:
     def _too_large(self, response: httpx.Response, path: str) -> FatalApiError:
         message = f"HTTP {response.status_code} body larger than the {self.settings.max_body_bytes} byte cap"
         request_id = response.headers.get("x-request-id")
-        return FatalApiError(
-            self._where(message, path, request_id), status=response.status_code, request_id=request_id
-        )
+        return FatalApiError(self._where(message, path, request_id), status=response.status_code, request_id=request_id)
 
     def _status_error(self, response: httpx.Response, body: bytes, path: str) -> ApiError:
         """The error for a non-2xx response: the API's own message, where it happened, retriable or not."""

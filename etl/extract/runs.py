@@ -100,4 +100,3 @@ def _check_run(run: Any, ref: RunRef) -> None:
     if not isinstance(run, dict) or run.get("id") != ref.run_id:
         got = run.get("id") if isinstance(run, dict) else type(run).__name__
         raise FatalApiError(f"GET {ref.run_path} returned {got!r}, not run {ref.run_id!r}")
-

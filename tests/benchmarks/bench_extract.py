@@ -65,8 +65,13 @@ def main() -> None:
 
     threads = -(-args.runs // RUNS_PER_THREAD)
     config = FakeConfig(
-        seed=7, threads=threads, runs_per_thread=RUNS_PER_THREAD, steps_per_run="1-30",
-        boundary_sizes=(), long_output_bytes=0, latency_ms=args.latency_ms,
+        seed=7,
+        threads=threads,
+        runs_per_thread=RUNS_PER_THREAD,
+        steps_per_run="1-30",
+        boundary_sizes=(),
+        long_output_bytes=0,
+        latency_ms=args.latency_ms,
     )
     with serve_in_process(config) as fake:
         refs = [RunRef(t, r) for t in fake.thread_ids for r in fake.dataset.run_ids(t)][: args.runs]
@@ -97,8 +102,10 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
-    print(f"extract: {full.runs} runs, {full.steps} steps, {full.requests} requests in {full.elapsed:.2f} s "
-          f"at concurrency {args.concurrency}, latency {args.latency_ms:.0f} ms")
+    print(
+        f"extract: {full.runs} runs, {full.steps} steps, {full.requests} requests in {full.elapsed:.2f} s "
+        f"at concurrency {args.concurrency}, latency {args.latency_ms:.0f} ms"
+    )
     print(f"  steps/s      {full.steps / full.elapsed:10.1f}")
     print(f"  requests/s   {full.requests / full.elapsed:10.1f}   (ideal {ideal_rate:.0f})")
     print(f"  efficiency   {efficiency:10.3f}   (target >= 0.85)")
@@ -112,8 +119,10 @@ def main() -> None:
             "serial_extrapolated_s": round(extrapolated, 1),
             "speedup": round(extrapolated / full.elapsed, 1),
         }
-        print(f"  concurrency 1: {serial.runs} runs in {serial.elapsed:.2f} s ({per_run * 1000:.0f} ms a run), "
-              f"extrapolated to {full.runs} runs: {extrapolated:.0f} s")
+        print(
+            f"  concurrency 1: {serial.runs} runs in {serial.elapsed:.2f} s ({per_run * 1000:.0f} ms a run), "
+            f"extrapolated to {full.runs} runs: {extrapolated:.0f} s"
+        )
         print(f"  speed-up     {extrapolated / full.elapsed:10.1f}x")
     print(json.dumps(figures))
 
