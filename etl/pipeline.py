@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from etl.config import Settings
-from etl.errors import DestinationError, InputError
+from etl.errors import DestinationError, InputError, TransformError
 from etl.extract import (
     ApiClient,
     DiscoveredThread,
@@ -332,14 +332,6 @@ async def _fetch_and_write(
     async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
         async for fetched in fetched_runs:
             observer.run_done(fetched)
-            if fetched.ok:
-                summary.runs_ok += 1
-                summary.steps += len(fetched.steps)
-            else:
-                summary.runs_failed += 1
-                summary.failures.append(
-                    {"thread_id": fetched.ref.thread_id, "run_id": fetched.ref.run_id, "reason": str(fetched.error)}
-                )
             batch.add(fetched)
             if batch.steps >= options.batch_steps or batch.runs >= options.batch_runs:
                 await _write(dest, batch, summary, observer)
@@ -349,9 +341,23 @@ async def _fetch_and_write(
 
 
 async def _write(dest: Destination, batch: _Batch, summary: ExportSummary, observer: ExportObserver) -> None:
-    """Transform one batch and land it, off the event loop so fetching continues meanwhile."""
-    export_batch, drift = batch.to_export_batch()
-    await asyncio.to_thread(dest.write, export_batch)
+    """Transform one batch and land it in a worker thread, so fetching goes on meanwhile; then count it."""
+
+    def transform_and_write() -> tuple[ExportBatch, int]:
+        export_batch, drift = batch.to_export_batch()
+        dest.write(export_batch)
+        return export_batch, drift
+
+    export_batch, drift = await asyncio.to_thread(transform_and_write)
+    for record in export_batch.records:
+        if record.exported:
+            summary.runs_ok += 1
+            summary.steps += record.step_count
+        else:
+            summary.runs_failed += 1
+            summary.failures.append(
+                {"thread_id": record.thread_id, "run_id": record.run_id, "reason": record.error or ""}
+            )
     for name, table in export_batch.tables.items():
         summary.rows[name] += table.num_rows
     summary.schema_drift += drift
@@ -360,51 +366,73 @@ async def _write(dest: Destination, batch: _Batch, summary: ExportSummary, obser
 
 
 class _Batch:
-    """Runs fetched since the last write, grouped by fetch second (each row's ``extracted_at``)."""
+    """Runs fetched since the last write; each row's ``extracted_at`` is its run's fetch second."""
 
     def __init__(self) -> None:
         self.runs = 0
         self.steps = 0
-        self._steps: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
-        self._runs: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
-        self._records: list[RunRecord] = []
+        self._fetched: list[FetchedRun] = []
 
     def add(self, fetched: FetchedRun) -> None:
-        """Take one fetched run: its rows when it was fetched whole, its state record either way."""
-        second = int(fetched.fetched_at.timestamp())
+        """Take one fetched run, whole or failed."""
         self.runs += 1
-        if fetched.ok:
-            assert fetched.run is not None
-            self.steps += len(fetched.steps)
-            self._steps[second].extend(fetched.steps)
-            self._runs[second].append(fetched.run)
-        run = fetched.run or {}
-        self._records.append(
-            RunRecord(
-                run_id=fetched.ref.run_id,
-                thread_id=fetched.ref.thread_id,
-                run_status=run.get("status") if isinstance(run.get("status"), str) else None,
-                run_created_at=run.get("created_at") if isinstance(run.get("created_at"), int) else None,
-                step_count=len(fetched.steps) if fetched.ok else 0,
-                exported=fetched.ok,
-                error=None if fetched.ok else str(fetched.error),
-                exported_at=datetime.now(UTC),
-            )
-        )
+        self.steps += len(fetched.steps) if fetched.ok else 0
+        self._fetched.append(fetched)
 
     def to_export_batch(self) -> tuple[ExportBatch, int]:
-        """The batch as Arrow tables in the schemas of ``etl.schema``, and its schema-drift count."""
-        parts: defaultdict[str, list[pa.RecordBatch]] = defaultdict(list)
-        drift = 0
-        for second, runs in self._runs.items():
-            extracted_at = datetime.fromtimestamp(second, UTC)
-            parts["runs"].append(to_runs_table(runs, extracted_at))
-            step_tables = to_step_tables(self._steps[second], extracted_at)
-            for name, part in step_tables.tables.items():
-                parts[name].append(part)
-            drift += step_tables.drift
-        tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
-        return ExportBatch(tables=tables, records=self._records), drift
+        """The batch as Arrow tables in the schemas of ``etl.schema`` with its run records, and its schema drift.
+
+        A run whose objects do not fit the tables (``TransformError``) fails alone: it is recorded as failed with
+        the reason, and the other runs of the batch are written.
+        """
+        whole = [f for f in self._fetched if f.ok]
+        errors: dict[str, str] = {f.ref.run_id: str(f.error) for f in self._fetched if not f.ok}
+        try:
+            tables, drift = _to_tables(whole)
+        except TransformError:
+            for fetched in whole:  # find the culprits run by run
+                try:
+                    _to_tables([fetched])
+                except TransformError as exc:
+                    errors[fetched.ref.run_id] = f"the API sent data that does not fit the tables: {exc}"
+            tables, drift = _to_tables([f for f in whole if f.ref.run_id not in errors])
+        records = [_record(f, errors.get(f.ref.run_id)) for f in self._fetched]
+        return ExportBatch(tables=tables, records=records), drift
+
+
+def _to_tables(runs: list[FetchedRun]) -> tuple[dict[str, pa.Table], int]:
+    """Rows of whole runs in every table, one transform call per fetch second; and the schema drift."""
+    by_second: defaultdict[int, list[FetchedRun]] = defaultdict(list)
+    for fetched in runs:
+        by_second[int(fetched.fetched_at.timestamp())].append(fetched)
+    parts: defaultdict[str, list[pa.RecordBatch]] = defaultdict(list)
+    drift = 0
+    for second, group in by_second.items():
+        extracted_at = datetime.fromtimestamp(second, UTC)
+        parts["runs"].append(to_runs_table([f.run for f in group if f.run is not None], extracted_at))
+        step_tables = to_step_tables([step for f in group for step in f.steps], extracted_at)
+        for name, part in step_tables.tables.items():
+            parts[name].append(part)
+        drift += step_tables.drift
+    tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
+    return tables, drift
+
+
+def _record(fetched: FetchedRun, error: str | None) -> RunRecord:
+    """What the destination keeps of one run's export: whole and written, or failed and why."""
+    run = fetched.run or {}
+    status, created_at = run.get("status"), run.get("created_at")
+    exported = error is None
+    return RunRecord(
+        run_id=fetched.ref.run_id,
+        thread_id=fetched.ref.thread_id,
+        run_status=status if isinstance(status, str) else None,
+        run_created_at=created_at if isinstance(created_at, int) else None,
+        step_count=len(fetched.steps) if exported else 0,
+        exported=exported,
+        error=error,
+        exported_at=datetime.now(UTC),
+    )
 
 
 def _new_watermarks(discovered: Mapping[str, DiscoveredThread]) -> dict[str, int]:

@@ -178,3 +178,19 @@ async def test_leaving_early_closes_an_async_source() -> None:
         async for _ in runs:
             break
     assert closed
+
+
+async def test_a_run_is_stamped_with_the_arrival_of_its_last_page() -> None:
+    # Many runs in flight at once, each with pages arriving at different moments: each run's fetched_at must be
+    # exactly the arrival its raw-archive record of the last steps page carries (replay depends on it).
+    server = StepsServer(delay=0.003)
+    records: list[Any] = []
+    async with ApiClient(
+        Settings(api_key=Secret("sk-test-runs"), base_url="https://api.test/v1", max_retries=0, page_size=2),
+        transport=httpx.MockTransport(server),
+        on_response=records.append,
+    ) as client:
+        got = await fetch_all(client, [RunRef("t", f"run_{n}") for n in (5, 3, 7, 1, 4, 6)], concurrency=4)
+    for run_id, fetched in got.items():
+        last = [r for r in records if r.path == f"/threads/t/runs/{run_id}/steps"][-1]
+        assert fetched.fetched_at == last.fetched_at, run_id

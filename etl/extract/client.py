@@ -22,6 +22,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -66,6 +67,17 @@ class ResponseRecord:
     headers: Mapping[str, str]  # only RECORDED_HEADERS
     fetched_at: datetime
     body: bytes
+
+
+# When the latest response of the current asyncio task arrived. A context variable, so each of the many runs in
+# flight (one task each) sees its own: a run's rows get the arrival time of its last page, the same moment the
+# raw archive records for that page, so a replay of the archive rebuilds the same extracted_at.
+_last_fetched_at: ContextVar[datetime | None] = ContextVar("last_fetched_at", default=None)
+
+
+def last_fetched_at() -> datetime | None:
+    """When the latest response received by the current task arrived (None before any)."""
+    return _last_fetched_at.get()
 
 
 @dataclass
@@ -213,6 +225,8 @@ class ApiClient:
             # Connection refused or dropped, body cut short (RemoteProtocolError), broken compression...
             self.stats.transport_errors += 1
             raise RetriableApiError(self._where(f"{type(exc).__name__}: {exc}", path)) from exc
+        fetched_at = datetime.now(UTC)
+        _last_fetched_at.set(fetched_at)
         status = response.status_code
         headers = response.headers
         self.stats.by_status[status] += 1
@@ -227,9 +241,9 @@ class ApiClient:
                     status=status,
                     request_id=request_id,
                 ) from None
-            self._record(response, path, body)
+            self._record(response, path, body, fetched_at)
             return data
-        self._record(response, path, body)
+        self._record(response, path, body, fetched_at)
         raise self._status_error(response, body, path)
 
     async def _read_body(self, response: httpx.Response, path: str) -> bytes:
@@ -297,7 +311,7 @@ class ApiClient:
             self._pause.pause_for(min(reset, self.policy.max_retry_after))
             self.stats.rate_limit_pauses = self._pause.pauses
 
-    def _record(self, response: httpx.Response, path: str, body: bytes) -> None:
+    def _record(self, response: httpx.Response, path: str, body: bytes, fetched_at: datetime) -> None:
         if self._on_response is None:
             return
         self._on_response(
@@ -307,7 +321,7 @@ class ApiClient:
                 query=tuple(response.request.url.params.multi_items()),
                 status=response.status_code,
                 headers={name: response.headers[name] for name in RECORDED_HEADERS if name in response.headers},
-                fetched_at=datetime.now(UTC),
+                fetched_at=fetched_at,
                 body=body,
             )
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from etl.config import FILE_SEARCH_CONTENT_INCLUDE
 from etl.errors import AuthError, EtlError, FatalApiError
-from etl.extract.client import ApiClient
+from etl.extract.client import ApiClient, last_fetched_at
 from etl.extract.ids import RunRef
 from etl.extract.paging import iter_pages
 from etl.extract.streams import aiter_any, stream_map
@@ -62,8 +62,13 @@ async def fetch_run(client: ApiClient, ref: RunRef) -> FetchedRun:
         raise
     except EtlError as exc:
         log.warning("run %s failed: %s", ref, exc)
-        return FetchedRun(ref, run if isinstance(run, dict) else None, steps, exc, requests, datetime.now(UTC))
-    return FetchedRun(ref, run, steps, None, requests, datetime.now(UTC))
+        return FetchedRun(ref, run if isinstance(run, dict) else None, steps, exc, requests, _arrival())
+    return FetchedRun(ref, run, steps, None, requests, _arrival())
+
+
+def _arrival() -> datetime:
+    """When this run's last response arrived (its rows' extracted_at); now, if no response came at all."""
+    return last_fetched_at() or datetime.now(UTC)
 
 
 async def iter_fetched_runs(
