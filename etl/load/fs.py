@@ -96,10 +96,12 @@ class Store:
                 return
             parent, _, name = final.rpartition("/")
             if parent not in self._made_dirs:
-                self.fs.create_dir(parent, recursive=True)
+                os.makedirs(parent, exist_ok=True)
                 self._made_dirs.add(parent)
             temp = f"{parent}/.{name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
-            self._upload(temp, data)
+            # Plain file calls, not pyarrow.fs: a third of the cost of a small file (its move stats and checks).
+            with open(temp, "wb") as out:
+                out.write(memoryview(data))
             self._publish(temp, final)
 
     def _upload(self, path: str, data: bytes | pa.Buffer) -> None:
@@ -109,7 +111,7 @@ class Store:
             stream.write(data)
 
     def _publish(self, temp: str, final: str) -> None:
-        self.fs.move(temp, final)
+        os.replace(temp, final)
 
     def write_parquet(self, relative: str, table: pa.Table) -> None:
         """Write a table as a zstd Parquet file, atomically."""

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from types import TracebackType
 
 import pyarrow as pa
@@ -187,8 +188,8 @@ class ParquetDestination:
         parts: list[pa.Table] = []
         changed = job.new is not None
         if old is not None:
-            old = _conform(old, table)
-            kept = old.filter(pc.invert(pc.is_in(old[_id_column(table)], value_set=job.drop)))
+            old = _conform(old, table, _file_schema(table.name))
+            kept = old.filter(pc.invert(pc.is_in(old[_id_column(table)], value_set=job.drop))) if len(job.drop) else old
             changed = changed or kept.num_rows != old.num_rows
             parts.append(kept)
         if not changed:
@@ -256,18 +257,33 @@ def _id_column(table: Table) -> str:
     return "run_id" if table.name == "runs" else "step_id"
 
 
-def _conform(rows: pa.Table, table: Table) -> pa.Table:
-    """Rows in exactly the table's schema: columns in order, types cast, columns added later as nulls."""
-    if rows.schema.equals(table.schema, check_metadata=False):
+def _conform(rows: pa.Table, table: Table, schema: pa.Schema | None = None) -> pa.Table:
+    """Rows in exactly ``schema`` (default the table's): columns in order, types cast, later columns as nulls."""
+    schema = schema or table.schema
+    if rows.schema.equals(schema, check_metadata=False):
         return rows  # the usual case (our own files, the pipeline's batches): no per-column work
     try:
         columns = [
             rows[f.name].cast(f.type) if f.name in rows.column_names else pa.nulls(rows.num_rows, f.type)
-            for f in table.schema
+            for f in schema
         ]
-        return pa.Table.from_arrays(columns, schema=table.schema)
+        return pa.Table.from_arrays(columns, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise DestinationError(f"rows for {table.name} do not fit its schema: {exc}") from None
+
+
+@cache
+def _file_schema(name: str) -> pa.Schema:
+    """The table's schema as its Parquet files hold it: Parquet has no seconds, so timestamps are in ms.
+
+    New rows are cast to it once per batch, so that the old rows read back from each file need no cast.
+    """
+    return pa.schema(
+        [
+            f.with_type(pa.timestamp("ms", f.type.tz)) if pa.types.is_timestamp(f.type) else f
+            for f in TABLES[name].schema
+        ]
+    )
 
 
 def _threads_of(tables: Mapping[str, pa.Table]) -> dict[str, str]:
@@ -335,7 +351,7 @@ def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> l
     new: dict[str, dict[tuple[str, int], pa.Table]] = {}
     for name, rows in tables.items():
         table = TABLES[name]
-        new[name] = _split(_last_per_key(rows, table))
+        new[name] = _split(_last_per_key(rows, table).cast(_file_schema(table.name)))
         for (day, bucket), part in new[name].items():
             ids = rewritten_runs if name == "runs" else rewritten_steps
             ids[bucket].update(part[_id_column(table)].to_pylist())
@@ -347,22 +363,22 @@ def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> l
         for run_id in pc.unique(rows["run_id"]).to_pylist():
             moved[key].update((day, bucket_of(run_id)) for day in old_days.get(run_id, ()))
 
+    # One array of ids per bucket, shared by all of that bucket's files (ids are unique across buckets).
+    drop_runs, drop_steps = _id_arrays(rewritten_runs), _id_arrays(rewritten_steps)
+    no_ids = pa.array([], pa.string())
     jobs: list[_FileJob] = []
     for table in [*step_tables, TABLES["runs"]]:
         is_runs = table.name == "runs"
         files = set(new.get(table.name, {})) | (moved["runs"] if is_runs else step_files | moved["steps"])
-        ids = rewritten_runs if is_runs else rewritten_steps
+        drop = drop_runs if is_runs else drop_steps
+        rows_of = new.get(table.name, {})
         for day, bucket in sorted(files):
-            jobs.append(
-                _FileJob(
-                    table,
-                    day,
-                    bucket,
-                    new.get(table.name, {}).get((day, bucket)),
-                    pa.array(sorted(ids[bucket]), pa.string()),
-                )
-            )
+            jobs.append(_FileJob(table, day, bucket, rows_of.get((day, bucket)), drop.get(bucket, no_ids)))
     return jobs
+
+
+def _id_arrays(ids: Mapping[int, set[str]]) -> dict[int, pa.Array]:
+    return {bucket: pa.array(sorted(values), pa.string()) for bucket, values in ids.items()}
 
 
 # -- reading -------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.errors import DestinationError
 from etl.load.base import RunRecord
@@ -62,10 +63,16 @@ class ParquetState:
 
     # -- runs ------------------------------------------------------------------------------------------
 
-    def _bucket_rows(self, bucket: int) -> dict[str, dict[str, object]]:
-        table = self._store.read_table(_runs_file(bucket))
+    def _bucket_table(self, bucket: int) -> pa.Table | None:
+        return self._store.read_table(_runs_file(bucket))
+
+    def _bucket_rows(self, bucket: int, ids: set[str] | None = None) -> dict[str, dict[str, object]]:
+        """The rows of one bucket's runs (only ``ids`` when given: a bucket holds every run ever exported)."""
+        table = self._bucket_table(bucket)
         if table is None:
             return {}
+        if ids is not None:
+            table = table.filter(_among(table, ids))
         return {row["run_id"]: row for row in table.to_pylist()}
 
     def _buckets_for(self, run_ids: Iterable[str] | None) -> dict[int, set[str] | None]:
@@ -82,8 +89,8 @@ class ParquetState:
         """Records for the given runs (all runs when None); runs never settled have none."""
         out: dict[str, RunRecord] = {}
         for bucket, ids in self._buckets_for(run_ids).items():
-            for run_id, row in self._bucket_rows(bucket).items():
-                if row["recorded"] and (ids is None or run_id in ids):
+            for run_id, row in self._bucket_rows(bucket, ids).items():
+                if row["recorded"]:
                     out[run_id] = RunRecord(**{k: row[k] for k in _RECORD_FIELDS})  # type: ignore[arg-type]
         return out
 
@@ -91,9 +98,8 @@ class ParquetState:
         """The partitions (``YYYY-MM-DD``) known to hold rows of each run."""
         out: dict[str, set[str]] = {}
         for bucket, ids in self._buckets_for(run_ids).items():
-            for run_id, row in self._bucket_rows(bucket).items():
-                if ids is None or run_id in ids:
-                    out[run_id] = set(row["partitions"])  # type: ignore[call-overload]
+            for run_id, row in self._bucket_rows(bucket, ids).items():
+                out[run_id] = set(row["partitions"])  # type: ignore[call-overload]
         return out
 
     def update_runs(
@@ -104,7 +110,16 @@ class ParquetState:
         records: Iterable[RunRecord] = (),
     ) -> None:
         """Add partitions (run_id -> (thread_id, dates)) and replace records of one bucket's runs."""
-        rows = self._bucket_rows(bucket)
+        records = list(records)
+        touched = set(partitions) | {record.run_id for record in records}
+        # Only the touched runs go through Python; the bucket's other rows are carried over as Arrow.
+        table = self._bucket_table(bucket)
+        rows: dict[str, dict[str, object]] = {}
+        kept: list[pa.Table] = []
+        if table is not None:
+            mask = _among(table, touched)
+            rows = {row["run_id"]: row for row in table.filter(mask).to_pylist()}
+            kept.append(table.filter(pc.invert(mask)))
         now = datetime.now(UTC)
         for run_id, (thread_id, dates) in partitions.items():
             row = rows.setdefault(run_id, _placeholder(run_id, thread_id, now))
@@ -115,8 +130,9 @@ class ParquetState:
             row["recorded"] = True
             row["partitions"] = old["partitions"] if old else []
             rows[record.run_id] = row
-        table = pa.Table.from_pylist([rows[k] for k in sorted(rows)], schema=RUNS_SCHEMA)
-        self._store.write_parquet(_runs_file(bucket), table)
+        changed = pa.Table.from_pylist(list(rows.values()), schema=RUNS_SCHEMA)
+        merged = pa.concat_tables([*kept, changed]).sort_by("run_id")
+        self._store.write_parquet(_runs_file(bucket), merged)
 
     # -- watermarks ------------------------------------------------------------------------------------
 
@@ -173,6 +189,11 @@ class ParquetState:
             if data is not None:
                 out.append(json.loads(data))
         return out
+
+
+def _among(table: pa.Table, ids: set[str]) -> pa.ChunkedArray:
+    """The mask of ``table``'s rows whose run_id is in ``ids``."""
+    return pc.is_in(table["run_id"], value_set=pa.array(list(ids), pa.string()))
 
 
 def _placeholder(run_id: str, thread_id: str, now: datetime) -> dict[str, object]:
