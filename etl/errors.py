@@ -5,6 +5,9 @@
     ├── DestinationError            the destination cannot be used as asked (exit 2)
     │   └── DestinationBusyError    another export holds the destination (exit 2)
     ├── TransformError              an API object does not fit the tables (wrong JSON type, no id): fails its run
+    ├── PartialExportError          some runs of an export failed, the rest were written (exit 3)
+    ├── DiscoveryError              the runs of some threads could not be listed: a plan would be incomplete
+    ├── DataCheckError              a data check of sql/checks found rows that break its rule
     ├── AuthError                   401/403 or insufficient_quota: stops the whole export (exit 4)
     └── ApiError                    an HTTP exchange with the API went wrong
         ├── RetriableApiError       408/409/429/5xx, transport failures, bodies cut short or not JSON
@@ -52,6 +55,20 @@ class TransformError(EtlError):
         super().__init__(message)
         self.object_id = object_id
         self.field = field
+
+
+class PartialExportError(EtlError):
+    """Some runs could not be exported (each is named in the summary); the rest were written."""
+
+    exit_code = 3
+
+
+class DiscoveryError(EtlError):
+    """The runs of some threads could not be listed, so a plan of the interval would be incomplete."""
+
+
+class DataCheckError(EtlError):
+    """A data check of ``sql/checks`` found rows that break its rule."""
 
 
 class ApiError(EtlError):

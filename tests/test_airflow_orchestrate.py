@@ -15,12 +15,11 @@ import pyarrow.dataset as ds
 import pytest
 
 from etl.config import Secret, Settings
-from etl.errors import AuthError, InputError
+from etl.errors import AuthError, InputError, PartialExportError
 from etl.fakeapi import FakeConfig, FakeServer
 from etl.load.parquet import parquet_dataset
 from etl.orchestrate import (
     DagParams,
-    PartialExportError,
     ThreadSource,
     Window,
     export_shard,

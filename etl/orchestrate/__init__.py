@@ -14,9 +14,6 @@ from etl.orchestrate.connection import connection_settings, settings_from_connec
 from etl.orchestrate.entrypoints import checks_step, export_step, load_step, plan_step
 from etl.orchestrate.params import DagParams
 from etl.orchestrate.tasks import (
-    DataCheckError,
-    DiscoveryError,
-    PartialExportError,
     Window,
     export_shard,
     load_into_duckdb,
@@ -28,9 +25,6 @@ from etl.orchestrate.threads import ThreadSource, query_thread_ids, resolve_thre
 
 __all__ = [
     "DagParams",
-    "DataCheckError",
-    "DiscoveryError",
-    "PartialExportError",
     "ThreadSource",
     "Window",
     "checks_step",

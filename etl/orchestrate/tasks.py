@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NoReturn
 
 from etl.config import Settings
-from etl.errors import AuthError, EtlError, InputError
+from etl.errors import AuthError, DataCheckError, DiscoveryError, EtlError, InputError, PartialExportError
 from etl.extract import RunRef
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
 from etl.pipeline import ExportOptions, ExportSummary, Sources, run_export
@@ -27,20 +27,6 @@ log = logging.getLogger(__name__)
 # The load picks the partitions whose files changed since the plan, minus this much: worker and object
 # store clocks may disagree, and loading a partition once too often costs only time.
 CLOCK_MARGIN = timedelta(minutes=15)
-
-
-class PartialExportError(EtlError):
-    """Some runs of a shard could not be exported (each is named in the task log); the rest were written."""
-
-    exit_code = 3
-
-
-class DiscoveryError(EtlError):
-    """The runs of some threads could not be listed, so the plan of the interval would be incomplete."""
-
-
-class DataCheckError(EtlError):
-    """A data check of ``sql/checks`` found rows that break its rule."""
 
 
 @dataclass(frozen=True)
