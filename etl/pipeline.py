@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
@@ -108,7 +108,9 @@ class ExportSummary:
     failures: list[dict[str, str]] = field(default_factory=list)
     steps: int = 0
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
-    schema_drift: int = 0
+    schema_drift: int = 0  # rows kept whose step, tool call or output type this version does not know
+    drift_kinds: Counter[str] = field(default_factory=Counter)  # e.g. "step_type:reasoning" -> rows
+    unknown_fields: set[str] = field(default_factory=set)  # keys sent but not stored, e.g. "function.strict"
     requests: int = 0
     retries: int = 0
     batches: int = 0
@@ -141,6 +143,8 @@ class ExportSummary:
             "steps": self.steps,
             "rows": self.rows,
             "schema_drift": self.schema_drift,
+            "schema_drift_kinds": dict(sorted(self.drift_kinds.items())),
+            "unknown_fields": sorted(self.unknown_fields),
             "requests": self.requests,
             "retries": self.retries,
             "batches": self.batches,
@@ -343,7 +347,7 @@ async def _fetch_and_write(
 async def _write(dest: Destination, batch: _Batch, summary: ExportSummary, observer: ExportObserver) -> None:
     """Transform one batch and land it in a worker thread, so fetching goes on meanwhile; then count it."""
 
-    def transform_and_write() -> tuple[ExportBatch, int]:
+    def transform_and_write() -> tuple[ExportBatch, Drift]:
         export_batch, drift = batch.to_export_batch()
         dest.write(export_batch)
         return export_batch, drift
@@ -360,7 +364,9 @@ async def _write(dest: Destination, batch: _Batch, summary: ExportSummary, obser
             )
     for name, table in export_batch.tables.items():
         summary.rows[name] += table.num_rows
-    summary.schema_drift += drift
+    summary.schema_drift += drift.rows
+    summary.drift_kinds.update(drift.kinds)
+    summary.unknown_fields |= drift.unknown_fields
     summary.batches += 1
     observer.batch_written(summary)
 
@@ -379,7 +385,7 @@ class _Batch:
         self.steps += len(fetched.steps) if fetched.ok else 0
         self._fetched.append(fetched)
 
-    def to_export_batch(self) -> tuple[ExportBatch, int]:
+    def to_export_batch(self) -> tuple[ExportBatch, Drift]:
         """The batch as Arrow tables in the schemas of ``etl.schema`` with its run records, and its schema drift.
 
         A run whose objects do not fit the tables (``TransformError``) fails alone: it is recorded as failed with
@@ -400,20 +406,31 @@ class _Batch:
         return ExportBatch(tables=tables, records=records), drift
 
 
-def _to_tables(runs: list[FetchedRun]) -> tuple[dict[str, pa.Table], int]:
+@dataclass
+class Drift:
+    """What the API sent that this version's schema does not know (kept, never fatal)."""
+
+    rows: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    unknown_fields: set[str] = field(default_factory=set)
+
+
+def _to_tables(runs: list[FetchedRun]) -> tuple[dict[str, pa.Table], Drift]:
     """Rows of whole runs in every table, one transform call per fetch second; and the schema drift."""
     by_second: defaultdict[int, list[FetchedRun]] = defaultdict(list)
     for fetched in runs:
         by_second[int(fetched.fetched_at.timestamp())].append(fetched)
     parts: defaultdict[str, list[pa.RecordBatch]] = defaultdict(list)
-    drift = 0
+    drift = Drift()
     for second, group in by_second.items():
         extracted_at = datetime.fromtimestamp(second, UTC)
         parts["runs"].append(to_runs_table([f.run for f in group if f.run is not None], extracted_at))
         step_tables = to_step_tables([step for f in group for step in f.steps], extracted_at)
         for name, part in step_tables.tables.items():
             parts[name].append(part)
-        drift += step_tables.drift
+        drift.rows += step_tables.drift
+        drift.kinds.update(step_tables.drift_kinds)
+        drift.unknown_fields |= step_tables.unknown_fields
     tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
     return tables, drift
 

@@ -66,6 +66,10 @@ def test_every_table_equals_the_truth_field_by_field(fake: FakeServer, tmp_path:
     # --future-variants: one unknown step type and one unknown tool call type, each counted as drift
     unknown_steps = [s for s in truth.steps if s["type"] not in ("message_creation", "tool_calls")]
     assert unknown_steps and figures["schema_drift"] >= len(unknown_steps)
+    kinds = figures["schema_drift_kinds"]
+    assert kinds[f"step_type:{unknown_steps[0]['type']}"] == len(unknown_steps)
+    assert any(kind.startswith("tool_call_type:") for kind in kinds)
+    assert figures["unknown_fields"], "the future variants' extra fields are named in the summary"
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "parquet"])

@@ -131,8 +131,13 @@ def summary_lines(summary: ExportSummary) -> list[str]:
         f"  runs: {summary.runs_ok} ok, {summary.runs_failed} failed, {summary.runs_skipped} skipped (exported before)",
         f"  steps: {summary.steps} ({summary.steps_per_s:,.0f} steps/s)",
         "  rows: " + ", ".join(f"{name} {count}" for name, count in summary.rows.items()),
-        f"  requests: {summary.requests} ({summary.retries} retries), schema drift: {summary.schema_drift}",
+        f"  requests: {summary.requests} ({summary.retries} retries), schema drift: {summary.schema_drift} rows",
     ]
+    if summary.drift_kinds:
+        kinds = ", ".join(f"{kind} {rows}" for kind, rows in sorted(summary.drift_kinds.items()))
+        lines.append(f"  kept as sent (types this version does not know): {kinds}")
+    if summary.unknown_fields:
+        lines.append(f"  fields not stored (new in the API?): {', '.join(sorted(summary.unknown_fields))}")
     for failure in summary.failures:
         where = f"{failure['thread_id']}/{failure['run_id']}" if failure["run_id"] else f"thread {failure['thread_id']}"
         lines.append(f"  FAILED {where}: {failure['reason']}")
