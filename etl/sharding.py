@@ -2,6 +2,9 @@
 
 A run id hashes to one of ``BUCKETS`` buckets; shard ``I`` of ``N`` owns the buckets ``b`` with ``b % N == I``.
 So the runs of one shard always land in files that no other shard writes, for any ``N <= BUCKETS``.
+
+Eight buckets, not more: a Parquet batch rewrites one file per (table, day, bucket) it touches, so the bucket
+count multiplies the files (and the time) of every batch; eight parallel writers are plenty.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 
 from etl.errors import InputError
 
-BUCKETS = 32
+BUCKETS = 8
 
 
 def bucket_of(run_id: str) -> int:
@@ -30,7 +33,8 @@ class Shard:
     def __post_init__(self) -> None:
         if not 1 <= self.count <= BUCKETS or not 0 <= self.index < self.count:
             raise InputError(
-                f"shard {self.index}/{self.count} is out of range: use I/N with 0 <= I < N <= {BUCKETS}"
+                f"shard {self.index}/{self.count} is out of range: use I/N with 0 <= I < N <= {BUCKETS} "
+                f"(run ids hash to {BUCKETS} buckets, and a shard owns whole buckets)"
             )
 
     @classmethod

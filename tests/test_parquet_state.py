@@ -12,6 +12,7 @@ from test_parquet_support import make_batch, simple_runs
 from etl.errors import DestinationError
 from etl.load import open_destination
 from etl.load.base import ExportBatch, RunRecord
+from etl.sharding import BUCKETS
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
 
@@ -90,3 +91,25 @@ def test_state_writes_need_a_writer(tmp_path: Path) -> None:
     ):
         with pytest.raises(DestinationError, match="read-only"):
             call()
+
+
+def test_a_root_records_its_bucket_count_and_refuses_another(tmp_path: Path) -> None:
+    new, legacy, other = tmp_path / "new", tmp_path / "legacy", tmp_path / "other"
+    with open_destination(str(new)):
+        pass  # a claim alone writes nothing
+    assert not (new / "_state" / "layout.json").exists()
+    with open_destination(str(new)) as dest:
+        dest.write(make_batch(simple_runs(2)))
+    assert json.loads((new / "_state" / "layout.json").read_text()) == {"buckets": BUCKETS}
+    with open_destination(str(new)) as dest:  # our own layout: accepted
+        dest.write(make_batch(simple_runs(2)))
+
+    # A root from before layout.json (32 buckets: state files up to bucket-31), or one of another count.
+    (legacy / "_state" / "runs").mkdir(parents=True)
+    (legacy / "_state" / "runs" / "bucket-17.parquet").write_bytes(b"")
+    (other / "_state").mkdir(parents=True)
+    (other / "_state" / "layout.json").write_text('{"buckets": 16}')
+    for root, count in ((legacy, 32), (other, 16)):
+        with pytest.raises(DestinationError, match=f"into {count} hash buckets .* this version writes {BUCKETS}"):
+            open_destination(str(root)).__enter__()
+        assert not list(root.glob("[!_]*/**/*.parquet"))

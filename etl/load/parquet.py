@@ -78,6 +78,7 @@ class ParquetDestination:
         self._state = ParquetState(self._store)
         self._claim: Claim | None = None
         self._written: dict[str, set[str]] = defaultdict(set)
+        self._layout_recorded = False
 
     # -- the claim -------------------------------------------------------------------------------------
 
@@ -87,6 +88,7 @@ class ParquetDestination:
             claim.acquire()
             self._claim = claim
             try:
+                self._layout_recorded = self._state.check_layout()
                 self._remove_stale_temp_files()
             except BaseException:
                 self._release()
@@ -136,6 +138,9 @@ class ParquetDestination:
             raise DestinationError(f"batch has unknown tables: {', '.join(sorted(unknown))}")
         threads = _threads_of(tables)
         self._check_buckets({*threads, *(r.run_id for r in batch.records)})
+        if not self._layout_recorded:
+            self._state.record_layout()
+            self._layout_recorded = True
 
         old_days = self._state.partitions(threads)
         new_days = _days_by_run(tables)
@@ -196,12 +201,14 @@ class ParquetDestination:
             return
         if job.new is not None:
             parts.append(job.new)
-        rows = pa.concat_tables(parts).sort_by([(k, "ascending") for k in table.key])
+        parts = [part for part in parts if part.num_rows]
         self._writable()
-        if rows.num_rows:
-            self._store.write_parquet(path, rows)
-        else:
+        if not parts:
             self._store.delete(path)
+        else:
+            # One part is in key order already (a file is written sorted, and so are a batch's new rows).
+            sort = [(k, "ascending") for k in table.key]
+            self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
         self._written[table.name].add(job.day)
 
     # -- what was written ------------------------------------------------------------------------------
@@ -316,11 +323,15 @@ def _buckets(run_ids: pa.ChunkedArray) -> pa.Array:
     return of_distinct.take(pc.index_in(run_ids, value_set=distinct).combine_chunks())
 
 
-def _split(rows: pa.Table) -> dict[tuple[str, int], pa.Table]:
-    """Rows grouped by the (day, bucket) file they belong to."""
+def _split(rows: pa.Table, table: Table) -> dict[tuple[str, int], pa.Table]:
+    """Rows grouped by the (day, bucket) file they belong to, each group sorted by key."""
     days = pc.cast(pc.cast(pc.cast(rows["created_at"], pa.date32()), pa.int32()), pa.int64())
     file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows["run_id"]))
-    order = pc.sort_indices(file_key)
+    # One sort for the whole batch, so that a file with no old rows to merge needs none of its own.
+    order = pc.sort_indices(
+        rows.select(list(table.key)).append_column("__file", file_key),
+        sort_keys=[("__file", "ascending"), *((k, "ascending") for k in table.key)],
+    )
     rows, file_key = rows.take(order), file_key.take(order)
     runs = pc.run_end_encode(file_key)
     out: dict[tuple[str, int], pa.Table] = {}
@@ -351,7 +362,7 @@ def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> l
     new: dict[str, dict[tuple[str, int], pa.Table]] = {}
     for name, rows in tables.items():
         table = TABLES[name]
-        new[name] = _split(_last_per_key(rows, table).cast(_file_schema(table.name)))
+        new[name] = _split(_last_per_key(rows, table).cast(_file_schema(table.name)), table)
         for (day, bucket), part in new[name].items():
             ids = rewritten_runs if name == "runs" else rewritten_steps
             ids[bucket].update(part[_id_column(table)].to_pylist())

@@ -5,6 +5,7 @@
     _state/watermarks/<scope>.json       {thread_id: highest settled run created_at}, one file per scope
     _state/backfill/<job>/<chunk>.done   one object per finished chunk: marking never rewrites shared state
     _state/exports/<ts>-<uuid>.json      one object per export summary
+    _state/layout.json                   {"buckets": 8}: the hash buckets the data files are split by
 
 Bucket files and a scope's watermarks are only written under the writer's claim on those buckets (a scope
 is meant to be one shard spec); chunk marks and summaries are new objects, so concurrent writers never lose
@@ -28,6 +29,8 @@ from etl.load.fs import Store
 from etl.sharding import BUCKETS, bucket_of
 
 STATE_DIR = "_state"
+LAYOUT_FILE = f"{STATE_DIR}/layout.json"
+_LEGACY_BUCKETS = 32  # roots written before layout.json existed
 RUNS_SCHEMA = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -60,6 +63,35 @@ class ParquetState:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    # -- layout ----------------------------------------------------------------------------------------
+
+    def check_layout(self) -> bool:
+        """Refuse a root whose files are split by another bucket count; True when the root records ours.
+
+        A run's rows and state live in the files of its bucket: written with another count, a re-export
+        would look for them in the wrong files and leave the old copies in place.
+        """
+        data = self._store.read_bytes(LAYOUT_FILE)
+        if data is not None:
+            try:
+                buckets = json.loads(data)["buckets"]
+            except (ValueError, KeyError, TypeError):
+                raise DestinationError(f"{self._store.display}: {LAYOUT_FILE} is unreadable") from None
+        elif any(f.base_name.startswith("bucket-") for f in self._store.list_files(f"{STATE_DIR}/runs")):
+            buckets = _LEGACY_BUCKETS
+        else:
+            return False
+        if buckets != BUCKETS:
+            raise DestinationError(
+                f"destination {self._store.display} splits its files into {buckets} hash buckets (an earlier "
+                f"version wrote it); this version writes {BUCKETS}: export or replay into a new root"
+            )
+        return True
+
+    def record_layout(self) -> None:
+        """Note the bucket count, before the first data file of a new root."""
+        self._store.write_atomic(LAYOUT_FILE, json.dumps({"buckets": BUCKETS}).encode())
 
     # -- runs ------------------------------------------------------------------------------------------
 
