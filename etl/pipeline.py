@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from etl.config import Settings
-from etl.errors import DestinationError, InputError, TransformError
+from etl.errors import DestinationError, EtlError, InputError, TransformError
 from etl.extract import (
     ApiClient,
     DiscoveredThread,
@@ -223,6 +223,14 @@ async def _plan_only(settings: Settings, sources: Sources, options: ExportOption
     return summary
 
 
+@dataclass(frozen=True)
+class _ListedThread:
+    """What an export keeps of a thread whose runs it listed: where its watermark may move, or why listing failed."""
+
+    newest_created_at: int | None
+    error: EtlError | None
+
+
 @dataclass
 class _Plan:
     """What the destination's state says about this export, and what discovery finds along the way."""
@@ -230,7 +238,7 @@ class _Plan:
     records: dict[str, RunRecord]  # every run an earlier export settled or tried
     finished: set[str]  # runs not to fetch again
     watermarks: dict[str, int]  # where discovery may start, per thread
-    discovered: dict[str, DiscoveredThread] = field(default_factory=dict)
+    discovered: dict[str, _ListedThread] = field(default_factory=dict)
 
     @classmethod
     def read(cls, state: StateStore | None, threads: Iterable[str], options: ExportOptions) -> _Plan:
@@ -290,7 +298,8 @@ async def _run_refs(
                 yield ref
 
     def on_thread(thread: DiscoveredThread) -> None:
-        plan.discovered[thread.thread_id] = thread
+        # Not the thread itself: its run objects, kept to the end, would grow the export's memory with the job.
+        plan.discovered[thread.thread_id] = _ListedThread(thread.newest_created_at, thread.error)
 
     runs = iter_discovered_runs(
         client, threads, since=sources.since, until=sources.until, watermarks=plan.watermarks, on_thread=on_thread
@@ -452,7 +461,7 @@ def _record(fetched: FetchedRun, error: str | None) -> RunRecord:
     )
 
 
-def _new_watermarks(discovered: Mapping[str, DiscoveredThread]) -> dict[str, int]:
+def _new_watermarks(discovered: Mapping[str, _ListedThread]) -> dict[str, int]:
     """Each fully listed thread's newest run: discovery may start there next time."""
     marks: dict[str, int] = {}
     for thread_id, thread in discovered.items():
@@ -462,7 +471,7 @@ def _new_watermarks(discovered: Mapping[str, DiscoveredThread]) -> dict[str, int
     return marks
 
 
-def _name_discovery_failures(discovered: Mapping[str, DiscoveredThread], summary: ExportSummary) -> None:
+def _name_discovery_failures(discovered: Mapping[str, _ListedThread], summary: ExportSummary) -> None:
     """Threads whose runs could not be listed count as failures of the export."""
     for thread_id, thread in discovered.items():
         if thread.error is not None:
