@@ -80,7 +80,7 @@ class ExportOptions:
     refresh: bool = False  # fetch runs an earlier export already finished
     dry_run: bool = False  # list the runs that would be fetched; write nothing
     use_watermarks: bool = True  # start discovery where the last export of this shard stopped
-    batch_steps: int = 20_000  # steps per write: bounds memory and sets the write granularity
+    batch_steps: int = 5_000  # steps per write: bounds memory (see README, Benchmarks: Memory)
     batch_runs: int = 2_000  # runs per write, for jobs of many small runs
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)

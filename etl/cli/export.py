@@ -152,7 +152,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 @click.option(
     "--batch-steps",
     type=click.IntRange(1, 1_000_000),
-    default=20_000,
+    default=5_000,
     show_default=True,
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
