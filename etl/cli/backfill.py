@@ -9,23 +9,14 @@ import click
 
 from etl.backfill import Chunk, parse_chunk, run_backfill
 from etl.cli._common import handle_errors
-from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from
+from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from, thread_options
 from etl.cli.progress import configure_logging, summary_lines
 from etl.pipeline import ExportOptions
 from etl.sharding import Shard
 
 
 @click.command()
-@click.option(
-    "--thread", "threads", multiple=True, metavar="THREAD_ID", help="A thread to discover runs in (repeatable)."
-)
-@click.option(
-    "--threads-file",
-    "threads_files",
-    multiple=True,
-    metavar="PATH",
-    help="One thread id a line, or CSV with a thread_id column; '-' reads stdin.",
-)
+@thread_options
 @click.option("--since", required=True, help="Start of the window (ISO-8601 date or datetime, UTC if no offset).")
 @click.option("--until", required=True, help="End of the window, exclusive.")
 @click.option("--chunk", default="1d", show_default=True, help="Chunk size: 30m, 12h, 1d, 1w...")

@@ -79,6 +79,20 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def thread_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--thread and --threads-file: the threads whose runs are discovered (shared by export and backfill)."""
+    func = click.option(
+        "--threads-file",
+        "threads_files",
+        multiple=True,
+        metavar="PATH",
+        help="One thread id a line, or CSV with a thread_id column; '-' reads stdin.",
+    )(func)
+    return click.option(
+        "--thread", "threads", multiple=True, metavar="THREAD_ID", help="Discover this thread's runs (repeatable)."
+    )(func)
+
+
 def settings_from(options: dict[str, Any]) -> Settings:
     """Settings from the environment and the API options (the key is read from the named variable)."""
     settings = Settings.from_env(
@@ -123,16 +137,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     metavar="PATH",
     help="CSV (thread_id,run_id) or JSON Lines of runs; '-' reads stdin.",
 )
-@click.option(
-    "--thread", "threads", multiple=True, metavar="THREAD_ID", help="Discover this thread's runs (repeatable)."
-)
-@click.option(
-    "--threads-file",
-    "threads_files",
-    multiple=True,
-    metavar="PATH",
-    help="One thread id a line, or CSV with a thread_id column; '-' reads stdin.",
-)
+@thread_options
 @click.option("--since", help="Discovered runs created at or after this ISO-8601 date/datetime (UTC if no offset).")
 @click.option("--until", help="Discovered runs created before this ISO-8601 date/datetime.")
 @click.option(
