@@ -8,8 +8,10 @@ Timestamps are unix seconds; JSON text columns are compared parsed; ``extracted_
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -190,3 +192,21 @@ def assert_tables_equal(dest: str, expected: dict[str, dict[tuple[Any, ...], Row
 
 def _short(diff: dict[str, tuple[Any, Any]]) -> str:
     return repr({c: tuple(repr(x)[:120] for x in pair) for c, pair in diff.items()})
+
+
+def export_command(base_url: str, threads_file: str | Path, dest: str, *extra: str) -> list[str]:
+    """``runsteps export`` of every thread in ``threads_file`` as a real subprocess command line."""
+    return [
+        sys.executable,
+        "-m",
+        "etl",
+        "export",
+        "--threads-file",
+        str(threads_file),
+        "--dest",
+        dest,
+        "--base-url",
+        base_url,
+        "--no-progress",
+        *extra,
+    ]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from expected import actual_tables, assert_tables_equal, expected_tables
+from expected import actual_tables, assert_tables_equal, expected_tables, export_command
 
 from etl.fakeapi import FakeConfig, serve_in_thread
 from etl.sharding import Shard
@@ -19,21 +18,7 @@ KEY = "sk-test-concurrent-0123456789ab"
 
 
 def command(base_url: str, threads_file: Path, dest: str, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "etl",
-        "export",
-        "--threads-file",
-        str(threads_file),
-        "--dest",
-        dest,
-        "--base-url",
-        base_url,
-        "--no-progress",
-        "--metrics-json",
-        *extra,
-    ]
+    return export_command(base_url, threads_file, dest, "--metrics-json", *extra)
 
 
 def run_together(commands: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:

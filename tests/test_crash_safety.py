@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from expected import actual_tables, assert_tables_equal, expected_tables
+from expected import actual_tables, assert_tables_equal, expected_tables, export_command
 
 from etl.fakeapi import FakeConfig, serve_in_thread
 
@@ -26,24 +25,7 @@ KILLS = 20
 
 
 def start_export(base_url: str, threads_file: Path, dest: str, *extra: str) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "etl",
-        "export",
-        "--threads-file",
-        str(threads_file),
-        "--dest",
-        dest,
-        "--base-url",
-        base_url,
-        "--concurrency",
-        "8",
-        "--batch-steps",
-        "150",
-        "--no-progress",
-        *extra,
-    ]
+    command = export_command(base_url, threads_file, dest, "--concurrency", "8", "--batch-steps", "150", *extra)
     return subprocess.Popen(
         command, env={**os.environ, "OPENAI_API_KEY": KEY}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -8,14 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from expected import actual_tables, assert_tables_equal, expected_tables
+from expected import actual_tables, assert_tables_equal, expected_tables, export_command
 from test_parquet_support import S3, free_port, moto_server, s3  # noqa: F401
 
 from etl.cli import cli
@@ -134,23 +133,7 @@ def test_sigkill_mid_export_to_s3_then_rerun(tmp_path: Path, s3: S3) -> None:
     with serve_in_thread(config) as fake:
         threads_file = tmp_path / "threads.txt"
         fake.dataset.write_threads(threads_file)
-        command = [
-            sys.executable,
-            "-m",
-            "etl",
-            "export",
-            "--threads-file",
-            str(threads_file),
-            "--dest",
-            dest,
-            "--base-url",
-            fake.base_url,
-            "--concurrency",
-            "4",
-            "--batch-steps",
-            "100",
-            "--no-progress",
-        ]
+        command = export_command(fake.base_url, threads_file, dest, "--concurrency", "4", "--batch-steps", "100")
         env = {**os.environ, "OPENAI_API_KEY": KEY}
         for delay in (1.0, 2.0, 3.0):
             proc = subprocess.Popen([*command, "--refresh"], env=env, stderr=subprocess.DEVNULL)
