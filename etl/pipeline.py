@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
@@ -44,7 +44,7 @@ from etl.load import open_destination
 from etl.load.base import Destination, ExportBatch, RunRecord, StateStore
 from etl.schema import TABLES
 from etl.sharding import Shard
-from etl.transform import to_runs_table, to_step_tables
+from etl.transform import Drift, to_tables
 
 log = logging.getLogger(__name__)
 
@@ -415,33 +415,16 @@ class _Batch:
         return ExportBatch(tables=tables, records=records), drift
 
 
-@dataclass
-class Drift:
-    """What the API sent that this version's schema does not know (kept, never fatal)."""
-
-    rows: int = 0
-    kinds: Counter[str] = field(default_factory=Counter)
-    unknown_fields: set[str] = field(default_factory=set)
-
-
 def _to_tables(runs: list[FetchedRun]) -> tuple[dict[str, pa.Table], Drift]:
-    """Rows of whole runs in every table, one transform call per fetch second; and the schema drift."""
-    by_second: defaultdict[int, list[FetchedRun]] = defaultdict(list)
-    for fetched in runs:
-        by_second[int(fetched.fetched_at.timestamp())].append(fetched)
-    parts: defaultdict[str, list[pa.RecordBatch]] = defaultdict(list)
-    drift = Drift()
-    for second, group in by_second.items():
-        extracted_at = datetime.fromtimestamp(second, UTC)
-        parts["runs"].append(to_runs_table([f.run for f in group if f.run is not None], extracted_at))
-        step_tables = to_step_tables([step for f in group for step in f.steps], extracted_at)
-        for name, part in step_tables.tables.items():
-            parts[name].append(part)
-        drift.rows += step_tables.drift
-        drift.kinds.update(step_tables.drift_kinds)
-        drift.unknown_fields |= step_tables.unknown_fields
-    tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
-    return tables, drift
+    """Rows of whole runs in every table, each stamped with its run's fetch second."""
+
+    def second(fetched: FetchedRun) -> datetime:
+        return datetime.fromtimestamp(int(fetched.fetched_at.timestamp()), UTC)
+
+    return to_tables(
+        ((second(f), f.run) for f in runs if f.run is not None),
+        ((second(f), step) for f in runs for step in f.steps),
+    )
 
 
 def _record(fetched: FetchedRun, error: str | None) -> RunRecord:

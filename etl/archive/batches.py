@@ -7,15 +7,11 @@ batches the destination replaces (``Destination.write``), so each key is written
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-
 from etl.load.base import ExportBatch, RunRecord
-from etl.schema import TABLES
-from etl.transform import to_runs_table, to_step_tables
+from etl.transform import to_tables
 
 Json = dict[str, Any]
 
@@ -58,22 +54,5 @@ class RowBatch:
 
         Raises ``TransformError`` (naming the object) when an object does not fit the tables.
         """
-        parts: defaultdict[str, list[pa.RecordBatch]] = defaultdict(list)
-        drift = 0
-        for extracted_at, runs in _by_moment(self._runs).items():
-            parts["runs"].append(to_runs_table(runs, extracted_at))
-        for extracted_at, steps in _by_moment(self._steps).items():
-            step_tables = to_step_tables(steps, extracted_at)
-            for name, part in step_tables.tables.items():
-                parts[name].append(part)
-            drift += step_tables.drift
-        tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
-        return ExportBatch(tables=tables, records=list(self.records)), drift
-
-
-def _by_moment(objects: dict[str, tuple[datetime, Json]]) -> dict[datetime, list[Json]]:
-    """Objects grouped by their ``extracted_at``: one transform call per moment, not per object."""
-    groups: defaultdict[datetime, list[Json]] = defaultdict(list)
-    for extracted_at, obj in objects.values():
-        groups[extracted_at].append(obj)
-    return groups
+        tables, drift = to_tables(self._runs.values(), self._steps.values())
+        return ExportBatch(tables=tables, records=list(self.records)), drift.rows

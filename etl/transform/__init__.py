@@ -7,5 +7,6 @@ of the wrong JSON type or a missing id raises ``etl.errors.TransformError`` nami
 
 from etl.transform.runs import to_runs_table
 from etl.transform.steps import StepTables, to_step_tables
+from etl.transform.tables import Drift, to_tables
 
-__all__ = ["StepTables", "to_runs_table", "to_step_tables"]
+__all__ = ["Drift", "StepTables", "to_runs_table", "to_step_tables", "to_tables"]
