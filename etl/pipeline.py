@@ -372,7 +372,7 @@ async def _write(dest: Destination, batch: _Batch, summary: ExportSummary, obser
                 {"thread_id": record.thread_id, "run_id": record.run_id, "reason": record.error or ""}
             )
     for name, table in export_batch.tables.items():
-        summary.rows[name] += table.num_rows
+        summary.rows[name] = summary.rows.get(name, 0) + table.num_rows
     summary.schema_drift += drift.rows
     summary.drift_kinds.update(drift.kinds)
     summary.unknown_fields |= drift.unknown_fields
