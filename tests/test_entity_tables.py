@@ -14,6 +14,7 @@ from etl.load.duckdb import load_parquet_into_duckdb as load_parquet
 from etl.load.parquet import parquet_dataset
 from etl.sharding import Shard, bucket_of
 from etl.transform import to_tables
+from etl.transform.entities import gone_assistant
 
 T1 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 T2 = datetime(2026, 1, 3, 3, 4, 5, tzinfo=UTC)
@@ -22,7 +23,8 @@ T2 = datetime(2026, 1, 3, 3, 4, 5, tzinfo=UTC)
 def batch(at: datetime, name: str, thread_ids: list[str]) -> ExportBatch:
     threads = [(at, {"id": t, "created_at": 1767225000, "metadata": {"n": name}}) for t in thread_ids]
     assistants = [(at, {"id": "asst_a", "name": name, "model": "dep-1", "created_at": 1767220000})]
-    tables, _ = to_tables([], [], threads=threads, assistants=assistants, gone_assistants=[(at, "asst_gone")])
+    assistants.append((at, gone_assistant("asst_gone")))
+    tables, _ = to_tables({"threads": threads, "assistants": assistants})
     return ExportBatch(tables=tables)
 
 

@@ -11,6 +11,7 @@ import orjson
 
 from etl import schema
 from etl.transform import to_step_tables, to_tables
+from etl.transform.entities import gone_assistant
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXTRACTED = datetime(2026, 11, 25, 12, 30, 5, tzinfo=UTC)
@@ -68,7 +69,8 @@ def test_threads_and_assistants_tables() -> None:
                             "tool_resources": {"code_interpreter": {"file_ids": ["f1"]}}})]  # fmt: skip
     assistants = [(EXTRACTED, {"id": "asst_f", "name": "Support", "model": "gpt-4o-deploy", "tools": [{"type": "mcp"}],
                                "created_at": 1767220000, "description": None, "instructions": "be kind"})]  # fmt: skip
-    tables, drift = to_tables([], [], threads=threads, assistants=assistants, gone_assistants=[(EXTRACTED, "asst_x")])
+    assistants.append((EXTRACTED, gone_assistant("asst_x")))
+    tables, drift = to_tables({"threads": threads, "assistants": assistants})
     assert tables["threads"].schema.equals(schema.THREADS.schema, check_metadata=True)
     assert tables["threads"].to_pylist() == [{
         "thread_id": "thread_f", "created_at": datetime.fromtimestamp(1767225000, UTC), "metadata_json": '{"a":"2","b":"1"}',

@@ -15,6 +15,7 @@ from etl.transform.columns import constant_timestamp, fields, json_text, record_
 from etl.transform.convert import require, to_struct_array
 
 Json = dict[str, Any]
+GONE = "_runsteps_gone"  # marks the stand-in object of an assistant the API answered 404 for (never an API key)
 
 THREAD = pa.struct([("id", pa.string()), ("created_at", TIMESTAMP)])
 ASSISTANT = pa.struct(
@@ -44,9 +45,14 @@ def to_threads_table(threads: Sequence[Json], extracted_at: datetime) -> pa.Reco
     return record_batch(schema.THREADS, columns)
 
 
-def to_assistants_table(assistants: Sequence[Json], gone: Sequence[str], extracted_at: datetime) -> pa.RecordBatch:
-    """Assistant objects, and the ids of assistants the API no longer has (404), as one ``assistants`` batch."""
-    items = [*assistants, *({"id": assistant_id} for assistant_id in gone)]
+def gone_assistant(assistant_id: str) -> Json:
+    """The stand-in object of an assistant the API no longer has (404): a row with only its id and ``gone``."""
+    return {"id": assistant_id, GONE: True}
+
+
+def to_assistants_table(assistants: Sequence[Json], extracted_at: datetime) -> pa.RecordBatch:
+    """Assistant objects (and ``gone_assistant`` stand-ins) as one ``assistants`` record batch."""
+    items = list(assistants)
     assistant = fields(to_struct_array(items, ASSISTANT, "assistant"), ASSISTANT)
     require(items, assistant, ("id",), "assistant")
     columns = {
@@ -58,7 +64,7 @@ def to_assistants_table(assistants: Sequence[Json], gone: Sequence[str], extract
         "tools_json": json_text(list(map(dict.get, items, repeat("tools")))),
         "metadata_json": json_text(list(map(dict.get, items, repeat("metadata")))),
         "created_at": assistant["created_at"],
-        "gone": pa.array([False] * len(assistants) + [True] * len(gone), pa.bool_()),
+        "gone": pa.array([item.get(GONE) is True for item in items], pa.bool_()),
         "extracted_at": constant_timestamp(extracted_at, len(items)),
     }
     return record_batch(schema.ASSISTANTS, columns)
