@@ -73,7 +73,8 @@ def test_threads_and_assistants_tables() -> None:
     tables, drift = to_tables({"threads": threads, "assistants": assistants})
     assert tables["threads"].schema.equals(schema.THREADS.schema, check_metadata=True)
     assert tables["threads"].to_pylist() == [{
-        "thread_id": "thread_f", "created_at": datetime.fromtimestamp(1767225000, UTC), "metadata_json": '{"a":"2","b":"1"}',
+        "thread_id": "thread_f", "created_at": datetime.fromtimestamp(1767225000, UTC),
+        "metadata_json": '{"a":"2","b":"1"}',
         "tool_resources_json": '{"code_interpreter":{"file_ids":["f1"]}}', "extracted_at": EXTRACTED}]  # fmt: skip
     rows = {r["assistant_id"]: r for r in tables["assistants"].to_pylist()}
     assert (rows["asst_f"]["name"], rows["asst_f"]["model"], rows["asst_f"]["gone"]) == (
