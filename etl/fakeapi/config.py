@@ -26,11 +26,12 @@ class FaultKind(enum.StrEnum):
 
 
 ALL_FAULTS: tuple[FaultKind, ...] = tuple(FaultKind)
+FLAVORS = ("openai", "foundry")
 
 # Options that shape the data; the rest (latency, faults...) may change while a server runs.
 DATA_FIELDS = frozenset(
     {"seed", "threads", "runs_per_thread", "steps_per_run", "boundary_sizes", "start", "days",
-     "future_variants", "long_output_bytes"}
+     "future_variants", "long_output_bytes", "flavor"}
 )
 
 
@@ -90,6 +91,10 @@ class FakeConfig:
     retry_after_seconds: int = 1
     quota_exhausted: bool = False
     rate_limit_requests: int = 10_000
+    # openai: OpenAI's (and Azure OpenAI's) paths, keys and data; foundry: a Foundry project endpoint
+    # (/api/projects/<project>), api-version required, Entra ID-style tokens that expire, Foundry's data.
+    flavor: str = "openai"
+    token_lifetime: float = 3600.0  # foundry: seconds an issued token is good for
 
     def __post_init__(self) -> None:
         # Accept plain strings ("500", "drop") as fault kinds; store the enum.
@@ -105,6 +110,10 @@ class FakeConfig:
             raise ValueError("fault_rate must be between 0 and 1")
         if self.fault_rate and not self.fault_kinds:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
+        if self.flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {self.flavor!r}")
+        if self.token_lifetime <= 0:
+            raise ValueError("token_lifetime must be > 0")
         if self.latency_ms < 0 or self.slow_seconds < 0:
             raise ValueError("latency and slow_seconds must be >= 0")
 
