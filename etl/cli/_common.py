@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from etl.errors import EtlError
+from etl.load import DUCKDB_STORAGE_VERSION
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,3 +33,22 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise SystemExit(exc.exit_code) from None
 
     return wrapper
+
+
+def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--duckdb-storage-version: the storage format of a DuckDB file the command creates."""
+    return click.option(
+        "--duckdb-storage-version",
+        default=DUCKDB_STORAGE_VERSION,
+        show_default=True,
+        metavar="latest|vX.Y.Z",
+        help="Format of a new DuckDB file: the oldest DuckDB release that must open it, or latest (only the "
+        "newest DuckDB opens that). An existing file keeps its format.",
+    )(func)
+
+
+def duckdb_storage_version(options: Mapping[str, Any]) -> str:
+    """The --duckdb-storage-version value, checked before anything is opened (``InputError`` when unknown)."""
+    from etl.load.duckdb import parse_storage_version
+
+    return parse_storage_version(options["duckdb_storage_version"])
