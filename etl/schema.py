@@ -22,6 +22,23 @@ def _extracted_at() -> pa.Field:
     return _col("extracted_at", TIMESTAMP, "when this row was fetched from the API", nullable=False)
 
 
+def _token_details() -> list[pa.Field]:
+    """The usage details that decide the price, on runs and steps alike."""
+    return [
+        _col(
+            "cached_prompt_tokens",
+            pa.int64(),
+            "usage.prompt_token_details.cached_tokens (or prompt_tokens_details): "
+            "prompt tokens read from the cache, part of prompt_tokens; NULL when not sent",
+        ),
+        _col(
+            "reasoning_tokens",
+            pa.int64(),
+            "usage.completion_tokens_details.reasoning_tokens, part of completion_tokens; NULL when not sent",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Table:
     """One output table: its schema, its key, and the step whose children it holds."""
@@ -60,6 +77,7 @@ RUNS = Table(
             _col("prompt_tokens", pa.int64(), "usage.prompt_tokens; NULL until the run is terminal"),
             _col("completion_tokens", pa.int64(), "usage.completion_tokens"),
             _col("total_tokens", pa.int64(), "usage.total_tokens"),
+            *_token_details(),
             _col("temperature", pa.float64(), "sampling temperature"),
             _col("top_p", pa.float64(), "nucleus sampling"),
             _col("max_prompt_tokens", pa.int64(), "prompt token cap"),
@@ -96,6 +114,7 @@ RUN_STEPS = Table(
             _col("prompt_tokens", pa.int64(), "usage.prompt_tokens; NULL while in_progress"),
             _col("completion_tokens", pa.int64(), "usage.completion_tokens"),
             _col("total_tokens", pa.int64(), "usage.total_tokens"),
+            *_token_details(),
             _col("metadata_json", pa.string(), "metadata, as JSON text; NULL when absent"),
             _col("raw_json", pa.string(), "the whole step as JSON when its type is unknown; else NULL"),
             _extracted_at(),

@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from etl import sqlrun
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
 from etl.cli._format import render
-from etl.cli.export import observer_for, report
+from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
 from etl.config import Secret, Settings
 from etl.pipeline import ExportOptions, Sources, run_export
@@ -50,7 +50,7 @@ def demo(**options: Any) -> None:
         export_options = ExportOptions(dest=dest, refresh=True, duckdb_storage_version=storage_version)
         with observer_for(options["progress"]) as observer:
             summary = run_export(settings, sources, export_options, observer)
-    report(summary, metrics_json=False)
+    print_summary(summary, metrics_json=False)
     with sqlrun.open_sql_connection(dest) as con:
         for title, name in REPORT_QUERIES:
             click.echo(f"\n{title}  (runsteps sql run {name} --dest {dest})")

@@ -22,7 +22,15 @@ def _struct(**fields: pa.DataType) -> pa.StructType:
 
 
 LAST_ERROR = _struct(code=_S, message=_S)
-USAGE = _struct(prompt_tokens=_I, completion_tokens=_I, total_tokens=_I)
+_CACHED = _struct(cached_tokens=_I)
+USAGE = _struct(
+    prompt_tokens=_I,
+    completion_tokens=_I,
+    total_tokens=_I,
+    prompt_token_details=_CACHED,  # as real payloads spell it
+    prompt_tokens_details=_CACHED,  # as the Chat Completions API spells it
+    completion_tokens_details=_struct(reasoning_tokens=_I),
+)
 
 CODE_OUTPUT = _struct(type=_S, logs=_S, image=_struct(file_id=_S))
 CONTENT_PART = _struct(type=_S, text=_S)

@@ -31,6 +31,7 @@ from etl.transform.columns import (
     json_text,
     record_batch,
     take_all,
+    usage_columns,
 )
 from etl.transform.convert import CONVERSION_ERRORS, object_error, require, to_struct_array
 
@@ -72,7 +73,6 @@ def to_step_tables(steps: Iterable[Json], extracted_at: datetime) -> StepTables:
     require(items, step, _REQUIRED, "step")
     kind = step["type"]
     details = fields(step["step_details"], api.STEP_DETAILS)
-    usage = fields(step["usage"], api.USAGE)
     error = fields(step["last_error"], api.LAST_ERROR)
     message = fields(details["message_creation"], api.STEP_DETAILS.field("message_creation").type)
     unknown = _unknown_positions(kind, "step_type")
@@ -98,9 +98,7 @@ def to_step_tables(steps: Iterable[Json], extracted_at: datetime) -> StepTables:
         "last_error_message": error["message"],
         "message_id": message["message_id"],
         "tool_call_count": call_counts,
-        "prompt_tokens": usage["prompt_tokens"],
-        "completion_tokens": usage["completion_tokens"],
-        "total_tokens": usage["total_tokens"],
+        **usage_columns(step["usage"]),
         "metadata_json": json_text(list(map(dict.get, items, repeat("metadata")))),
         "raw_json": fill_at(len(items), unknown, [_json(items[i]) for i in unknown]),
         "extracted_at": stamp,
