@@ -43,7 +43,7 @@ from etl.extract import (
     read_runs_file,
     read_threads_file,
 )
-from etl.load import open_destination
+from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import Batch, write_batch
 from etl.sharding import Shard
@@ -90,10 +90,17 @@ class ExportOptions:
     batch_runs: int = 2_000  # runs per write, for jobs of many small runs
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
 
     def open(self, *, read_only: bool = False) -> Destination:
         """The destination these options name, for this shard."""
-        return open_destination(self.dest, self.shard, read_only=read_only, s3_endpoint_url=self.s3_endpoint_url)
+        return open_destination(
+            self.dest,
+            self.shard,
+            read_only=read_only,
+            s3_endpoint_url=self.s3_endpoint_url,
+            duckdb_storage_version=self.duckdb_storage_version,
+        )
 
     @property
     def scope(self) -> str:

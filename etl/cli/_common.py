@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from etl.errors import EtlError
+from etl.load import DUCKDB_STORAGE_VERSION
 from etl.summary import Metrics
 
 P = ParamSpec("P")
@@ -42,3 +43,22 @@ def print_summary(summary: Metrics, metrics_json: bool) -> None:
         click.echo(line, err=True)
     if metrics_json:
         click.echo(json.dumps(summary.as_dict(), sort_keys=True))
+
+
+def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--duckdb-storage-version: the storage format of a DuckDB file the command creates."""
+    return click.option(
+        "--duckdb-storage-version",
+        default=DUCKDB_STORAGE_VERSION,
+        show_default=True,
+        metavar="latest|vX.Y.Z",
+        help="Format of a new DuckDB file: the oldest DuckDB release that must open it, or latest (only the "
+        "newest DuckDB opens that). An existing file keeps its format.",
+    )(func)
+
+
+def duckdb_storage_version(options: Mapping[str, Any]) -> str:
+    """The --duckdb-storage-version value, checked before anything is opened (``InputError`` when unknown)."""
+    from etl.load.duckdb import parse_storage_version
+
+    return parse_storage_version(options["duckdb_storage_version"])

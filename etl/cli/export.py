@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors, print_summary
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
 from etl.cli.progress import Bars, configure_logging
 from etl.config import Settings, env_value
 from etl.errors import InputError
@@ -189,6 +189,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
+@duckdb_storage_option
 @api_options
 @output_options
 @handle_errors
@@ -199,10 +200,12 @@ def export(**options: Any) -> None:
     the destination); 4 authentication, permission or quota refused; 1 anything else.
     """
     configure_logging(options["log_format"])
+    storage_version = duckdb_storage_version(options)
     sources = sources_from(options)
     settings = settings_from(options)
     export_options = ExportOptions(
         dest=options["dest"],
+        duckdb_storage_version=storage_version,
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
