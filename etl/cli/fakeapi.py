@@ -96,7 +96,8 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
             click.echo(f"wrote {lines} objects to {dump_truth}", err=True)
         click.echo(server.base_url)
         if config.flavor == "foundry":
-            click.echo(f"tokens: IDENTITY_ENDPOINT={server.root_url}/_fake/identity/token IDENTITY_HEADER=fake", err=True)
+            identity = f"IDENTITY_ENDPOINT={server.root_url}/_fake/identity/token IDENTITY_HEADER=fake"
+            click.echo(f"tokens: {identity}", err=True)
         click.echo(f"serving {len(dataset.thread_ids)} threads; Ctrl-C to stop", err=True)
 
     run_server(config, port=port, host=host, on_ready=ready)

@@ -48,6 +48,11 @@ class FakeServer:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def tokens_issued(self) -> int:
+        """Access tokens the foundry flavor's identity endpoint has handed out."""
+        return self._state.tokens.issued
+
+    @property
     def azure_endpoint(self) -> str:
         """The Azure-shaped endpoint (clients add ``/openai`` and send ``api-key`` and ``api-version``)."""
         return f"http://{self.host}:{self.port}"
