@@ -65,11 +65,13 @@ class Sources:
     since: int | None = None  # unix seconds, inclusive: bounds discovered runs' created_at
     until: int | None = None  # unix seconds, exclusive
     all_threads: bool = False  # discover the runs of every thread the API lists (providers that can list threads)
+    list_threads: bool = False  # write a threads row for every thread the API lists, discovering none of their runs
 
     @property
     def empty(self) -> bool:
         """True when no source at all was given."""
-        return not (self.runs or self.runs_files or self.threads or self.threads_files or self.all_threads)
+        listed = self.all_threads or self.list_threads
+        return not (self.runs or self.runs_files or self.threads or self.threads_files or listed)
 
     @property
     def discovers(self) -> bool:
@@ -232,7 +234,7 @@ def check_sources(settings: Settings, sources: Sources) -> None:
     if sources.empty:
         raise InputError("nothing to export: give --run, --runs-file, --thread, --threads-file or --all-threads")
     provider = settings.provider_spec
-    if sources.all_threads and not provider.can_list_threads:
+    if (sources.all_threads or sources.list_threads) and not provider.can_list_threads:
         raise InputError(
             f"--all-threads needs a provider that can list threads (foundry); {provider.name} cannot: "
             "give --thread or --threads-file instead"
@@ -250,7 +252,10 @@ async def _export(
     async with ApiClient(settings, on_response=options.on_response) as client:
         refs = _run_refs(client, sources, threads, options, plan, summary, entities)
         await _fetch_and_write(client, refs, dest, options, observer, summary, entities)
-        await _write(dest, await entities.last_batch(client, listed=sources.all_threads), summary, observer)
+        if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
+            await entities.drain(entities.listed_thread_ids(client, (), summary))
+        listed = sources.all_threads or sources.list_threads
+        await _write(dest, await entities.last_batch(client, listed=listed), summary, observer)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
     _name_discovery_failures(plan.discovered, summary)
     summary.elapsed_s = time.monotonic() - started
@@ -454,6 +459,12 @@ class _Entities:
         except EtlError as exc:  # the threads listed so far are still exported; the export ends partial
             log.warning("listing the threads failed: %s", exc)
             summary.failures.append({"thread_id": "", "run_id": "", "reason": f"listing the threads failed: {exc}"})
+
+    async def drain(self, thread_ids: AsyncGenerator[str, None]) -> None:
+        """List the threads (kept to be written) without discovering anything in them."""
+        async with aclosing(thread_ids) as listed:
+            async for _ in listed:
+                pass
 
     def add_threads(self, batch: Batch) -> None:
         """Put the threads listed since the last batch into ``batch``."""

@@ -48,6 +48,26 @@ def with_credential(settings: Settings) -> Settings:
     return dataclasses.replace(settings, credential=credential)
 
 
+def entra_credential(
+    *,
+    tenant_id: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    managed_identity_client_id: str | None = None,
+) -> Any:
+    """A service principal's credential when tenant, client id and secret are all given; a user-assigned managed
+    identity's when its client id is; else ``DefaultAzureCredential`` (an Airflow worker's own identity)."""
+    try:
+        from azure import identity
+    except ImportError:
+        raise InputError(f"Entra ID authentication needs azure-identity: {INSTALL_HINT}") from None
+    if tenant_id and client_id and client_secret:
+        return identity.ClientSecretCredential(tenant_id, client_id, client_secret)
+    if managed_identity_client_id:
+        return identity.ManagedIdentityCredential(client_id=managed_identity_client_id)
+    return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
 class TokenSource:
     """The current access token of one credential and scope, refreshed ahead of its expiry."""
 

@@ -26,7 +26,7 @@ def plan_step(params: Mapping[str, Any], start: datetime | None, end: datetime |
         run = DagParams.from_mapping(params)
         window = Window.of_interval(start, end)
         settings = run.settings()
-    return plan_export(settings, run.threads, run.dest, window, run.shards)
+    return plan_export(settings, run.threads, run.dest, window, run.shards, all_threads=run.all_threads)
 
 
 def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str
     with fail_fast():
         run = DagParams.from_mapping(params)
         settings = run.settings()
-    return export_shard(settings, run.dest, shard)
+    return export_shard(settings, run.dest, shard, list_threads=run.all_threads)
 
 
 def load_step(

@@ -26,6 +26,7 @@ class DagParams:
     concurrency: int
     include_file_search_content: bool
     threads: ThreadSource
+    all_threads: bool = False  # every thread the API lists (foundry): discovered, and written as threads rows
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DagParams:
@@ -53,6 +54,7 @@ class DagParams:
                 query=_optional(params.get("threads_query")),
                 query_source=_optional(params.get("threads_query_source")),
             ),
+            all_threads=bool(params.get("all_threads")),
         )
 
     def settings(self) -> Settings:
