@@ -17,6 +17,7 @@ from etl.config import Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.sharding import Shard
 
 DEFAULT_DEST = "./runsteps.duckdb"
@@ -110,6 +111,7 @@ def settings_from(options: dict[str, Any]) -> Settings:
     )
     if not settings.api_key:
         raise InputError(f"no API key: set the environment variable {options['api_key_env']} (see --api-key-env)")
+    check_settings(settings, key_env=options["api_key_env"])
     return settings
 
 
@@ -174,6 +176,15 @@ def export(**options: Any) -> None:
     configure_logging(options["log_format"])
     sources = sources_from(options)
     settings = settings_from(options)
+    # One validation step before anything is opened: the archive and the destination are created only after it.
+    if options["archive"] is not None:
+        check_destination(options["archive"], what="--archive")
+    if not options["dry_run"]:
+        check_destination(options["dest"])
+    sources = check_sources(sources)
+    if sources.empty:
+        raise InputError("nothing to export: the files given hold no thread or run ids")
+    check_host_resolves(settings)
     export_options = ExportOptions(
         dest=options["dest"],
         s3_endpoint_url=options["s3_endpoint_url"],
@@ -201,8 +212,8 @@ def sources_from(options: dict[str, Any]) -> Sources:
         runs_files=tuple(options["runs_files"]),
         threads=tuple(options["threads"]),
         threads_files=tuple(options["threads_files"]),
-        since=parse_instant(options["since"]) if options["since"] else None,
-        until=parse_instant(options["until"]) if options["until"] else None,
+        since=parse_instant(options["since"]) if options["since"] is not None else None,
+        until=parse_instant(options["until"]) if options["until"] is not None else None,
     )
     if sources.empty:
         raise InputError("nothing to export: give --run, --runs-file, --thread or --threads-file")

@@ -22,6 +22,9 @@ def open_destination(
 
     ``s3_endpoint_url``: an S3-compatible store's endpoint (default ``$AWS_ENDPOINT_URL``).
     """
+    from etl.preflight import check_destination
+
+    check_destination(uri, read_only=read_only)  # before anything is created or claimed
     shard = shard or Shard()
     if is_duckdb_uri(uri):
         from etl.load.duckdb import DuckDBDestination
