@@ -92,7 +92,9 @@ def check_host_resolves(settings: Settings) -> None:
         socket.getaddrinfo(url.host, url.port or (443 if url.scheme == "https" else 80), proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(f"cannot resolve the API host {url.host!r} ({reason}): check --base-url and the network") from None
+        raise InputError(
+            f"cannot resolve the API host {url.host!r} ({reason}): check --base-url and the network"
+        ) from None
 
 
 def _proxied(url: httpx.URL) -> bool:

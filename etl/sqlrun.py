@@ -3,9 +3,10 @@
 A DuckDB file is opened read-only, so nothing here can change the user's data; the views are TEMP views,
 living only as long as the connection. Once the tables and views are in place the connection is locked down
 with DuckDB's own settings (no file or network access, no extension installs or loads, no spilling to disk,
-configuration locked), and ``run_sql`` runs only statements that read (``SELECT``, ``EXPLAIN``), so
-no statement a user writes can create, change, attach, install or download anything. A Parquet root (local or object store) is read through pyarrow
-datasets registered in an in-memory DuckDB, because DuckDB extensions (httpfs) cannot be installed here.
+configuration locked), and ``run_sql`` runs only statements that read (``SELECT``, ``EXPLAIN``), so no
+statement a user writes can create, change, attach, install or download anything. A Parquet root (local or
+object store) is read through pyarrow datasets registered in an in-memory DuckDB, because DuckDB extensions
+(httpfs) cannot be installed here.
 Either way a table that holds no rows yet is still there, empty, with the columns of ``etl.schema``.
 """
 
@@ -15,6 +16,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -22,7 +24,8 @@ import pyarrow as pa
 from etl import sqlfiles
 from etl.errors import DestinationError, InputError
 from etl.load import is_duckdb_uri
-from etl.schema import TABLES
+from etl.load.duckdb import NO_AUTO_EXTENSIONS, check_intact
+from etl.schema import ALL_TABLES
 
 _MAIN_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
 # Applied in this order, the last one freezing the others: a statement cannot turn any of them back.
@@ -52,15 +55,23 @@ def open_sql_connection(dest: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
+    from etl.preflight import check_destination
+
     if not os.path.isfile(dest):
         raise DestinationError(f"no DuckDB file at {dest}")
+    check_destination(dest, read_only=True)
     try:
-        con = duckdb.connect(dest, read_only=True)
+        con = duckdb.connect(dest, read_only=True, config=NO_AUTO_EXTENSIONS)
     except duckdb.Error as exc:
         raise DestinationError(f"cannot open {dest} read-only: {_first_line(exc)}") from exc
+    try:
+        check_intact(con, dest, Path(dest))
+    except DestinationError:
+        con.close()
+        raise
     # A file from an older version or another tool may lack a table: show it empty, with its columns.
     present = {row[0] for row in con.execute(_MAIN_TABLES).fetchall()}
-    for name, table in TABLES.items():
+    for name, table in ALL_TABLES.items():
         if name not in present:
             con.register(name, table.schema.empty_table())
     return con
@@ -71,9 +82,9 @@ def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
     from etl.load.parquet import parquet_dataset  # only Parquet users pay for importing the writer
 
     store = open_store(dest)  # one check of the root (and one S3 probe), shared by the five tables
-    con = duckdb.connect()
+    con = duckdb.connect(config=NO_AUTO_EXTENSIONS)
     with store_error(store, "list the tables"):
-        for name in TABLES:
+        for name in ALL_TABLES:
             # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
             con.register(name, parquet_dataset(store.root, name, store.fs))
     return con

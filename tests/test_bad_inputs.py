@@ -107,8 +107,15 @@ CASES: list[Case] = [
     Case("runs-csv-wrong-header", _runs(), "header naming thread_id and run_id", files={"runs": b"a,b\nt,r\n"}),
     Case("runs-csv-short-row", _runs(), "line 2", files={"runs": b"thread_id,run_id\nthread_a\n"}),
     Case("runs-csv-bad-id", _runs(), "line 3", files={"runs": b"thread_id,run_id\nt1,r1\nt2,../r\n"}),
-    Case("runs-jsonl-broken", _runs(), "line 2: not valid JSON", files={"runs": b'{"thread_id":"t","run_id":"r"}\n{"thr\n'}),
-    Case("runs-jsonl-not-object", _runs(), "expected an object", files={"runs": b'{"thread_id":"t","run_id":"r"}\n[1]\n'}),
+    Case(
+        "runs-jsonl-broken",
+        _runs(),
+        "line 2: not valid JSON",
+        files={"runs": b'{"thread_id":"t","run_id":"r"}\n{"thr\n'},
+    ),
+    Case(
+        "runs-jsonl-not-object", _runs(), "expected an object", files={"runs": b'{"thread_id":"t","run_id":"r"}\n[1]\n'}
+    ),
     Case("runs-jsonl-number-id", _runs(), "of type int", files={"runs": b'{"thread_id":"t","run_id":5}\n'}),
     Case("runs-jsonl-missing-key", _runs(), "thread_id and run_id", files={"runs": b'{"thread_id":"t"}\n'}),
     Case("runs-binary", _runs(), "not UTF-8", files={"runs": bytes(range(128, 256)) * 4}),
@@ -121,7 +128,12 @@ CASES: list[Case] = [
     Case("runs-missing-file", _export("--runs-file", "{tmp}/nope.csv"), "cannot read"),
     Case("runs-directory", _export("--runs-file", "{tmp}"), "directory"),
     Case("runs-stdin-cr-only-bad", _export("--runs-file", "-"), "stdin line 2", stdin="thread_id,run_id\rt,../x\r"),
-    Case("runs-stdin-broken-json", _export("--runs-file", "-"), "stdin line 2", stdin='{"thread_id":"t","run_id":"r"}\n{\n'),
+    Case(
+        "runs-stdin-broken-json",
+        _export("--runs-file", "-"),
+        "stdin line 2",
+        stdin='{"thread_id":"t","run_id":"r"}\n{\n',
+    ),
     Case("runs-stdin-binary", _export("--runs-file", "-"), "not UTF-8", stdin=b"\xff\xfe\x00\x01garbage"),
     Case("threads-bad-id", _threads(), "line 2", files={"threads": b"thread_a\n../etc\n"}),
     Case("threads-csv-bad-column", _threads(), "line 3", files={"threads": b"thread_id,x\n\n,1\n"}),
@@ -133,12 +145,36 @@ CASES: list[Case] = [
     Case("since-garbage", _export("--thread", "t", "--since", "yesterday"), "not an ISO-8601 date"),
     Case("since-empty", _export("--thread", "t", "--since", ""), "not an ISO-8601 date"),
     Case("until-year-10000", _export("--thread", "t", "--until", "10000-01-01"), "not an ISO-8601 date"),
-    Case("since-after-until", _export("--thread", "t", "--since", "2026-02-01", "--until", "2026-01-01"), "before --until"),
+    Case(
+        "since-after-until",
+        _export("--thread", "t", "--since", "2026-02-01", "--until", "2026-01-01"),
+        "before --until",
+    ),
     Case("since-without-thread", _export("--run", "t/r", "--since", "2026-01-01"), "bound discovered runs"),
-    Case("window-absurd", _backfill("--since", "2025-01-01", "--until", "9999-01-01", "--chunk", "30m"), "at most 100,000", command="backfill"),
-    Case("window-empty", _backfill("--since", "2026-01-02", "--until", "2026-01-01"), "before --until", command="backfill"),
-    Case("chunk-zero", _backfill("--since", "2026-01-01", "--until", "2026-01-02", "--chunk", "0d"), "--chunk", command="backfill"),
-    Case("chunk-unit", _backfill("--since", "2026-01-01", "--until", "2026-01-02", "--chunk", "5y"), "--chunk", command="backfill"),
+    Case(
+        "window-absurd",
+        _backfill("--since", "2025-01-01", "--until", "9999-01-01", "--chunk", "30m"),
+        "at most 100,000",
+        command="backfill",
+    ),
+    Case(
+        "window-empty",
+        _backfill("--since", "2026-01-02", "--until", "2026-01-01"),
+        "before --until",
+        command="backfill",
+    ),
+    Case(
+        "chunk-zero",
+        _backfill("--since", "2026-01-01", "--until", "2026-01-02", "--chunk", "0d"),
+        "--chunk",
+        command="backfill",
+    ),
+    Case(
+        "chunk-unit",
+        _backfill("--since", "2026-01-01", "--until", "2026-01-02", "--chunk", "5y"),
+        "--chunk",
+        command="backfill",
+    ),
     Case("backfill-no-until", _backfill("--since", "2026-01-01"), "missing option '--until'", command="backfill"),
     # --- options
     Case("no-source", _export(), "nothing to export"),
@@ -155,48 +191,144 @@ CASES: list[Case] = [
     # --- keys and tokens (the key must never show, not even in part)
     Case("key-missing", _export("--thread", "t"), "no API key", env={"OPENAI_API_KEY": ""}),
     Case("key-other-env-unset", _export("--thread", "t", "--api-key-env", "NOT_SET_HERE"), "NOT_SET_HERE"),
-    Case("key-newline", _export("--thread", "t"), "line break", env={"OPENAI_API_KEY": "sk-hardening-0123\n456789-SECRETPART"}),
+    Case(
+        "key-newline",
+        _export("--thread", "t"),
+        "line break",
+        env={"OPENAI_API_KEY": "sk-hardening-0123\n456789-SECRETPART"},
+    ),
     Case("key-trailing-newline", _export("--thread", "t"), "whitespace", env={"OPENAI_API_KEY": KEY + "\n"}),
     Case("key-leading-space", _export("--thread", "t"), "whitespace", env={"OPENAI_API_KEY": " " + KEY}),
-    Case("key-inner-space", _export("--thread", "t"), "space", env={"OPENAI_API_KEY": "sk-hardening 0123456789-SECRETPART"}),
+    Case(
+        "key-inner-space",
+        _export("--thread", "t"),
+        "space",
+        env={"OPENAI_API_KEY": "sk-hardening 0123456789-SECRETPART"},
+    ),
     Case("key-non-ascii", _export("--thread", "t"), "non-ASCII", env={"OPENAI_API_KEY": KEY + "é"}),
     Case("key-control-char", _export("--thread", "t"), "control character", env={"OPENAI_API_KEY": KEY + "\x07"}),
-    Case("key-quoted", _export("--thread", "t"), "space or a control", env={"OPENAI_API_KEY": f'"{KEY} "'.replace(" ", "\t")}),
+    Case(
+        "key-quoted",
+        _export("--thread", "t"),
+        "space or a control",
+        env={"OPENAI_API_KEY": f'"{KEY} "'.replace(" ", "\t")},
+    ),
     Case("key-huge", _export("--thread", "t"), "longer than 8192", env={"OPENAI_API_KEY": KEY + "x" * 9000}),
     Case("organization-non-ascii", _export("--thread", "t", "--organization", "örg"), "--organization"),
     # --- base URLs (quoted as given)
-    Case("url-query", ["--thread", "t", "--base-url", "http://127.0.0.1:9/v1?a=1"], "'http://127.0.0.1:9/v1?a=1' has a query"),
+    Case(
+        "url-query",
+        ["--thread", "t", "--base-url", "http://127.0.0.1:9/v1?a=1"],
+        "'http://127.0.0.1:9/v1?a=1' has a query",
+    ),
     Case("url-fragment", ["--thread", "t", "--base-url", "http://127.0.0.1:9/v1#x"], "has a query or fragment"),
-    Case("url-port-99999", ["--thread", "t", "--base-url", "http://127.0.0.1:99999/v1"], "'http://127.0.0.1:99999/v1' has port 99999"),
+    Case(
+        "url-port-99999",
+        ["--thread", "t", "--base-url", "http://127.0.0.1:99999/v1"],
+        "'http://127.0.0.1:99999/v1' has port 99999",
+    ),
     Case("url-port-0", ["--thread", "t", "--base-url", "http://127.0.0.1:0/v1"], "port 0"),
-    Case("url-port-text", ["--thread", "t", "--base-url", "http://127.0.0.1:http/v1"], "'http://127.0.0.1:http/v1' is not a valid URL"),
-    Case("url-no-scheme", ["--thread", "t", "--base-url", "api.example.com/v1"], "'api.example.com/v1' must start with https://"),
-    Case("url-ftp", ["--thread", "t", "--base-url", "ftp://127.0.0.1/v1"], "'ftp://127.0.0.1/v1' must start with https://"),
+    Case(
+        "url-port-text",
+        ["--thread", "t", "--base-url", "http://127.0.0.1:http/v1"],
+        "'http://127.0.0.1:http/v1' is not a valid URL",
+    ),
+    Case(
+        "url-no-scheme",
+        ["--thread", "t", "--base-url", "api.example.com/v1"],
+        "'api.example.com/v1' must start with https://",
+    ),
+    Case(
+        "url-ftp",
+        ["--thread", "t", "--base-url", "ftp://127.0.0.1/v1"],
+        "'ftp://127.0.0.1/v1' must start with https://",
+    ),
     Case("url-no-host", ["--thread", "t", "--base-url", "https:///v1"], "must start with https://"),
     Case("url-empty", ["--thread", "t", "--base-url", ""], "the base URL is empty"),
     Case("url-space", ["--thread", "t", "--base-url", "http://127.0.0.1:9/v 1"], "whitespace"),
     Case("url-userinfo", ["--thread", "t", "--base-url", f"https://user:{KEY}@127.0.0.1/v1"], "user info"),
     Case("url-plain-http-remote", ["--thread", "t", "--base-url", "http://192.0.2.1/v1"], "plain http to 192.0.2.1"),
-    Case("url-unresolvable", ["--thread", "t", "--base-url", "https://no-such-host.invalid/v1"], "cannot resolve the API host"),
+    Case(
+        "url-unresolvable",
+        ["--thread", "t", "--base-url", "https://no-such-host.invalid/v1"],
+        "cannot resolve the API host",
+    ),
     # --- destinations
     Case("dest-empty", _export("--thread", "t", "--dest", ""), "--dest is empty", dests=DEST_ONLY),
     Case("dest-blank", _export("--thread", "t", "--dest", "  "), "--dest is empty", dests=DEST_ONLY),
     Case("dest-dev-null", _export("--thread", "t", "--dest", "/dev/null"), "not a directory", dests=DEST_ONLY),
-    Case("dest-dev-null-duckdb", _export("--thread", "t", "--dest", "/dev/null/x.duckdb"), "Not a directory", dests=DEST_ONLY),
-    Case("dest-file-as-root", _export("--thread", "t", "--dest", "{tmp}/plain"), "is a file", files={"plain": b"x"}, dests=DEST_ONLY),
-    Case("dest-dir-as-duckdb", _export("--thread", "t", "--dest", "{tmp}/dir.duckdb"), "is a directory", files={"dir.duckdb/x": b""}, dests=DEST_ONLY),
-    Case("dest-parent-is-file", _export("--thread", "t", "--dest", "{tmp}/plain/x.duckdb"), "plain", files={"plain": b"x"}, dests=DEST_ONLY),
-    Case("dest-foreign-duckdb", _export("--thread", "t", "--dest", "{tmp}/f.duckdb"), "not a DuckDB file", files={"f.duckdb": b"hello" * 100}, dests=DEST_ONLY),
-    Case("dest-empty-duckdb", _export("--thread", "t", "--dest", "{tmp}/e.duckdb"), "not a DuckDB file (empty)", files={"e.duckdb": b""}, dests=DEST_ONLY),
-    Case("dest-unknown-scheme", _export("--thread", "t", "--dest", "ftp://host/x"), "unknown scheme 'ftp'", dests=DEST_ONLY),
-    Case("dest-duckdb-on-s3", _export("--thread", "t", "--dest", "s3://bucket/x.duckdb"), "local file path", dests=DEST_ONLY),
+    Case(
+        "dest-dev-null-duckdb",
+        _export("--thread", "t", "--dest", "/dev/null/x.duckdb"),
+        "Not a directory",
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-file-as-root",
+        _export("--thread", "t", "--dest", "{tmp}/plain"),
+        "is a file",
+        files={"plain": b"x"},
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-dir-as-duckdb",
+        _export("--thread", "t", "--dest", "{tmp}/dir.duckdb"),
+        "is a directory",
+        files={"dir.duckdb/x": b""},
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-parent-is-file",
+        _export("--thread", "t", "--dest", "{tmp}/plain/x.duckdb"),
+        "plain",
+        files={"plain": b"x"},
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-foreign-duckdb",
+        _export("--thread", "t", "--dest", "{tmp}/f.duckdb"),
+        "not a DuckDB file",
+        files={"f.duckdb": b"hello" * 100},
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-empty-duckdb",
+        _export("--thread", "t", "--dest", "{tmp}/e.duckdb"),
+        "not a DuckDB file (empty)",
+        files={"e.duckdb": b""},
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-unknown-scheme",
+        _export("--thread", "t", "--dest", "ftp://host/x"),
+        "unknown scheme 'ftp'",
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-duckdb-on-s3",
+        _export("--thread", "t", "--dest", "s3://bucket/x.duckdb"),
+        "local file path",
+        dests=DEST_ONLY,
+    ),
     Case("archive-is-file", _export("--thread", "t", "--archive", "{tmp}/plain"), "--archive", files={"plain": b"x"}),
     Case("archive-dev-null", _export("--thread", "t", "--archive", "/dev/null"), "--archive '/dev/null'"),
     # --- replay and import of damaged input
     Case("replay-missing-archive", ["{tmp}/no-archive"], "does not exist", command="replay"),
     Case("import-missing-path", ["{tmp}/nothing.json"], "does not exist", command="import"),
-    Case("import-strict-bad-record", ["--strict", "{tmp}/bad.jsonl"], "bad.jsonl", files={"bad.jsonl": b'{"object": "thread.run.step"}\n'}, command="import"),
-    Case("import-strict-binary", ["--strict", "{tmp}/bin.json"], "bin.json", files={"bin.json": b"\x00\x01\x02garbage"}, command="import"),
+    Case(
+        "import-strict-bad-record",
+        ["--strict", "{tmp}/bad.jsonl"],
+        "1 bad records in 1 files",
+        files={"bad.jsonl": b'{"object": "thread.run.step"}\n'},
+        command="import",
+    ),
+    Case(
+        "import-strict-binary",
+        ["--strict", "{tmp}/bin.json"],
+        "1 bad records in 1 files",
+        files={"bin.json": b"\x00\x01\x02garbage"},
+        command="import",
+    ),
 ]
 
 
@@ -233,7 +365,10 @@ def assert_one_clear_line(result: Result, code: int, words: str) -> None:
     assert isinstance(result.exception, SystemExit | type(None)), repr(result.exception)
     lines = result.stderr.splitlines()
     # import --strict names every bad record it found, one line each, before the one error line
-    details, lines = [x for x in lines if x.startswith("bad record: ")], [x for x in lines if not x.startswith("bad record: ")]
+    _details, lines = (
+        [x for x in lines if x.startswith("bad record: ")],
+        [x for x in lines if not x.startswith("bad record: ")],
+    )
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: ") and words in lines[0], lines[0]
     assert "Traceback" not in result.output
@@ -262,13 +397,12 @@ def test_truncated_and_sqlite_duckdb_files_are_refused_unchanged(good: Good, tmp
     truncated.write_bytes(data[: len(data) // 2])
     with sqlite3.connect(foreign) as con:
         con.execute("CREATE TABLE x (a)")
-    for path, words in ((truncated, "cannot open"), (foreign, "not a DuckDB file")):
+    for path, words in ((truncated, "is damaged"), (foreign, "not a DuckDB file")):
         before = path.read_bytes()
         for command in (["export", *_export("--thread", "t")], ["status"], ["sql", "query", "SELECT 1"]):
             result = CliRunner().invoke(cli, [*command, "--dest", str(path)], env={"OPENAI_API_KEY": KEY})
-            assert_one_clear_line(result, 2, "")
+            assert_one_clear_line(result, 2, words)
             assert path.read_bytes() == before, (command, result.output)
-        assert words in result.stderr or "not a DuckDB file" in result.stderr or "cannot open" in result.stderr
 
 
 def test_a_fifo_of_run_ids_is_read_once_and_checked(tmp_path: Path) -> None:

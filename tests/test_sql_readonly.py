@@ -103,7 +103,9 @@ def test_sql_query_refuses_every_way_out(
 
 @pytest.mark.parametrize("kind", ["duckdb", "parquet"])
 @pytest.mark.parametrize(("name", "template"), LOCKED, ids=[w[0] for w in LOCKED])
-def test_the_connection_itself_is_locked(exported: Exported, tmp_path: Path, kind: str, name: str, template: str) -> None:
+def test_the_connection_itself_is_locked(
+    exported: Exported, tmp_path: Path, kind: str, name: str, template: str
+) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     (tmp_path / "secret.csv").write_text("a\n1\n")
@@ -121,8 +123,14 @@ def test_the_connection_itself_is_locked(exported: Exported, tmp_path: Path, kin
 
 @pytest.mark.parametrize("kind", ["duckdb", "parquet"])
 def test_reading_statements_still_work(exported: Exported, kind: str) -> None:
-    for statement in ("SELECT count(*) AS n FROM run_steps", "EXPLAIN SELECT * FROM runs", "SELECT * FROM pragma_version()"):
+    for statement in (
+        "SELECT count(*) AS n FROM run_steps",
+        "EXPLAIN SELECT * FROM runs",
+        "SELECT * FROM pragma_version()",
+    ):
         result = CliRunner().invoke(cli, ["sql", "query", statement, "--dest", exported.dest(kind), "--format", "csv"])
         assert result.exit_code == 0, result.output
-    counted = CliRunner().invoke(cli, ["sql", "query", "FROM run_steps SELECT count(*) AS n", "--dest", exported.dest(kind), "--format", "csv"])
+    counted = CliRunner().invoke(
+        cli, ["sql", "query", "FROM run_steps SELECT count(*) AS n", "--dest", exported.dest(kind), "--format", "csv"]
+    )
     assert counted.stdout.splitlines() == ["n", str(len(exported.steps))]

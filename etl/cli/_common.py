@@ -1,16 +1,19 @@
-"""What every command shares: turning ``etl.errors`` (and anything else that escapes) into one line and an exit code."""
+"""What every command shares: every error as one line and an exit code, and the summary printer."""
 
 from __future__ import annotations
 
 import errno
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from etl.config import redact
 from etl.errors import EtlError
+from etl.load import DUCKDB_STORAGE_VERSION
+from etl.summary import Metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,7 +60,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise SystemExit(EXIT_OTHER) from None
         except Exception as exc:  # the last resort: a bug, but still one line and no secret
             text = one_line(f"{type(exc).__name__}: {exc}")
-            click.echo(f"error: unexpected failure ({text}): please report it with the command that caused it", err=True)
+            click.echo(
+                f"error: unexpected failure ({text}): please report it with the command that caused it", err=True
+            )
             raise SystemExit(EXIT_OTHER) from None
 
     return wrapper
@@ -76,3 +81,30 @@ def usage_error_line(exc: click.ClickException) -> str:
     if isinstance(exc, click.UsageError) and ctx is not None:
         return f"error: {message.rstrip('.')}: see '{ctx.command_path} --help'"
     return f"error: {message}"
+
+
+def print_summary(summary: Metrics, metrics_json: bool) -> None:
+    """The summary's lines on stderr and, with --metrics-json, its metrics as the last stdout line."""
+    for line in summary.lines():
+        click.echo(line, err=True)
+    if metrics_json:
+        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
+
+
+def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--duckdb-storage-version: the storage format of a DuckDB file the command creates."""
+    return click.option(
+        "--duckdb-storage-version",
+        default=DUCKDB_STORAGE_VERSION,
+        show_default=True,
+        metavar="latest|vX.Y.Z",
+        help="Format of a new DuckDB file: the oldest DuckDB release that must open it, or latest (only the "
+        "newest DuckDB opens that). An existing file keeps its format.",
+    )(func)
+
+
+def duckdb_storage_version(options: Mapping[str, Any]) -> str:
+    """The --duckdb-storage-version value, checked before anything is opened (``InputError`` when unknown)."""
+    from etl.load.duckdb import parse_storage_version
+
+    return parse_storage_version(options["duckdb_storage_version"])

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors
-from etl.cli.progress import Bars, LogLines, configure_logging, summary_lines
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
+from etl.cli.progress import Bars, configure_logging
 from etl.config import Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
-from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export
+from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.sharding import Shard
 
@@ -115,14 +114,6 @@ def settings_from(options: dict[str, Any]) -> Settings:
     return settings
 
 
-def report(summary: ExportSummary, metrics_json: bool) -> None:
-    """Print the summary to stderr and, with --metrics-json, as the last stdout line."""
-    for line in summary_lines(summary):
-        click.echo(line, err=True)
-    if metrics_json:
-        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
-
-
 def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[ExportObserver]:
     """Bars on a terminal (or when asked), plain periodic log lines otherwise."""
     if progress is None:
@@ -164,6 +155,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
+@duckdb_storage_option
 @api_options
 @output_options
 @handle_errors
@@ -174,6 +166,7 @@ def export(**options: Any) -> None:
     the destination); 4 authentication, permission or quota refused; 1 anything else.
     """
     configure_logging(options["log_format"])
+    storage_version = duckdb_storage_version(options)
     sources = sources_from(options)
     settings = settings_from(options)
     # One validation step before anything is opened: the archive and the destination are created only after it.
@@ -187,6 +180,7 @@ def export(**options: Any) -> None:
     check_host_resolves(settings)
     export_options = ExportOptions(
         dest=options["dest"],
+        duckdb_storage_version=storage_version,
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
@@ -201,7 +195,7 @@ def export(**options: Any) -> None:
     if export_options.dry_run:
         for run in summary.planned:
             click.echo(run)
-    report(summary, options["metrics_json"])
+    print_summary(summary, options["metrics_json"])
     raise SystemExit(summary.exit_code)
 
 

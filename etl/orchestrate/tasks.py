@@ -18,8 +18,9 @@ from typing import Any, NoReturn
 from etl.config import Settings
 from etl.errors import AuthError, DataCheckError, DiscoveryError, EtlError, InputError, PartialExportError
 from etl.extract import RunRef
+from etl.load import DUCKDB_STORAGE_VERSION
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
-from etl.pipeline import ExportOptions, ExportSummary, Sources, run_export
+from etl.pipeline import ExportOptions, ExportSummary, LogLines, Sources, run_export
 from etl.sharding import Shard
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,6 @@ def export_shard(
 
     Raises ``PartialExportError`` after writing when some runs failed, so that Airflow retries the rest.
     """
-    from etl.cli.progress import LogLines, summary_lines
-
     which = Shard(int(shard["index"]), int(shard["count"]))
     with fail_fast():
         refs = tuple(RunRef.parse(item) for item in shard["runs"])
@@ -121,7 +120,7 @@ def export_shard(
             ExportOptions(dest=dest, shard=which),
             observer=LogLines(interval=progress_every),
         )
-    for line in summary_lines(summary):
+    for line in summary.lines():
         log.info("%s", line)
     if summary.exit_code:
         raise PartialExportError(
@@ -131,10 +130,13 @@ def export_shard(
     return summary.as_dict()
 
 
-def load_into_duckdb(dest: str, duckdb_path: str, planned_at: str) -> dict[str, Any]:
+def load_into_duckdb(
+    dest: str, duckdb_path: str, planned_at: str, *, storage_version: str = DUCKDB_STORAGE_VERSION
+) -> dict[str, Any]:
     """Bring the DuckDB file up to date with the Parquet partitions written since the plan (all, for a new file).
 
     The single writer of the DuckDB file; idempotent. Returns the partitions loaded and the rows per table.
+    ``storage_version``: the storage format of the file when this creates it.
     """
     from pathlib import Path
 
@@ -154,7 +156,7 @@ def load_into_duckdb(dest: str, duckdb_path: str, planned_at: str) -> dict[str, 
             log.info("loading %d partitions changed since %s into %s", len(days), since.isoformat(), duckdb_path)
         else:
             log.info("%s is new: loading every partition of %s", duckdb_path, dest)
-        rows = load_parquet_into_duckdb(dest, duckdb_path, days)
+        rows = load_parquet_into_duckdb(dest, duckdb_path, days, storage_version=storage_version)
     log.info("loaded into %s: %s", duckdb_path, ", ".join(f"{name} {count}" for name, count in rows.items()))
     return {"partitions": None if days is None else [day.isoformat() for day in days], "rows": rows}
 
