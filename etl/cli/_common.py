@@ -16,13 +16,6 @@ from etl.summary import Metrics
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_OK = 0
-EXIT_OTHER = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_AUTH = 4
-
-
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Run a command body; an ``EtlError`` becomes ``error: <message>`` on stderr and its exit code."""
 

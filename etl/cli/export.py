@@ -219,12 +219,3 @@ def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | Non
     with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
         yield archive.record
 
-
-def destination_uri(options: dict[str, Any]) -> str:
-    """The --dest URI of a command that has no ExportOptions; its --s3-endpoint-url reaches pyarrow via the env."""
-    if options.get("s3_endpoint_url"):
-        from etl.config import set_env_value
-
-        set_env_value("AWS_ENDPOINT_URL", options["s3_endpoint_url"])
-    dest: str = options["dest"]
-    return dest
