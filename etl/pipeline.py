@@ -21,7 +21,6 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from etl.config import Settings
@@ -42,6 +41,7 @@ from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import Batch, write_batch
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 _progress = logging.getLogger("etl.progress")
@@ -111,7 +111,7 @@ class ExportSummary(LoadSummary):
     failures: list[dict[str, str]] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    started_at: str = field(default_factory=iso)
     planned: list[str] = field(default_factory=list, metadata=HIDDEN)  # dry run: the runs that would be fetched
 
     @property

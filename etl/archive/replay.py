@@ -40,6 +40,7 @@ from etl.load.batch import Batch, write_batch
 from etl.load.fs import Store
 from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def run_replay(
         if batch:
             summary.count(write_batch(destination, batch))
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": _iso_now()})
+        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": iso()})
     return summary
 
 
@@ -370,7 +371,3 @@ def _replayed(assembly: _Assembly) -> ReplayedRun:
     choice = assembly.choice
     steps = [step for page in assembly.pages for step in page or ()]
     return ReplayedRun(choice.thread_id, choice.run_id, assembly.run, steps, choice.extracted_at)
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -17,7 +17,6 @@ import orjson
 
 from etl.fakeapi.config import FakeConfig
 from etl.fakeapi.generate import (
-    Json,
     StepTimeline,
     build_run,
     build_steps,
@@ -27,6 +26,7 @@ from etl.fakeapi.generate import (
 )
 from etl.fakeapi.paging import PageQuery, select_page
 from etl.fakeapi.plan import FastRandom, RunPlan, make_id, plan_dataset
+from etl.values import Json
 
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024  # holds ~200,000 typical steps, with and without content
 
