@@ -8,7 +8,6 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, ClassVar, overload
 
 from etl.config import Settings
@@ -16,6 +15,7 @@ from etl.errors import InputError
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export, thread_ids
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources, check_window
 from etl.summary import HIDDEN, Metrics
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ class Chunk:
     @property
     def label(self) -> str:
         """How the chunk is recorded and shown: ``<start>/<end>`` in ISO-8601 UTC."""
-        return f"{_iso(self.start)}/{_iso(self.end)}"
+        # Labels are recorded at the destination to resume a backfill: their Z form must never change.
+        return f"{iso(self.start)}/{iso(self.end)}".replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,3 @@ def _threads(sources: Sources) -> list[str]:
     if not threads:
         raise InputError("a backfill discovers runs per thread: give --thread or --threads-file")
     return threads
-
-
-def _iso(moment: int) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -14,13 +14,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from etl.errors import TransformError
 from etl.load.base import Destination, ExportBatch, RunRecord
 from etl.transform import Drift, to_tables
+from etl.values import Json
 
-Json = dict[str, Any]
+BATCH_STEPS = 5_000  # steps per write of an export: bounds its memory (README, Benchmarks: Memory)
+BATCH_RUNS = 2_000  # runs per write, for jobs of many small runs
+BATCH_OBJECTS = 20_000  # objects per write when nothing is fetched meanwhile (replay, import)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
 longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
-removed key from the primary-key index at commit, which costs ~75 µs a row once a table spans more than one
-row group, while an upsert rewrites the row in place: replacing 50,000 keyed rows commits in 0.1 s, not 4 s.
+removed key from the primary-key index at commit, which is slow once a table spans more than one row group,
+while an upsert rewrites the row in place (figures: README, Benchmarks, "Measurements behind the design").
 
 Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
 killed at any point leaves a file that opens with the whole batch or none of it.
@@ -229,7 +229,7 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
     # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
-    # (seen at 64 MB with 200k steps). Insertion order is not needed: every table has a key.
+    # (README, Benchmarks: Memory). Insertion order is not needed: every table has a key.
     con.execute("SET preserve_insertion_order = false")
     return con
 

@@ -83,7 +83,6 @@ class ParquetDestination:
         self._store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=read_only)
         self._state = ParquetState(self._store)
         self._claim: Claim | None = None
-        self._written: dict[str, set[str]] = defaultdict(set)
         self._layout_recorded = False
 
     # -- the claim -------------------------------------------------------------------------------------
@@ -236,14 +235,6 @@ class ParquetDestination:
             # One part is in key order already (a file is written sorted, and so are a batch's new rows).
             sort = [(k, "ascending") for k in table.key]
             self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
-        self._written[table.name].add(job.day)
-
-    # -- what was written ------------------------------------------------------------------------------
-
-    @property
-    def partitions_written(self) -> dict[str, list[date]]:
-        """The days (``created_date`` partitions) of each table this destination object rewrote."""
-        return {t: sorted(date.fromisoformat(d) for d in days) for t, days in sorted(self._written.items())}
 
     # -- the state store -------------------------------------------------------------------------------
 
