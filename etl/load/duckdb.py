@@ -35,7 +35,7 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
-from etl.schema import STEP_CHILD_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
@@ -265,21 +265,31 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
 
 
 def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
-    """Replace the batch's runs and steps, and make each re-written step's children exactly the batch's."""
-    step_ids = pc.unique(
-        pa.chunked_array(
-            [chunk for name in ("run_steps", *STEP_CHILD_TABLES) for chunk in tables[name]["step_id"].chunks],
-            pa.string(),
+    """Upsert the batch's rows, and make each re-written id's children exactly the batch's.
+
+    Tables replaced by the same id form a family (a step and its children, a response and its items): in every
+    table of the family whose key is more than that id, the rows of the batch's ids that the batch lacks go.
+    """
+    families: dict[str, list[Table]] = {}
+    for table in TABLES.values():
+        families.setdefault(table.replaces, []).append(table)
+    for column, members in families.items():
+        children = [t for t in members if t.key != (column,)]
+        if not children:
+            continue
+        ids = pc.drop_null(
+            pc.unique(
+                pa.chunked_array([chunk for t in members for chunk in tables[t.name][column].chunks], pa.string())
+            )
         )
-    )
-    if len(step_ids):
-        con.register("_runsteps_new_steps", pa.table({"step_id": step_ids}))
+        if not len(ids):
+            continue
+        con.register("_runsteps_new_ids", pa.table({"id": ids}))
         try:
-            rewritten = "t.step_id IN (SELECT step_id FROM _runsteps_new_steps)"
-            for name in STEP_CHILD_TABLES:
-                _delete_missing(con, TABLES[name], views[name], rewritten)
+            for table in children:
+                _delete_missing(con, table, views[table.name], f"t.{column} IN (SELECT id FROM _runsteps_new_ids)")
         finally:
-            con.unregister("_runsteps_new_steps")
+            con.unregister("_runsteps_new_ids")
     for name, tbl in tables.items():
         if tbl.num_rows:
             con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT * FROM {views[name]}")

@@ -194,7 +194,7 @@ class ParquetDestination:
         changed = job.new is not None
         if old is not None:
             old = _conform(old, table, _file_schema(table.name))
-            kept = old.filter(pc.invert(pc.is_in(old[_id_column(table)], value_set=job.drop))) if len(job.drop) else old
+            kept = old.filter(pc.invert(pc.is_in(old[table.replaces], value_set=job.drop))) if len(job.drop) else old
             changed = changed or kept.num_rows != old.num_rows
             parts.append(kept)
         if not changed:
@@ -259,11 +259,6 @@ class ParquetDestination:
 # -- planning a batch ----------------------------------------------------------------------------------
 
 
-def _id_column(table: Table) -> str:
-    """The column whose ids a re-write replaces: run_id for runs, step_id for steps and their children."""
-    return "run_id" if table.name == "runs" else "step_id"
-
-
 def _conform(rows: pa.Table, table: Table, schema: pa.Schema | None = None) -> pa.Table:
     """Rows in exactly ``schema`` (default the table's): columns in order, types cast, later columns as nulls."""
     schema = schema or table.schema
@@ -294,11 +289,15 @@ def _file_schema(name: str) -> pa.Schema:
 
 
 def _threads_of(tables: Mapping[str, pa.Table]) -> dict[str, str]:
-    """run_id -> thread_id of every run with rows in the batch."""
+    """unit -> owner (run_id -> thread_id; a response or conversation owns itself) of every unit in the batch."""
     out: dict[str, str] = {}
-    for rows in tables.values():
-        pairs = rows.select(["run_id", "thread_id"]).group_by(["run_id", "thread_id"]).aggregate([])
-        out.update(zip(pairs["run_id"].to_pylist(), pairs["thread_id"].to_pylist(), strict=True))
+    for name, rows in tables.items():
+        table = TABLES[name]
+        if table.owner is None:
+            out.update((unit, unit) for unit in pc.unique(rows[table.unit]).to_pylist())
+            continue
+        pairs = rows.select([table.unit, table.owner]).group_by([table.unit, table.owner]).aggregate([])
+        out.update(zip(pairs[table.unit].to_pylist(), pairs[table.owner].to_pylist(), strict=True))
     return out
 
 
@@ -307,12 +306,13 @@ def _days(rows: pa.Table) -> pa.ChunkedArray:
 
 
 def _days_by_run(tables: Mapping[str, pa.Table]) -> dict[str, set[str]]:
-    """The days each run's rows are written to."""
+    """The days each unit's (run's, response's, conversation's) rows are written to."""
     out: dict[str, set[str]] = defaultdict(set)
-    for rows in tables.values():
-        pairs = pa.table({"run_id": rows["run_id"], "day": _days(rows)}).group_by(["run_id", "day"]).aggregate([])
-        for run_id, day in zip(pairs["run_id"].to_pylist(), pairs["day"].to_pylist(), strict=True):
-            out[run_id].add(day)
+    for name, rows in tables.items():
+        units = rows[TABLES[name].unit]
+        pairs = pa.table({"unit": units, "day": _days(rows)}).group_by(["unit", "day"]).aggregate([])
+        for unit, day in zip(pairs["unit"].to_pylist(), pairs["day"].to_pylist(), strict=True):
+            out[unit].add(day)
     return out
 
 
@@ -326,7 +326,7 @@ def _buckets(run_ids: pa.ChunkedArray) -> pa.Array:
 def _split(rows: pa.Table, table: Table) -> dict[tuple[str, int], pa.Table]:
     """Rows grouped by the (day, bucket) file they belong to, each group sorted by key."""
     days = pc.cast(pc.cast(pc.cast(rows["created_at"], pa.date32()), pa.int32()), pa.int64())
-    file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows["run_id"]))
+    file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows[table.unit]))
     # One sort for the whole batch, so that a file with no old rows to merge needs none of its own.
     order = pc.sort_indices(
         rows.select(list(table.key)).append_column("__file", file_key),
@@ -354,34 +354,33 @@ def _last_per_key(rows: pa.Table, table: Table) -> pa.Table:
 
 
 def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> list[_FileJob]:
-    """The data files a batch rewrites, each once, with the rows it adds and the ids whose rows it drops."""
-    step_tables = [t for t in TABLES.values() if t.name != "runs"]
-    rewritten_runs: dict[int, set[str]] = defaultdict(set)
-    rewritten_steps: dict[int, set[str]] = defaultdict(set)
-    step_files: set[tuple[str, int]] = set()  # every file of a rewritten step's day: children may have gone
+    """The data files a batch rewrites, each once, with the rows it adds and the ids whose rows it drops.
+
+    Tables replaced by the same id form a family (a step and its children; a response and its items): every file
+    of a family's rewritten (day, bucket) is rewritten in each of its tables, since children may have gone.
+    """
+    rewritten: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # family -> bucket -> ids
+    family_files: dict[str, set[tuple[str, int]]] = defaultdict(set)
     new: dict[str, dict[tuple[str, int], pa.Table]] = {}
     for name, rows in tables.items():
         table = TABLES[name]
         new[name] = _split(_last_per_key(rows, table).cast(_file_schema(table.name)), table)
         for (day, bucket), part in new[name].items():
-            ids = rewritten_runs if name == "runs" else rewritten_steps
-            ids[bucket].update(part[_id_column(table)].to_pylist())
-            if name != "runs":
-                step_files.add((day, bucket))
-    moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the runs being rewritten
+            rewritten[table.replaces][bucket].update(v for v in part[table.replaces].to_pylist() if v is not None)
+            family_files[table.replaces].add((day, bucket))
+    moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the units being rewritten
     for name, rows in tables.items():
-        key = "runs" if name == "runs" else "steps"
-        for run_id in pc.unique(rows["run_id"]).to_pylist():
-            moved[key].update((day, bucket_of(run_id)) for day in old_days.get(run_id, ()))
+        table = TABLES[name]
+        for unit in pc.unique(rows[table.unit]).to_pylist():
+            moved[table.replaces].update((day, bucket_of(unit)) for day in old_days.get(unit, ()))
 
-    # One array of ids per bucket, shared by all of that bucket's files (ids are unique across buckets).
-    drop_runs, drop_steps = _id_arrays(rewritten_runs), _id_arrays(rewritten_steps)
+    # One array of ids per family and bucket, shared by its files (ids are unique across buckets).
+    drops = {family: _id_arrays(ids) for family, ids in rewritten.items()}
     no_ids = pa.array([], pa.string())
     jobs: list[_FileJob] = []
-    for table in [*step_tables, TABLES["runs"]]:
-        is_runs = table.name == "runs"
-        files = set(new.get(table.name, {})) | (moved["runs"] if is_runs else step_files | moved["steps"])
-        drop = drop_runs if is_runs else drop_steps
+    for table in TABLES.values():
+        files = family_files[table.replaces] | moved[table.replaces]
+        drop = drops.get(table.replaces, {})
         rows_of = new.get(table.name, {})
         for day, bucket in sorted(files):
             jobs.append(_FileJob(table, day, bucket, rows_of.get((day, bucket)), drop.get(bucket, no_ids)))
