@@ -17,7 +17,7 @@ from etl.errors import DestinationError
 from etl.load.base import ExportBatch
 from etl.load.duckdb import DuckDBDestination, load_parquet_into_duckdb
 from etl.load.parquet import ParquetDestination
-from etl.schema import TABLES, tables_of
+from etl.schema import TABLES
 
 DAY1, DAY2 = date(2026, 1, 1), date(2026, 1, 2)
 DAY1_RUNS = make_batch(["run_a1", "run_a2"], steps=2, calls=3)
@@ -69,7 +69,7 @@ def test_loading_some_partitions_replaces_only_those_days(tmp_path: Path) -> Non
 
     # day 2 re-exported with fewer tool calls; day 1's tool calls vanish from Parquet but day 1 is not reloaded
     newer_day2 = make_batch(["run_b1"], steps=3, calls=1, version=2, created_at=T0 + 86_400)
-    for name in tables_of("assistants"):
+    for name in TABLES:
         for folder in (root / name).iterdir():
             if folder.name == f"created_date={DAY2}" or name == "tool_calls":
                 for file in folder.iterdir():

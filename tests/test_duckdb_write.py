@@ -15,7 +15,7 @@ from etl.load import open_destination
 from etl.load.base import ExportBatch
 from etl.load.duckdb import DuckDBDestination
 from etl.load.duckdb_state import SCHEMA_VERSION
-from etl.schema import STEP_CHILD_TABLES, TABLES, duckdb_type, tables_of
+from etl.schema import ALL_TABLES, STEP_CHILD_TABLES, TABLES, duckdb_type
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -45,7 +45,7 @@ def test_open_destination_creates_keyed_typed_tables_and_state(tmp_path: Path) -
             ).fetchall()
             assert columns == [(f.name, duckdb_type(f.type)) for f in table.schema]
         tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert tables - set(TABLES) == {
+        assert tables - set(ALL_TABLES) == {
             "_runsteps_meta", "_runsteps_runs", "_runsteps_watermarks", "_runsteps_chunks", "_runsteps_exports"
         }
         version = con.execute("SELECT value FROM _runsteps_meta WHERE key = 'schema_version'").fetchall()
@@ -63,7 +63,7 @@ def test_written_rows_read_back_equal_with_their_types(tmp_path: Path) -> None:
             " FROM run_steps"
         ).fetchall()
         assert types == [("TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITH TIME ZONE", "BIGINT", BIG_TOKENS)]
-    assert {name: batch.tables[name].num_rows for name in tables_of("assistants")} == {
+    assert {name: batch.tables[name].num_rows for name in TABLES} == {
         "runs": 2, "run_steps": 6, "tool_calls": 18, "code_interpreter_outputs": 12, "file_search_results": 12
     }
 
@@ -74,11 +74,8 @@ def test_rewrite_replaces_steps_and_leaves_no_stale_children(tmp_path: Path) -> 
         newer = make_batch(["run_1"], steps=3, calls=1, version=2)  # the calls that now only run_1 lacks
         dest.write(newer)
         con = dest.connection
-        run_1 = {
-            name: con.sql(f"SELECT * FROM {name} WHERE run_id = 'run_1'").to_arrow_table()
-            for name in tables_of("assistants")
-        }
-        for name in run_1:
+        run_1 = {name: con.sql(f"SELECT * FROM {name} WHERE run_id = 'run_1'").to_arrow_table() for name in TABLES}
+        for name in TABLES:
             assert rows_of(run_1[name]) == rows_of(newer.tables[name]), name
         assert run_1["code_interpreter_outputs"].num_rows == 0
         assert run_1["file_search_results"].num_rows == 0

@@ -28,7 +28,7 @@ from etl.errors import DestinationError
 from etl.load import open_destination
 from etl.load.base import ExportBatch
 from etl.load.parquet import ParquetDestination, data_file, partitions_changed_since
-from etl.schema import TABLES, tables_of
+from etl.schema import TABLES
 from etl.sharding import Shard, bucket_of
 
 
@@ -53,7 +53,7 @@ def test_rewrites_leave_each_key_once(tmp_path: Path) -> None:
     write(tmp_path, make_batch(runs))
     write(tmp_path, make_batch(runs), make_batch(runs[:10]))  # a re-export, and a retry inside one session
     assert_all_exactly(tmp_path, runs)
-    counts = {name: read_dataset(str(tmp_path), name).num_rows for name in tables_of("assistants")}
+    counts = {name: read_dataset(str(tmp_path), name).num_rows for name in TABLES}
     assert counts == {"runs": 40, "run_steps": 120, "tool_calls": 240, "code_interpreter_outputs": 240,
                       "file_search_results": 480}
 
@@ -65,8 +65,8 @@ def test_layout_is_hive_by_utc_day_and_bucket_with_zstd(tmp_path: Path) -> None:
     bucket = bucket_of("run_late")
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("[!_]*/*/*.parquet"))
     assert files == sorted(
-        [data_file(t, "2026-01-01", bucket) for t in tables_of("assistants")]
-        + [data_file(t, "2026-01-02", bucket) for t in tables_of("assistants") if t != "runs"]
+        [data_file(t, "2026-01-01", bucket) for t in TABLES]
+        + [data_file(t, "2026-01-02", bucket) for t in TABLES if t != "runs"]
     )
     meta = pq.ParquetFile(tmp_path / data_file("run_steps", "2026-01-01", bucket)).metadata
     assert {meta.row_group(0).column(i).compression for i in range(meta.num_columns)} == {"ZSTD"}

@@ -53,7 +53,7 @@ def test_duckdb_ddl_creates_tables_that_take_the_transform_batches(tmp_path: Pat
     tables = _step_tables()
     with duckdb.connect(str(tmp_path / "t.duckdb")) as con:
         con.execute("SET TimeZone = 'UTC'")
-        for table in schema.tables_of("assistants").values():
+        for table in schema.TABLES.values():
             con.execute(schema.duckdb_ddl(table))
             columns = con.execute(
                 "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
@@ -66,7 +66,7 @@ def test_duckdb_ddl_creates_tables_that_take_the_transform_batches(tmp_path: Pat
             con.register("batch", tables[table.name])
             con.execute(f"INSERT INTO {table.name} SELECT * FROM batch")
             con.unregister("batch")
-        counts = {name: con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] for name in schema.tables_of("assistants")}
+        counts = {name: con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] for name in schema.TABLES}
         assert counts == {"runs": 2, "run_steps": 7, "tool_calls": 8, "code_interpreter_outputs": 2,
                           "file_search_results": 2}  # fmt: skip
         row = con.execute(

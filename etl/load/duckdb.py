@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from etl.errors import DestinationBusyError, DestinationError
-from etl.load.base import ExportBatch
+from etl.load.base import ExportBatch, ItemCursor
 from etl.load.duckdb_state import (
     DuckDBStateStore,
     check_schema_version,
@@ -35,7 +35,7 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
-from etl.schema import TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import ALL_TABLES, PARTITIONED_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
@@ -130,6 +130,19 @@ class DuckDBDestination(DuckDBStateStore):
             upsert_run_records(con, batch.records)
 
 
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end (conversations with none stored are left out)."""
+        ids = list(conversation_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            "SELECT conversation_id, max(position) + 1, arg_max(item_id, position) FROM conversation_items"
+            " WHERE list_contains(?, conversation_id) GROUP BY conversation_id",
+            [ids],
+        ).fetchall()
+        return {conversation: ItemCursor(int(count), last) for conversation, count, last in rows}
+
+
 def load_parquet_into_duckdb(
     parquet_root: str,
     duckdb_path: str,
@@ -156,9 +169,13 @@ def load_parquet_into_duckdb(
             # The session time zone is UTC (see _connect), so this is the UTC date the Parquet layout uses.
             scope = "CAST(t.created_at AS DATE) IN (SELECT day FROM _runsteps_days)"
         with _transaction(con, f"loading {store.display} into {duckdb_path}"):
-            for table in TABLES.values():
+            for table in ALL_TABLES.values():
                 dataset = parquet_dataset(store.root, table.name, filesystem=store.fs)
-                counts[table.name] = _load_table(con, table, _scan(dataset, table, days), scope)
+                # Entity rows (threads, assistants) have no day of their own in the Parquet layout: all of them.
+                rows = _scan(dataset, table, None if table.entity else days)
+                loaded = _load_table(con, table, rows, "TRUE" if table.entity else scope)
+                if loaded or not table.entity:
+                    counts[table.name] = loaded
             counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
     return counts
 
@@ -196,7 +213,7 @@ def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
     """Create the data and state tables if missing, and add columns a newer schema brought (one transaction)."""
     check_schema_version(con, uri)
     with _transaction(con, f"preparing {uri}"):
-        for table in TABLES.values():
+        for table in ALL_TABLES.values():
             con.execute(duckdb_ddl(table))
             _add_missing_columns(con, table)
         create_state_tables(con)
@@ -232,12 +249,14 @@ def _transaction(con: duckdb.DuckDBPyConnection, doing: str) -> Iterator[None]:
 
 def _complete_tables(batch: ExportBatch) -> dict[str, pa.Table]:
     """Every table of the batch, an empty one for each it lacks; refuse tables or columns the schemas lack."""
-    unknown = set(batch.tables) - set(TABLES)
+    unknown = set(batch.tables) - set(ALL_TABLES)
     if unknown:
         raise ValueError(f"ExportBatch holds tables the schema does not know: {sorted(unknown)}")
     tables: dict[str, pa.Table] = {}
-    for name, spec in TABLES.items():
+    for name, spec in ALL_TABLES.items():
         tbl = batch.tables.get(name)
+        if tbl is None and spec.entity:
+            continue  # most batches bring no threads or assistants
         if tbl is None:
             tbl = spec.schema.empty_table()
         extra = set(tbl.column_names) - set(spec.schema.names)
@@ -271,17 +290,14 @@ def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Tab
     table of the family whose key is more than that id, the rows of the batch's ids that the batch lacks go.
     """
     families: dict[str, list[Table]] = {}
-    for table in TABLES.values():
+    for table in PARTITIONED_TABLES.values():
         families.setdefault(table.replaces, []).append(table)
     for column, members in families.items():
         children = [t for t in members if t.key != (column,)]
         if not children:
             continue
-        ids = pc.drop_null(
-            pc.unique(
-                pa.chunked_array([chunk for t in members for chunk in tables[t.name][column].chunks], pa.string())
-            )
-        )
+        chunks = [chunk for t in members for chunk in tables[t.name][column].chunks]
+        ids = pc.drop_null(pc.unique(pa.chunked_array(chunks, pa.string())))
         if not len(ids):
             continue
         con.register("_runsteps_new_ids", pa.table({"id": ids}))

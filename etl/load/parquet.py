@@ -1,6 +1,7 @@
 """The Parquet destination: a Hive-partitioned dataset on a local disk or an object store.
 
     <root>/<table>/created_date=YYYY-MM-DD/part-b07.parquet   rows of runs in bucket 7 created that UTC day
+    <root>/threads/part-b07.parquet                            entity rows (threads, assistants) whose id is in bucket 7
     <root>/_state/...                                         export state (``etl.load.parquet_state``)
 
 One file per (table, day, bucket), and a bucket belongs to exactly one shard, so the files of concurrent shard
@@ -32,11 +33,11 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from etl.errors import DestinationError, InputError
-from etl.load.base import ExportBatch, RunRecord
+from etl.load.base import ExportBatch, ItemCursor, RunRecord
 from etl.load.fs import is_temp_name, open_store
 from etl.load.locks import Claim, claim_buckets
 from etl.load.parquet_state import STATE_DIR, ParquetState
-from etl.schema import TABLES, Table
+from etl.schema import ALL_TABLES, ENTITY_TABLES, PARTITIONED_TABLES, Table
 from etl.sharding import BUCKETS, Shard, bucket_of
 
 PARTITION = "created_date"
@@ -47,6 +48,11 @@ _TEMP_OF_BUCKET = re.compile(r"^\.(?:part-b|bucket-)(\d{2})\.")
 def data_file(table: str, day: str, bucket: int) -> str:
     """``<table>/created_date=<day>/part-b07.parquet``, relative to the root."""
     return f"{table}/{PARTITION}={day}/part-b{bucket:02d}.parquet"
+
+
+def entity_file(table: str, bucket: int) -> str:
+    """``<table>/part-b07.parquet``: an entity table's rows whose key hashes to the bucket (no day partition)."""
+    return f"{table}/part-b{bucket:02d}.parquet"
 
 
 @dataclass
@@ -121,7 +127,7 @@ class ParquetDestination:
         if not self._store.local:
             return
         ours = set(self.shard.buckets)
-        for top in [*TABLES, f"{STATE_DIR}/runs"]:
+        for top in [*ALL_TABLES, f"{STATE_DIR}/runs"]:
             for info in self._store.list_files(top):
                 match = _TEMP_OF_BUCKET.match(info.base_name)
                 if is_temp_name(info.base_name) and match and int(match.group(1)) in ours:
@@ -132,12 +138,16 @@ class ParquetDestination:
     def write(self, batch: ExportBatch) -> None:
         """Land one batch: replace its steps (with their children) and runs, then its state."""
         self._writable()
-        tables = {name: _conform(t, TABLES[name]) for name, t in batch.tables.items() if t is not None and t.num_rows}
-        unknown = set(tables) - set(TABLES)
+        unknown = set(batch.tables) - set(ALL_TABLES)
         if unknown:
             raise DestinationError(f"batch has unknown tables: {', '.join(sorted(unknown))}")
+        given = {name: t for name, t in batch.tables.items() if t is not None and t.num_rows}
+        partitioned = PARTITIONED_TABLES
+        tables = {name: _conform(t, partitioned[name]) for name, t in given.items() if name in partitioned}
+        entities = {name: _conform(t, ENTITY_TABLES[name]) for name, t in given.items() if name in ENTITY_TABLES}
         threads = _threads_of(tables)
-        self._check_buckets({*threads, *(r.run_id for r in batch.records)})
+        entity_ids = [key for name, rows in entities.items() for key in rows[ENTITY_TABLES[name].key[0]].to_pylist()]
+        self._check_buckets({*threads, *(r.run_id for r in batch.records), *entity_ids})
         if not self._layout_recorded:
             self._state.record_layout()
             self._layout_recorded = True
@@ -149,7 +159,25 @@ class ParquetDestination:
         # Rows leave their old files before they appear in new ones: never twice, even for a moment.
         self._run_jobs([j for j in jobs if j.new is None])
         self._run_jobs([j for j in jobs if j.new is not None])
+        for name, rows in entities.items():
+            self._write_entities(ENTITY_TABLES[name], rows)
         self._settle(batch.records)
+
+    def _write_entities(self, table: Table, rows: pa.Table) -> None:
+        """Replace the given rows of an entity table: each bucket's file once, old rows of the same key dropped."""
+        (key,) = table.key
+        rows = _last_per_key(rows, table).cast(_file_schema(table.name))
+        buckets = _buckets(rows[key])
+        for bucket in sorted(set(buckets.to_pylist())):
+            new = rows.filter(pc.equal(buckets, bucket))
+            path = entity_file(table.name, bucket)
+            old = self._store.read_table(path)
+            parts = [new]
+            if old is not None:
+                old = _conform(old, table, _file_schema(table.name))
+                parts.insert(0, old.filter(pc.invert(pc.is_in(old[key], value_set=new[key].combine_chunks()))))
+            self._writable()
+            self._store.write_parquet(path, pa.concat_tables(parts).sort_by([(key, "ascending")]))
 
     def _check_buckets(self, run_ids: Iterable[str]) -> None:
         owned = set(self.shard.buckets)
@@ -210,6 +238,20 @@ class ParquetDestination:
             sort = [(k, "ascending") for k in table.key]
             self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
         self._written[table.name].add(job.day)
+
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end (conversations with none stored are left out)."""
+        ids = sorted(set(conversation_ids))
+        if not ids:
+            return {}
+        dataset = parquet_dataset(self._store.root, "conversation_items", filesystem=self._store.fs)
+        rows = dataset.to_table(
+            columns=["conversation_id", "position", "item_id"], filter=ds.field("conversation_id").isin(ids)
+        )
+        out: dict[str, ItemCursor] = {}
+        for row in rows.sort_by([("conversation_id", "ascending"), ("position", "ascending")]).to_pylist():
+            out[row["conversation_id"]] = ItemCursor(row["position"] + 1, row["item_id"])
+        return out
 
     # -- what was written ------------------------------------------------------------------------------
 
@@ -283,7 +325,7 @@ def _file_schema(name: str) -> pa.Schema:
     return pa.schema(
         [
             f.with_type(pa.timestamp("ms", f.type.tz)) if pa.types.is_timestamp(f.type) else f
-            for f in TABLES[name].schema
+            for f in ALL_TABLES[name].schema
         ]
     )
 
@@ -292,7 +334,7 @@ def _threads_of(tables: Mapping[str, pa.Table]) -> dict[str, str]:
     """unit -> owner (run_id -> thread_id; a response or conversation owns itself) of every unit in the batch."""
     out: dict[str, str] = {}
     for name, rows in tables.items():
-        table = TABLES[name]
+        table = PARTITIONED_TABLES[name]
         if table.owner is None:
             out.update((unit, unit) for unit in pc.unique(rows[table.unit]).to_pylist())
             continue
@@ -309,7 +351,7 @@ def _days_by_run(tables: Mapping[str, pa.Table]) -> dict[str, set[str]]:
     """The days each unit's (run's, response's, conversation's) rows are written to."""
     out: dict[str, set[str]] = defaultdict(set)
     for name, rows in tables.items():
-        units = rows[TABLES[name].unit]
+        units = rows[PARTITIONED_TABLES[name].unit]
         pairs = pa.table({"unit": units, "day": _days(rows)}).group_by(["unit", "day"]).aggregate([])
         for unit, day in zip(pairs["unit"].to_pylist(), pairs["day"].to_pylist(), strict=True):
             out[unit].add(day)
@@ -363,14 +405,14 @@ def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> l
     family_files: dict[str, set[tuple[str, int]]] = defaultdict(set)
     new: dict[str, dict[tuple[str, int], pa.Table]] = {}
     for name, rows in tables.items():
-        table = TABLES[name]
+        table = PARTITIONED_TABLES[name]
         new[name] = _split(_last_per_key(rows, table).cast(_file_schema(table.name)), table)
         for (day, bucket), part in new[name].items():
             rewritten[table.replaces][bucket].update(v for v in part[table.replaces].to_pylist() if v is not None)
             family_files[table.replaces].add((day, bucket))
     moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the units being rewritten
     for name, rows in tables.items():
-        table = TABLES[name]
+        table = PARTITIONED_TABLES[name]
         for unit in pc.unique(rows[table.unit]).to_pylist():
             moved[table.replaces].update((day, bucket_of(unit)) for day in old_days.get(unit, ()))
 
@@ -378,7 +420,7 @@ def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> l
     drops = {family: _id_arrays(ids) for family, ids in rewritten.items()}
     no_ids = pa.array([], pa.string())
     jobs: list[_FileJob] = []
-    for table in TABLES.values():
+    for table in PARTITIONED_TABLES.values():
         files = family_files[table.replaces] | moved[table.replaces]
         drop = drops.get(table.replaces, {})
         rows_of = new.get(table.name, {})
@@ -396,9 +438,9 @@ def _id_arrays(ids: Mapping[int, set[str]]) -> dict[int, pa.Array]:
 
 def _table(name: str) -> Table:
     try:
-        return TABLES[name]
+        return ALL_TABLES[name]
     except KeyError:
-        raise InputError(f"unknown table {name!r}; the tables are {', '.join(TABLES)}") from None
+        raise InputError(f"unknown table {name!r}; the tables are {', '.join(ALL_TABLES)}") from None
 
 
 def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = None) -> ds.Dataset:
@@ -413,6 +455,9 @@ def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = 
         filesystem, base = store.fs, store.path(table)
     else:
         base = f"{root.rstrip('/')}/{table}"
+    if spec.entity:  # one file per bucket, no day partition
+        files = [] if filesystem.get_file_info(base).type != pafs.FileType.Directory else base
+        return ds.dataset(files, schema=spec.schema, format="parquet", filesystem=filesystem)
     schema = spec.schema.append(pa.field(PARTITION, pa.date32()))
     if filesystem.get_file_info(base).type != pafs.FileType.Directory:
         return ds.dataset([], schema=schema, format="parquet", filesystem=filesystem)
@@ -427,7 +472,7 @@ def partitions_changed_since(
     """The days of each table with a data file written at or after ``since`` (cheap: one listing per table)."""
     store = open_store(root, endpoint_url=s3_endpoint_url)
     out: dict[str, list[date]] = {}
-    for name in TABLES:
+    for name in PARTITIONED_TABLES:
         days = {
             date.fromisoformat(info.path.split("/")[1].removeprefix(f"{PARTITION}="))
             for info in store.list_files(name)

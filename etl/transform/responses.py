@@ -49,7 +49,9 @@ ITEM_TYPES = frozenset(
 TERMINAL_RESPONSE_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
 
 
-def to_response_batches(responses: list[Json], extracted_at: datetime) -> tuple[dict[str, pa.RecordBatch], Counter[str]]:
+def to_response_batches(
+    responses: list[Json], extracted_at: datetime
+) -> tuple[dict[str, pa.RecordBatch], Counter[str]]:
     """Rows of ``responses`` and ``response_items`` for response objects (with ``input_items``), and the drift."""
     drift: Counter[str] = Counter()
     heads: list[Row] = []
@@ -236,6 +238,7 @@ def _response_row(response: Json, response_id: str, created_at: datetime, inputs
     agent = _dict(response.get("agent")) or _dict(response.get("prompt"))
     conversation = response.get("conversation")
     instructions = response.get("instructions")
+    completed = response.get("completed_at")
     return {
         "response_id": response_id,
         "conversation_id": _dict(conversation).get("id") if isinstance(conversation, dict) else conversation,
@@ -245,7 +248,7 @@ def _response_row(response: Json, response_id: str, created_at: datetime, inputs
         "model": response.get("model"),
         "status": response.get("status"),
         "created_at": created_at,
-        "completed_at": _seconds(response.get("completed_at"), "completed_at", response_id, required=False),
+        "completed_at": None if completed is None else _seconds(completed, "completed_at", response_id),
         "input_tokens": usage.get("input_tokens"),
         "cached_input_tokens": _dict(usage.get("input_tokens_details")).get("cached_tokens"),
         "output_tokens": usage.get("output_tokens"),
@@ -278,10 +281,8 @@ def _batch(table: Table, rows: list[Row], extracted_at: datetime) -> pa.RecordBa
         raise TransformError(f"{table.name}: a value does not fit the column: {exc}") from None
 
 
-def _seconds(value: Any, name: str, owner: str, *, required: bool = True) -> datetime | None:
+def _seconds(value: Any, name: str, owner: str) -> datetime:
     """Unix seconds (may be fractional) as a UTC timestamp, truncated to the second like the other tables."""
-    if value is None and not required:
-        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TransformError(f"{owner}: {name} must be a number of seconds, not {value!r}")
     return datetime.fromtimestamp(int(value), UTC)
