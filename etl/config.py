@@ -116,7 +116,3 @@ def env_value(name: str, default: str | None = None) -> str | None:
     """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
     return os.environ.get(name, default)
 
-
-def set_env_value(name: str, value: str) -> None:
-    """Set one environment variable for libraries that read only the environment (pyarrow's S3 endpoint)."""
-    os.environ[name] = value

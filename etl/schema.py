@@ -3,7 +3,7 @@
 The DuckDB DDL (``duckdb_ddl``), the README's schema section (``markdown``) and ``runsteps schema`` are all
 derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs), ``RESPONSE_TABLES`` (responses and
 conversations, the successors) and ``ENTITY_TABLES`` (threads and assistants, which stand alone). Column names are
-part of the external contract (``shared/spec/interface.md``); columns may be added, never renamed.
+part of the external contract (the README's Tables section lists them): columns may be added, never renamed.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors, print_summary
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
 from etl.cli.progress import Bars, configure_logging
 from etl.config import Settings
 from etl.errors import InputError
@@ -181,6 +181,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
+@duckdb_storage_option
 @api_options
 @output_options
 @handle_errors
@@ -213,6 +214,7 @@ def _export_options(options: dict[str, Any]) -> ExportOptions:
     """Where and how to write, from the command line."""
     return ExportOptions(
         dest=options["dest"],
+        duckdb_storage_version=duckdb_storage_version(options),
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
@@ -278,12 +280,3 @@ def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | Non
     with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
         yield archive.record
 
-
-def destination_uri(options: dict[str, Any]) -> str:
-    """The --dest URI of a command that has no ExportOptions; its --s3-endpoint-url reaches pyarrow via the env."""
-    if options.get("s3_endpoint_url"):
-        from etl.config import set_env_value
-
-        set_env_value("AWS_ENDPOINT_URL", options["s3_endpoint_url"])
-    dest: str = options["dest"]
-    return dest

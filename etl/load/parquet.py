@@ -83,7 +83,6 @@ class ParquetDestination:
         self._store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=read_only)
         self._state = ParquetState(self._store)
         self._claim: Claim | None = None
-        self._written: dict[str, set[str]] = defaultdict(set)
         self._layout_recorded = False
 
     # -- the claim -------------------------------------------------------------------------------------
@@ -237,7 +236,6 @@ class ParquetDestination:
             # One part is in key order already (a file is written sorted, and so are a batch's new rows).
             sort = [(k, "ascending") for k in table.key]
             self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
-        self._written[table.name].add(job.day)
 
     def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
         """Where each conversation's stored items end (conversations with none stored are left out)."""
@@ -252,13 +250,6 @@ class ParquetDestination:
         for row in rows.sort_by([("conversation_id", "ascending"), ("position", "ascending")]).to_pylist():
             out[row["conversation_id"]] = ItemCursor(row["position"] + 1, row["item_id"])
         return out
-
-    # -- what was written ------------------------------------------------------------------------------
-
-    @property
-    def partitions_written(self) -> dict[str, list[date]]:
-        """The days (``created_date`` partitions) of each table this destination object rewrote."""
-        return {t: sorted(date.fromisoformat(d) for d in days) for t, days in sorted(self._written.items())}
 
     # -- the state store -------------------------------------------------------------------------------
 

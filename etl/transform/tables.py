@@ -10,7 +10,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
@@ -19,8 +18,7 @@ from etl.transform.entities import to_assistants_table, to_threads_table
 from etl.transform.responses import to_conversation_batches, to_response_batches
 from etl.transform.runs import to_runs_table
 from etl.transform.steps import to_step_tables
-
-Json = dict[str, Any]
+from etl.values import Json
 
 
 @dataclass
