@@ -41,7 +41,8 @@ import orjson
 from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination
-from etl.load.batch import Batch, Written, write_batch
+from etl.load.batch import BATCH_OBJECTS, Batch, Written, write_batch
+from etl.sharding import Shard
 from etl.summary import LoadSummary
 from etl.values import Json, iso
 
@@ -109,7 +110,7 @@ def run_import(
     *,
     extracted_at: datetime,
     strict: bool = False,
-    batch_size: int = 20_000,
+    batch_size: int = BATCH_OBJECTS,
     on_problem: Callable[[Problem], None] | None = None,
     s3_endpoint_url: str | None = None,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
@@ -135,7 +136,7 @@ def run_import(
     ) as destination:
         _load(files, moment, destination, summary, batch_size, on_problem)
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": iso(moment)})
+        destination.record_export(summary.as_dict() | {"shard": str(Shard()), "started_at": iso(moment)})
     return summary
 
 
