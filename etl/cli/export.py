@@ -276,7 +276,6 @@ def _export_responses(options: dict[str, Any]) -> None:
     )
     settings = dataclasses.replace(settings_from(options), api="responses")
     check_places(options)
-    check_host_resolves(settings)
     export_options = _export_options(options)
     with archive_hook(options["archive"], settings, options["s3_endpoint_url"]) as on_response:
         if on_response is not None:
