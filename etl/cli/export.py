@@ -12,8 +12,8 @@ import click
 
 from etl.cli._common import (
     DEFAULT_DEST,
+    checked_storage_version,
     duckdb_storage_option,
-    duckdb_storage_version,
     handle_errors,
     print_summary,
     shard_option,
@@ -183,7 +183,7 @@ def export(**options: Any) -> None:
     the destination); 4 authentication, permission or quota refused; 1 anything else.
     """
     configure_logging(options["log_format"])
-    storage_version = duckdb_storage_version(options)
+    storage_version = checked_storage_version(options["duckdb_storage_version"])
     sources = sources_from(options)
     settings = settings_from(options)
     export_options = ExportOptions(
