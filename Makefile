@@ -8,13 +8,13 @@ BIN := $(VENV)/bin
 $(BIN)/runsteps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[report]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,airflow]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,airflow,report]'
 	touch $@
 
 install: $(BIN)/runsteps
@@ -31,4 +31,4 @@ test: lint
 	$(BIN)/pytest -n auto
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info runsteps-demo.duckdb
+	rm -rf $(VENV) build dist *.egg-info runsteps-demo.duckdb runsteps-demo.html test-artifacts
