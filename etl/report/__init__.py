@@ -22,9 +22,23 @@ from etl.load.fs import display_uri
 from etl.report.data import ReportData, Scope, collect, run_all_checks
 from etl.report.page import render_page
 
-__all__ = ["ReportData", "Scope", "build_report", "render_report", "vega_bundle", "write_report"]
+__all__ = [
+    "ReportData",
+    "ReportLibraryMissing",
+    "Scope",
+    "build_report",
+    "render_report",
+    "vega_bundle",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
+
+
+class ReportLibraryMissing(InputError):
+    """The ``report`` extra (vl-convert-python, which carries the charting library) is not installed."""
+
+
 EXPORTS_SHOWN = 10
 # What the page's own script calls, as globals (vl-convert's default snippet, spelled out).
 _GLOBALS = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
@@ -72,7 +86,9 @@ def vega_bundle() -> str:
     try:
         import vl_convert
     except ImportError:
-        raise InputError("runsteps report needs the charting library: pip install 'run-steps-etl[report]'") from None
+        raise ReportLibraryMissing(
+            "runsteps report needs the charting library, which is not installed: pip install 'run-steps-etl[report]'"
+        ) from None
     bundle: str = vl_convert.javascript_bundle(_GLOBALS)
     return bundle
 
