@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -110,8 +110,8 @@ def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def duckdb_storage_version(options: Mapping[str, Any]) -> str:
+def checked_storage_version(value: str) -> str:
     """The --duckdb-storage-version value, checked before anything is opened (``InputError`` when unknown)."""
     from etl.load.duckdb import parse_storage_version
 
-    return parse_storage_version(options["duckdb_storage_version"])
+    return parse_storage_version(value)

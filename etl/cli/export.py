@@ -12,8 +12,8 @@ import click
 
 from etl.cli._common import (
     DEFAULT_DEST,
+    checked_storage_version,
     duckdb_storage_option,
-    duckdb_storage_version,
     handle_errors,
     print_summary,
     shard_option,
@@ -249,7 +249,7 @@ def _export_options(options: dict[str, Any]) -> ExportOptions:
     """Where and how to write, from the command line."""
     return ExportOptions(
         dest=options["dest"],
-        duckdb_storage_version=duckdb_storage_version(options),
+        duckdb_storage_version=checked_storage_version(options["duckdb_storage_version"]),
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
