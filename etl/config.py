@@ -8,11 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl import __version__
-from etl.providers import Provider, get_provider, infer_provider
+from etl.errors import InputError
+from etl.providers import RESPONSES_PROVIDERS, Provider, for_responses, get_provider, infer_provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 FILE_SEARCH_CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 USER_AGENT = f"run-steps-etl/{__version__}"
+
+
+# Every secret value this process has held, so the last-resort error message can mask them (``redact``).
+_HELD: set[str] = set()
+_MIN_MASKED = 4  # shorter values would mask ordinary words
 
 
 class Secret:
@@ -22,6 +29,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if len(value) >= _MIN_MASKED:
+            _HELD.add(value)
 
     def reveal(self) -> str:
         """The secret value, for the one place that must send it."""
@@ -57,6 +66,7 @@ class Settings:
     azure_api_version: str | None = None
     provider: str | None = None  # openai, azure or foundry (etl.providers); None: inferred from the base URL
     api_version: str | None = None  # the provider's api-version query value (foundry default v1)
+    api: str = "assistants"  # the API family: assistants (runs, run steps) or responses (responses, conversations)
     # An azure-identity TokenCredential for providers that authenticate with Entra ID (built from the
     # environment by etl.extract.auth when None); never shown, compared or copied into output.
     credential: Any = field(default=None, repr=False, compare=False)
@@ -73,6 +83,10 @@ class Settings:
     @property
     def provider_spec(self) -> Provider:
         """The provider described in ``etl.providers``: the one named, else the one the base URL implies."""
+        if self.api == "responses":
+            if self.provider:
+                return for_responses(get_provider(self.provider))
+            return for_responses(infer_provider(self.base_url, family=RESPONSES_PROVIDERS))
         if self.provider:
             return get_provider(self.provider)
         return infer_provider(self.base_url, azure_api_version=self.azure_api_version)
@@ -87,7 +101,7 @@ class Settings:
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        api_key_env: str | None = "OPENAI_API_KEY",
+        api_key_env: str | None = DEFAULT_API_KEY_ENV,
         **overrides: Any,
     ) -> Settings:
         """Settings from the environment (key, base URL, organization, project), then ``overrides``.
@@ -107,11 +121,38 @@ class Settings:
         return cls(**values)
 
 
+def redact(text: str) -> str:
+    """``text`` with every secret this process holds (and any line of one) replaced by ``***``."""
+    for value in sorted(_HELD, key=len, reverse=True):
+        text = text.replace(value, "***")
+        # A key with a line break would otherwise leak the part after it in a one-line message.
+        for part in value.splitlines():
+            if len(part) >= _MIN_MASKED:
+                text = text.replace(part, "***")
+    return text
+
+
+def check_secret(value: str, what: str) -> None:
+    """Refuse a key or token no HTTP header can carry as is (``InputError``), naming ``what`` but no character of it.
+
+    Keys and tokens are printable ASCII without spaces; a line break or a quote pasted along, or a non-ASCII
+    character, would otherwise fail every request (or be retried) with the value in the error text.
+    """
+    problem = None
+    if value != value.strip():
+        problem = "starts or ends with whitespace or a line break"
+    elif any(ch in "\r\n" for ch in value):
+        problem = "contains a line break"
+    elif not value.isascii():
+        problem = "contains a non-ASCII character"
+    elif not value.isprintable() or " " in value:
+        problem = "contains a space or a control character"
+    elif len(value) > 8192:
+        problem = "is longer than 8192 characters"
+    if problem is not None:
+        raise InputError(f"{what} {problem}: set it to the key or token alone (no quotes, spaces or line breaks)")
+
+
 def env_value(name: str, default: str | None = None) -> str | None:
     """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
     return os.environ.get(name, default)
-
-
-def set_env_value(name: str, value: str) -> None:
-    """Set one environment variable for libraries that read only the environment (pyarrow's S3 endpoint)."""
-    os.environ[name] = value

@@ -23,7 +23,6 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from etl.config import Settings
@@ -45,13 +44,16 @@ from etl.extract import (
 )
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
-from etl.load.batch import Batch, write_batch
+from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
 from etl.transform.entities import gone_assistant
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 _progress = logging.getLogger("etl.progress")
+PROGRESS_INTERVAL_S = 10.0  # LogLines: seconds between progress lines
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Sources:
     until: int | None = None  # unix seconds, exclusive
     all_threads: bool = False  # discover the runs of every thread the API lists (providers that can list threads)
     list_threads: bool = False  # write a threads row for every thread the API lists, discovering none of their runs
+    checked: bool = field(default=False, compare=False)  # every id read and validated (etl.preflight.check_sources)
 
     @property
     def empty(self) -> bool:
@@ -88,8 +91,8 @@ class ExportOptions:
     refresh: bool = False  # fetch runs an earlier export already finished
     dry_run: bool = False  # list the runs that would be fetched; write nothing
     use_watermarks: bool = True  # start discovery where the last export of this shard stopped
-    batch_steps: int = 5_000  # steps per write: bounds memory (see README, Benchmarks: Memory)
-    batch_runs: int = 2_000  # runs per write, for jobs of many small runs
+    batch_steps: int = BATCH_STEPS
+    batch_runs: int = BATCH_RUNS
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
@@ -121,7 +124,7 @@ class ExportSummary(LoadSummary):
     failures: list[dict[str, str]] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    started_at: str = field(default_factory=iso)
     planned: list[str] = field(default_factory=list, metadata=HIDDEN)  # dry run: the runs that would be fetched
 
     @property
@@ -181,7 +184,7 @@ class ExportObserver:
 class LogLines(ExportObserver):
     """Every ``interval`` seconds one plain line: runs and steps done, rates (for Airflow and CI logs)."""
 
-    def __init__(self, interval: float = 10.0) -> None:
+    def __init__(self, interval: float = PROGRESS_INTERVAL_S) -> None:
         self.interval = interval
         self.started = self.last = time.monotonic()
         self.runs = self.steps = self.failed = self.queued = 0
@@ -219,7 +222,15 @@ def run_export(
 
     ``dest``: a destination the caller already holds open (a backfill keeps one across its chunks).
     """
-    check_sources(settings, sources)
+    check_provider(settings, sources)
+    if dest is None:  # a caller holding the destination open checked everything before opening it
+        check_settings(settings)
+        if not options.dry_run:
+            check_destination(options.dest)
+        sources = check_sources(sources)
+        if sources.empty:
+            raise InputError("nothing to export: the files given hold no thread or run ids")
+        check_host_resolves(settings)
     observer = observer or ExportObserver()
     if options.dry_run:
         return asyncio.run(_plan_only(settings, sources, options))
@@ -229,8 +240,8 @@ def run_export(
         return asyncio.run(_export(settings, sources, options, observer, opened))
 
 
-def check_sources(settings: Settings, sources: Sources) -> None:
-    """Refuse sources the provider cannot serve (``InputError``), before anything is opened."""
+def check_provider(settings: Settings, sources: Sources) -> None:
+    """Refuse no sources at all, or sources the provider cannot serve (``InputError``), before anything is opened."""
     if sources.empty:
         raise InputError("nothing to export: give --run, --runs-file, --thread, --threads-file or --all-threads")
     provider = settings.provider_spec

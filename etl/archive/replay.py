@@ -34,12 +34,14 @@ import orjson
 
 from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
+from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
-from etl.load.batch import Batch, write_batch
+from etl.load.batch import BATCH_OBJECTS, BATCH_RUNS, Batch, write_batch
 from etl.load.fs import Store
 from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +162,8 @@ def run_replay(
     *,
     shard: Shard | None = None,
     s3_endpoint_url: str | None = None,
-    batch_steps: int = 20_000,
-    batch_runs: int = 2_000,
+    batch_steps: int = BATCH_OBJECTS,
+    batch_runs: int = BATCH_RUNS,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ReplaySummary:
     """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all).
@@ -173,11 +175,17 @@ def run_replay(
     shard = shard or Shard()
     store = open_archive_store(archive, s3_endpoint_url=s3_endpoint_url)
     summary = ReplaySummary(archive=store.display, dest=dest)
+    runs = iter_replayed_runs(store, shard, summary)  # the archive is read through once before dest is opened
+    if summary.bad_lines and not summary.responses:
+        raise InputError(
+            f"archive {store.display} holds no readable response ({summary.problems[0]}): "
+            "nothing was written; replay an undamaged archive"
+        )
     with open_destination(
         dest, shard, s3_endpoint_url=s3_endpoint_url, duckdb_storage_version=duckdb_storage_version
     ) as destination:
         batch = Batch()
-        for run in iter_replayed_runs(store, shard, summary):
+        for run in runs:
             batch.add_run(run.thread_id, run.run_id, run.run, run.steps, run.extracted_at)
             summary.runs_without_object += run.run is None
             if batch.count("steps") >= batch_steps or batch.runs_settled >= batch_runs:
@@ -186,12 +194,16 @@ def run_replay(
         if batch:
             summary.count(write_batch(destination, batch))
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": _iso_now()})
+        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": iso()})
     return summary
 
 
 def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> Iterator[ReplayedRun]:
-    """Every run of ``shard`` that the archive holds whole, as the export last fetched it."""
+    """Every run of ``shard`` that the archive holds whole, as the export last fetched it.
+
+    The archive is indexed (pass 1) when this is called, before the first run is asked for: a caller learns what
+    the archive holds, and whether it holds anything readable, before it opens a destination.
+    """
     files = part_files(store)
     summary.files = len(files)
     index = _Index(shard)
@@ -205,7 +217,7 @@ def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> It
     summary.responses = index.responses
     choices = _choose(index, summary)
     order = sorted(range(len(files)), key=lambda n: index.first_fetch.get(n, datetime.max.replace(tzinfo=UTC)))
-    yield from _assemble(store, [(n, files[n]) for n in order], choices)
+    return _assemble(store, [(n, files[n]) for n in order], choices)
 
 
 class _Index:
@@ -370,7 +382,3 @@ def _replayed(assembly: _Assembly) -> ReplayedRun:
     choice = assembly.choice
     steps = [step for page in assembly.pages for step in page or ()]
     return ReplayedRun(choice.thread_id, choice.run_id, assembly.run, steps, choice.extracted_at)
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

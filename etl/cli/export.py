@@ -10,17 +10,23 @@ from typing import Any
 
 import click
 
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
+from etl.cli._common import (
+    DEFAULT_DEST,
+    checked_storage_version,
+    duckdb_storage_option,
+    handle_errors,
+    print_summary,
+    shard_option,
+)
 from etl.cli.progress import Bars, configure_logging
-from etl.config import Settings, env_value
+from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.extract.auth import with_credential
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.providers import PROVIDERS, AuthKind, get_provider, infer_provider
 from etl.sharding import Shard
-
-DEFAULT_DEST = "./runsteps.duckdb"
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,7 +42,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--base-url", help="API base URL. Default: $OPENAI_BASE_URL, else https://api.openai.com/v1."),
         click.option(
             "--api-key-env",
-            default="OPENAI_API_KEY",
+            default=DEFAULT_API_KEY_ENV,
             show_default=True,
             help="Environment variable that holds the API key (the key itself is never an option).",
         ),
@@ -54,17 +60,33 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."
         ),
         click.option(
-            "--concurrency", type=click.IntRange(1, 512), default=16, show_default=True, help="Runs in flight at once."
+            "--concurrency",
+            type=click.IntRange(1, 512),
+            default=Settings.concurrency,
+            show_default=True,
+            help="Runs in flight at once.",
         ),
         click.option(
-            "--page-size", type=click.IntRange(1, 100), default=100, show_default=True, help="Steps per page request."
+            "--page-size",
+            type=click.IntRange(1, 100),
+            default=Settings.page_size,
+            show_default=True,
+            help="Steps per page request.",
         ),
         click.option("--include-file-search-content", is_flag=True, help="Also fetch the text of file search results."),
         click.option(
-            "--max-retries", type=click.IntRange(0, 50), default=5, show_default=True, help="Retries per request."
+            "--max-retries",
+            type=click.IntRange(0, 50),
+            default=Settings.max_retries,
+            show_default=True,
+            help="Retries per request.",
         ),
         click.option(
-            "--timeout", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True, help="Seconds per request."
+            "--timeout",
+            type=click.FloatRange(0.1, 3600),
+            default=Settings.timeout,
+            show_default=True,
+            help="Seconds per request.",
         ),
     ]
     for option in reversed(options):
@@ -142,9 +164,11 @@ def settings_from(options: dict[str, Any]) -> Settings:
     if entra:
         if options["token_env"] and not settings.api_key:
             raise InputError(f"no access token: the environment variable {options['token_env']} is empty or unset")
+        check_settings(settings, key_env=options["token_env"])
         return with_credential(settings)
     if not settings.api_key:
         raise InputError(f"no API key: set the environment variable {options['api_key_env']} (see --api-key-env)")
+    check_settings(settings, key_env=options["api_key_env"])
     return settings
 
 
@@ -156,6 +180,13 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 
 
 @click.command()
+@click.option(
+    "--source",
+    type=click.Choice(["assistants", "responses"]),
+    default="assistants",
+    show_default=True,
+    help="assistants: runs and their steps; responses: responses and conversations (the successor APIs).",
+)
 @click.option("--run", "runs", multiple=True, metavar="THREAD_ID/RUN_ID", help="A run to export (repeatable).")
 @click.option(
     "--runs-file",
@@ -165,6 +196,27 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="CSV (thread_id,run_id) or JSON Lines of runs; '-' reads stdin.",
 )
 @thread_options
+@click.option(
+    "--response", "responses", multiple=True, metavar="ID", help="--source responses: a response (repeatable)."
+)
+@click.option(
+    "--responses-file", "responses_files", multiple=True, metavar="PATH",
+    help="One response id a line, or CSV with a response_id column; '-' reads stdin.",
+)  # fmt: skip
+@click.option(
+    "--conversation", "conversations", multiple=True, metavar="ID",
+    help="--source responses: a conversation; later exports read only its new items (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--conversations-file", "conversations_files", multiple=True, metavar="PATH",
+    help="One conversation id a line, or CSV with a conversation_id column; '-' reads stdin.",
+)  # fmt: skip
+@click.option("--follow-previous", is_flag=True, help="Also export each response's previous_response_id chain.")
+@click.option("--all-responses", is_flag=True, help="Foundry: every stored response (GET /responses).")
+@click.option("--all-conversations", is_flag=True, help="Foundry: every conversation (GET /conversations).")
+@click.option(
+    "--keep-payloads", is_flag=True, help="Store base64 images and encrypted reasoning as sent (dropped by default)."
+)
 @click.option("--since", help="Discovered runs created at or after this ISO-8601 date/datetime (UTC if no offset).")
 @click.option("--until", help="Discovered runs created before this ISO-8601 date/datetime.")
 @click.option(
@@ -178,13 +230,11 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 )
 @click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished.")
 @click.option("--dry-run", is_flag=True, help="List the runs that would be exported; write nothing.")
-@click.option(
-    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
-)
+@shard_option
 @click.option(
     "--batch-steps",
     type=click.IntRange(1, 1_000_000),
-    default=5_000,
+    default=ExportOptions.batch_steps,
     show_default=True,
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
@@ -200,18 +250,18 @@ def export(**options: Any) -> None:
     the destination); 4 authentication, permission or quota refused; 1 anything else.
     """
     configure_logging(options["log_format"])
-    storage_version = duckdb_storage_version(options)
+    if options["source"] == "responses":
+        _export_responses(options)
+        return
     sources = sources_from(options)
     settings = settings_from(options)
-    export_options = ExportOptions(
-        dest=options["dest"],
-        duckdb_storage_version=storage_version,
-        s3_endpoint_url=options["s3_endpoint_url"],
-        shard=Shard.parse(options["shard"]),
-        refresh=options["refresh"],
-        dry_run=options["dry_run"],
-        batch_steps=options["batch_steps"],
-    )
+    # One validation step before anything is opened: the archive and the destination are created only after it.
+    check_places(options)
+    sources = check_sources(sources)
+    if sources.empty:
+        raise InputError("nothing to export: the files given hold no thread or run ids")
+    check_host_resolves(settings)
+    export_options = _export_options(options)
     archive = archive_hook(options["archive"], settings, options["s3_endpoint_url"])
     with archive as on_response, observer_for(options["progress"]) as observer:
         if on_response is not None:
@@ -224,6 +274,54 @@ def export(**options: Any) -> None:
     raise SystemExit(summary.exit_code)
 
 
+def check_places(options: dict[str, Any]) -> None:
+    """--archive and --dest checked (``InputError``) before either is created or claimed."""
+    if options["archive"] is not None:
+        check_destination(options["archive"], what="--archive")
+    if not options["dry_run"]:
+        check_destination(options["dest"])
+
+
+def _export_options(options: dict[str, Any]) -> ExportOptions:
+    """Where and how to write, from the command line."""
+    return ExportOptions(
+        dest=options["dest"],
+        duckdb_storage_version=checked_storage_version(options["duckdb_storage_version"]),
+        s3_endpoint_url=options["s3_endpoint_url"],
+        shard=Shard.parse(options["shard"]),
+        refresh=options["refresh"],
+        dry_run=options["dry_run"],
+        batch_steps=options["batch_steps"],
+    )
+
+
+def _export_responses(options: dict[str, Any]) -> None:
+    """``--source responses``: responses and conversations through the same write path and summary."""
+    from etl.pipeline_responses import ResponseSources, run_responses_export
+
+    if options["runs"] or options["runs_files"] or options["threads"] or options["threads_files"]:
+        raise InputError("--run/--thread export run steps: leave them out with --source responses")
+    sources = ResponseSources(
+        responses=tuple(options["responses"]),
+        responses_files=tuple(options["responses_files"]),
+        conversations=tuple(options["conversations"]),
+        conversations_files=tuple(options["conversations_files"]),
+        follow_previous=options["follow_previous"],
+        all_responses=options["all_responses"],
+        all_conversations=options["all_conversations"],
+        keep_payloads=options["keep_payloads"],
+    )
+    settings = dataclasses.replace(settings_from(options), api="responses")
+    check_places(options)
+    export_options = _export_options(options)
+    with archive_hook(options["archive"], settings, options["s3_endpoint_url"]) as on_response:
+        if on_response is not None:
+            export_options = dataclasses.replace(export_options, on_response=on_response)
+        summary = run_responses_export(settings, sources, export_options)
+    print_summary(summary, options["metrics_json"])
+    raise SystemExit(summary.exit_code)
+
+
 def sources_from(options: dict[str, Any]) -> Sources:
     """The run sources given on the command line, validated."""
     sources = Sources(
@@ -231,8 +329,8 @@ def sources_from(options: dict[str, Any]) -> Sources:
         runs_files=tuple(options["runs_files"]),
         threads=tuple(options["threads"]),
         threads_files=tuple(options["threads_files"]),
-        since=parse_instant(options["since"]) if options["since"] else None,
-        until=parse_instant(options["until"]) if options["until"] else None,
+        since=parse_instant(options["since"]) if options["since"] is not None else None,
+        until=parse_instant(options["until"]) if options["until"] is not None else None,
         all_threads=options["all_threads"],
     )
     if sources.empty:
@@ -255,13 +353,3 @@ def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | Non
     # The key is handed over only so the archive can mask it wherever a server echoed it.
     with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
         yield archive.record
-
-
-def destination_uri(options: dict[str, Any]) -> str:
-    """The --dest URI of a command that has no ExportOptions; its --s3-endpoint-url reaches pyarrow via the env."""
-    if options.get("s3_endpoint_url"):
-        from etl.config import set_env_value
-
-        set_env_value("AWS_ENDPOINT_URL", options["s3_endpoint_url"])
-    dest: str = options["dest"]
-    return dest

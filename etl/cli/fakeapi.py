@@ -10,6 +10,7 @@ import click
 
 from etl.cli._common import handle_errors
 from etl.fakeapi import BOUNDARY_SIZES, FakeConfig, FaultKind
+from etl.fakeapi.config import FLAVORS
 
 if TYPE_CHECKING:
     from etl.fakeapi import FakeServer
@@ -52,7 +53,7 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--slow-seconds", type=click.FloatRange(0), default=30, show_default=True,
               help="How long a 'slow' fault waits before answering.")
 @click.option("--quota-exhausted", is_flag=True, help="Answer every request 429 insufficient_quota.")
-@click.option("--flavor", type=click.Choice(["openai", "foundry"]), default="openai", show_default=True,
+@click.option("--flavor", type=click.Choice(list(FLAVORS)), default="openai", show_default=True,
               help="foundry: an Azure AI Foundry project endpoint (/api/projects/fake-project), api-version required, "
               "Entra ID-style tokens from /_fake/identity/token, GET /threads and /assistants, Foundry's tool types.")
 @click.option("--token-lifetime", type=click.FloatRange(1), default=3600, show_default=True,

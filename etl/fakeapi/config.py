@@ -26,12 +26,12 @@ class FaultKind(enum.StrEnum):
 
 
 ALL_FAULTS: tuple[FaultKind, ...] = tuple(FaultKind)
-FLAVORS = ("openai", "foundry")
+FLAVORS = ("openai", "responses", "foundry-responses", "foundry")
 
 # Options that shape the data; the rest (latency, faults...) may change while a server runs.
 DATA_FIELDS = frozenset(
     {"seed", "threads", "runs_per_thread", "steps_per_run", "boundary_sizes", "start", "days",
-     "future_variants", "long_output_bytes", "flavor"}
+     "future_variants", "long_output_bytes", "flavor", "conversations", "chains"}
 )
 
 
@@ -80,6 +80,13 @@ class FakeConfig:
     future_variants: bool = False
     # Size of the one long function output of the dataset (0: no long output).
     long_output_bytes: int = 1_048_576
+    # openai: the Assistants API; responses: also the Responses and Conversations APIs (served by every flavor);
+    # foundry-responses: those with Foundry's GET /responses and GET /conversations, and agent references;
+    # foundry: a Foundry classic-agents project endpoint (/api/projects/<project>), api-version required,
+    # Entra ID-style tokens that expire, GET /threads and /assistants, Foundry's data (etl.fakeapi.foundry).
+    flavor: str = "openai"
+    conversations: int = 3  # Responses data: conversations of three turns each
+    chains: int = 2  # Responses data: previous_response_id chains of three responses each
     api_key: str = "sk-fake"
     latency_ms: float = 0.0
     fault_rate: float = 0.0
@@ -91,9 +98,6 @@ class FakeConfig:
     retry_after_seconds: int = 1
     quota_exhausted: bool = False
     rate_limit_requests: int = 10_000
-    # openai: OpenAI's (and Azure OpenAI's) paths, keys and data; foundry: a Foundry project endpoint
-    # (/api/projects/<project>), api-version required, Entra ID-style tokens that expire, Foundry's data.
-    flavor: str = "openai"
     token_lifetime: float = 3600.0  # foundry: seconds an issued token is good for
 
     def __post_init__(self) -> None:
@@ -104,14 +108,16 @@ class FakeConfig:
         for name in ("threads", "runs_per_thread", "days", "long_output_bytes", "fault_max_consecutive"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {self.flavor!r}")
+        if self.conversations < 0 or self.chains < 0:
+            raise ValueError("conversations and chains must be >= 0")
         if any(size < 0 for size in self.boundary_sizes):
             raise ValueError("boundary sizes must be >= 0")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1")
         if self.fault_rate and not self.fault_kinds:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
-        if self.flavor not in FLAVORS:
-            raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {self.flavor!r}")
         if self.token_lifetime <= 0:
             raise ValueError("token_lifetime must be > 0")
         if self.latency_ms < 0 or self.slow_seconds < 0:

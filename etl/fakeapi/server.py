@@ -24,6 +24,9 @@ from etl.fakeapi import faults, foundry, responses
 from etl.fakeapi.config import FakeConfig, FaultKind
 from etl.fakeapi.dataset import Dataset, NotFoundError
 from etl.fakeapi.paging import PageQuery, UnknownCursorError
+from etl.fakeapi.responses_api import KINDS as RESPONSES_KINDS
+from etl.fakeapi.responses_api import ResponsesEndpoints, Route
+from etl.fakeapi.responses_data import ResponsesData
 
 RUNS_LIST, RUN_GET, STEPS_LIST, STEP_GET, OTHER = "runs_list", "run_get", "steps_list", "step_get", "other"
 THREADS_LIST, THREAD_GET = "threads_list", "thread_get"
@@ -92,10 +95,24 @@ class ServerState:
         self.faults = faults.FaultPlan()
         self.headers = responses.HeaderMaker(config.seed)
         self.tokens = foundry.TokenIssuer(config.token_lifetime, clock=lambda: time.time())
+        self._responses_data: ResponsesData | None = None
+        self._responses_lock = threading.Lock()
+
+    @property
+    def responses_data(self) -> ResponsesData:
+        """The Responses and Conversations data, made on first use (most fakes serve only run steps)."""
+        with self._responses_lock:
+            if self._responses_data is None:
+                config = self.config
+                self._responses_data = ResponsesData(
+                    config.seed, config.start_ts, conversations=config.conversations, chains=config.chains,
+                    agents=config.flavor == "foundry-responses",
+                )
+            return self._responses_data
 
     @property
     def foundry(self) -> bool:
-        """True when the fake serves a Foundry project rather than OpenAI's paths."""
+        """True when the fake serves a Foundry project (classic agents) rather than OpenAI's paths."""
         return self.config.flavor == "foundry"
 
 
@@ -103,19 +120,22 @@ def create_app(state: ServerState) -> web.Application:
     """The aiohttp application serving ``state``."""
     app = web.Application(middlewares=[_middleware(state)])
     endpoints = _Endpoints(state)
-    routes: tuple[tuple[str, Handler, str], ...] = (
+    routes: list[Route] = [
         ("/threads/{thread_id}/runs", endpoints.list_runs, RUNS_LIST),
         ("/threads/{thread_id}/runs/{run_id}", endpoints.get_run, RUN_GET),
         ("/threads/{thread_id}/runs/{run_id}/steps", endpoints.list_steps, STEPS_LIST),
         ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", endpoints.get_step, STEP_GET),
         ("/assistants/{assistant_id}", endpoints.get_assistant, ASSISTANT_GET),
-    )
-    if state.foundry:  # OpenAI has no thread listing
-        routes += (
+    ]
+    if state.foundry:  # a Foundry project: OpenAI has no thread listing
+        routes += [
             ("/threads", endpoints.list_threads, THREADS_LIST),
             ("/threads/{thread_id}", endpoints.get_thread, THREAD_GET),
             ("/assistants", endpoints.list_assistants, ASSISTANTS_LIST),
-        )
+        ]
+    else:
+        listing = state.config.flavor == "foundry-responses"
+        routes += ResponsesEndpoints(lambda: state.responses_data, listing=listing).routes()
     for number, prefix in enumerate((FOUNDRY_PREFIX,) if state.foundry else PREFIXES):
         for path, handler, kind in routes:
             app.router.add_get(prefix + path, handler, name=f"{kind}.p{number}", allow_head=False)
@@ -150,7 +170,8 @@ def _middleware(state: ServerState) -> Middleware:
         headers = state.headers.make(config.rate_limit_requests, started)
         response: web.StreamResponse | None = faults.status_fault(fault, config, headers) if fault else None
         if response is None and fault is not FaultKind.DROP:
-            check = _check_foundry(request, state) if state.foundry else _check_headers(request, config)
+            beta = _kind(request) not in RESPONSES_KINDS  # the Responses API takes no OpenAI-Beta header
+            check = _check_foundry(request, state) if state.foundry else _check_headers(request, config, beta=beta)
             response = check or await _call(handler, request)
             response.headers.update(headers)
         # The answer is ready before the latency is served: a burst of requests that wake together then
@@ -203,7 +224,7 @@ async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
         return responses.error_response(405, f"Invalid method for URL ({request.method} {request.path})")
 
 
-def _check_headers(request: web.Request, config: FakeConfig) -> web.Response | None:
+def _check_headers(request: web.Request, config: FakeConfig, *, beta: bool = True) -> web.Response | None:
     """The key, Azure api-version, beta header and quota checks; None when the request may proceed."""
     authorization = request.headers.get("Authorization")
     azure_key = request.headers.get("api-key")
@@ -223,9 +244,9 @@ def _check_headers(request: web.Request, config: FakeConfig) -> web.Response | N
         given = _bearer(authorization)
         if given != config.api_key:
             return responses.wrong_key(given or "")
-        beta = request.headers.get("OpenAI-Beta")
-        if "assistants=v2" not in [part.strip() for part in (beta or "").split(",")]:
-            return responses.bad_beta(beta)
+        sent = request.headers.get("OpenAI-Beta")
+        if beta and "assistants=v2" not in [part.strip() for part in (sent or "").split(",")]:
+            return responses.bad_beta(sent)
     if config.quota_exhausted:
         return responses.quota_exhausted()
     return None
