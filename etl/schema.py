@@ -41,6 +41,18 @@ def _token_details() -> list[pa.Field]:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A column that holds another table's key: every value has a row there (dbt ``relationships``)."""
+
+    column: str
+    table: str
+    to: str  # the column of ``table`` it matches
+
+
+STEP_OF_CHILD = Reference("step_id", "run_steps", "step_id")
+
+
+@dataclass(frozen=True)
 class Table:
     """One output table: its schema, its key, and whether its rows belong to a run (and step) or stand alone."""
 
@@ -51,11 +63,18 @@ class Table:
     # A table of things that exist apart from any one run (threads, assistants): keyed by its own id, no run_id,
     # each row replaced whole when the thing is seen again.
     entity: bool = False
+    # Other tables' keys the rows point at, besides the step a step child belongs to (see ``references``).
+    also_references: tuple[Reference, ...] = ()
 
     @property
     def is_step_child(self) -> bool:
         """True for tables whose rows belong to one step and are replaced with it."""
         return not self.entity and self.name not in ("runs", "run_steps")
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """Every other table's key the rows point at: a step child's step, then ``also_references``."""
+        return ((STEP_OF_CHILD,) if self.is_step_child else ()) + self.also_references
 
 
 RUNS = Table(
