@@ -11,13 +11,13 @@ DBT_VENV := .venv-dbt
 $(BIN)/runsteps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[fake]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,airflow]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,airflow,fake]'
 	touch $@
 
 $(DBT_VENV)/.installed: tests/dbt/requirements.txt

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl import __version__
-from etl.providers import Provider, get_provider, infer_provider
+from etl.providers import RESPONSES_PROVIDERS, Provider, for_responses, get_provider, infer_provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 FILE_SEARCH_CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 USER_AGENT = f"run-steps-etl/{__version__}"
 
@@ -57,6 +58,7 @@ class Settings:
     azure_api_version: str | None = None
     provider: str | None = None  # openai, azure or foundry (etl.providers); None: inferred from the base URL
     api_version: str | None = None  # the provider's api-version query value (foundry default v1)
+    api: str = "assistants"  # the API family: assistants (runs, run steps) or responses (responses, conversations)
     # An azure-identity TokenCredential for providers that authenticate with Entra ID (built from the
     # environment by etl.extract.auth when None); never shown, compared or copied into output.
     credential: Any = field(default=None, repr=False, compare=False)
@@ -73,6 +75,10 @@ class Settings:
     @property
     def provider_spec(self) -> Provider:
         """The provider described in ``etl.providers``: the one named, else the one the base URL implies."""
+        if self.api == "responses":
+            if self.provider:
+                return for_responses(get_provider(self.provider))
+            return for_responses(infer_provider(self.base_url, family=RESPONSES_PROVIDERS))
         if self.provider:
             return get_provider(self.provider)
         return infer_provider(self.base_url, azure_api_version=self.azure_api_version)
@@ -87,7 +93,7 @@ class Settings:
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        api_key_env: str | None = "OPENAI_API_KEY",
+        api_key_env: str | None = DEFAULT_API_KEY_ENV,
         **overrides: Any,
     ) -> Settings:
         """Settings from the environment (key, base URL, organization, project), then ``overrides``.
@@ -110,8 +116,3 @@ class Settings:
 def env_value(name: str, default: str | None = None) -> str | None:
     """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
     return os.environ.get(name, default)
-
-
-def set_env_value(name: str, value: str) -> None:
-    """Set one environment variable for libraries that read only the environment (pyarrow's S3 endpoint)."""
-    os.environ[name] = value

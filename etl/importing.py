@@ -41,10 +41,11 @@ import orjson
 from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination
-from etl.load.batch import Batch, Written, write_batch
+from etl.load.batch import BATCH_OBJECTS, Batch, Written, write_batch
+from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.values import Json, iso
 
-Json = dict[str, Any]
 DIRECTORY_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _GZIP_MAGIC = b"\x1f\x8b"
 _KEPT_PROBLEMS = 1000  # problems kept by name in the summary; all are counted and all are reported as they occur
@@ -95,7 +96,7 @@ class ImportSummary(LoadSummary):
         """What was imported, from how many files."""
         return [
             f"imported {self.steps} steps and {self.runs_ok} runs from {self.files} files into {self.dest}"
-            f" in {self.elapsed_s:.1f}s (extracted_at {self.extracted_at.isoformat()})"
+            f" in {self.elapsed_s:.1f}s (extracted_at {iso(self.extracted_at)})"
         ]
 
     def tail(self) -> list[str]:
@@ -109,7 +110,7 @@ def run_import(
     *,
     extracted_at: datetime,
     strict: bool = False,
-    batch_size: int = 20_000,
+    batch_size: int = BATCH_OBJECTS,
     on_problem: Callable[[Problem], None] | None = None,
     s3_endpoint_url: str | None = None,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
@@ -135,7 +136,7 @@ def run_import(
     ) as destination:
         _load(files, moment, destination, summary, batch_size, on_problem)
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": moment.isoformat()})
+        destination.record_export(summary.as_dict() | {"shard": str(Shard()), "started_at": iso(moment)})
     return summary
 
 

@@ -7,15 +7,13 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from etl.fakeapi import BOUNDARY_SIZES, Dataset, FakeConfig, FakeServer, Truth
 from etl.fakeapi.config import StepsSpec
-
-Json = dict[str, Any]
+from etl.values import Json
 
 
 @pytest.fixture(scope="module")

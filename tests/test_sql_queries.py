@@ -14,8 +14,8 @@ import pytest
 from sql_export import Exported, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
+from etl.values import Json
 
-Json = dict[str, Any]
 Row = dict[str, Any]
 
 

@@ -36,10 +36,11 @@ from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
-from etl.load.batch import Batch, write_batch
+from etl.load.batch import BATCH_OBJECTS, BATCH_RUNS, Batch, write_batch
 from etl.load.fs import Store
 from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,8 @@ def run_replay(
     *,
     shard: Shard | None = None,
     s3_endpoint_url: str | None = None,
-    batch_steps: int = 20_000,
-    batch_runs: int = 2_000,
+    batch_steps: int = BATCH_OBJECTS,
+    batch_runs: int = BATCH_RUNS,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ReplaySummary:
     """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all).
@@ -186,7 +187,7 @@ def run_replay(
         if batch:
             summary.count(write_batch(destination, batch))
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": _iso_now()})
+        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": iso()})
     return summary
 
 
@@ -370,7 +371,3 @@ def _replayed(assembly: _Assembly) -> ReplayedRun:
     choice = assembly.choice
     steps = [step for page in assembly.pages for step in page or ()]
     return ReplayedRun(choice.thread_id, choice.run_id, assembly.run, steps, choice.extracted_at)
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -11,16 +11,21 @@ import click
 
 from etl.errors import EtlError
 from etl.load import DUCKDB_STORAGE_VERSION
+from etl.sharding import Shard
 from etl.summary import Metrics
+
+DEFAULT_DEST = "./runsteps.duckdb"
+
+shard_option = click.option(
+    "--shard",
+    default=str(Shard()),
+    show_default=True,
+    metavar="I/N",
+    help="Only the runs whose id hashes to shard I of N.",
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-EXIT_OK = 0
-EXIT_OTHER = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_AUTH = 4
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

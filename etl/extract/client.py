@@ -6,12 +6,13 @@ it against ``max_body_bytes``, parses it with orjson once and retries what ``etl
 worth retrying.
 
 Requests go straight to the transport rather than through ``httpx.AsyncClient``: the client's per-request
-work (merging the base URL and parameters: three URL parses; a cookie-jar round trip) measured 0.8 of the
-2 ms of CPU a request costs, and at 32 requests in flight that CPU is what keeps an export from running at
-the speed the API's latency allows. What the client would add is not wanted here anyway: no redirects are
-followed, no cookies kept, no environment proxies used; timeouts travel with each request as httpx's own
-client sends them. A 429 or an exhausted rate-limit budget pauses every request
-of the client, not just the one that was told. No message, log line or record carries the API key.
+work (merging the base URL and parameters: three URL parses; a cookie-jar round trip) was most of the CPU a
+request costs, and with many requests in flight that CPU is what keeps an export from running at the speed
+the API's latency allows (figures: README, Benchmarks, "Measurements behind the design"). What the client
+would add is not wanted here anyway: no redirects are followed, no cookies kept, no environment proxies
+used; timeouts travel with each request as httpx's own client sends them. A 429 or an exhausted rate-limit
+budget pauses every request of the client, not just the one that was told. No message, log line or record
+carries the API key.
 """
 
 from __future__ import annotations
@@ -176,7 +177,9 @@ class ApiClient:
         self.stats = ClientStats()
         self._pause = SharedPause()
         self._on_response = on_response
-        self._base_url = str(check_base_url(settings)).rstrip("/")
+        base = str(check_base_url(settings)).rstrip("/")
+        # Where the API family lives under the given URL (Foundry's /openai/v1), unless the URL says so already.
+        self._base_url = base if base.endswith(provider.base_path) else base + provider.base_path
         self._fixed_params = provider.fixed_params(settings.api_version_value)
         self._headers = httpx.Headers(request_headers(settings))
         # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.

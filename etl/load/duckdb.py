@@ -2,8 +2,8 @@
 
 Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
 longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
-removed key from the primary-key index at commit, which costs ~75 µs a row once a table spans more than one
-row group, while an upsert rewrites the row in place: replacing 50,000 keyed rows commits in 0.1 s, not 4 s.
+removed key from the primary-key index at commit, which is slow once a table spans more than one row group,
+while an upsert rewrites the row in place (figures: README, Benchmarks, "Measurements behind the design").
 
 Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
 killed at any point leaves a file that opens with the whole batch or none of it.
@@ -29,7 +29,7 @@ import pyarrow.dataset as ds
 
 from etl.errors import DestinationBusyError, DestinationError, InputError
 from etl.load import DUCKDB_STORAGE_VERSION
-from etl.load.base import ExportBatch
+from etl.load.base import ExportBatch, ItemCursor
 from etl.load.duckdb_state import (
     DuckDBStateStore,
     check_schema_version,
@@ -39,7 +39,7 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
-from etl.schema import ALL_TABLES, STEP_CHILD_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
@@ -145,6 +145,19 @@ class DuckDBDestination(DuckDBStateStore):
             upsert_run_records(con, batch.records)
 
 
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end (conversations with none stored are left out)."""
+        ids = list(conversation_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            "SELECT conversation_id, max(position) + 1, arg_max(item_id, position) FROM conversation_items"
+            " WHERE list_contains(?, conversation_id) GROUP BY conversation_id",
+            [ids],
+        ).fetchall()
+        return {conversation: ItemCursor(int(count), last) for conversation, count, last in rows}
+
+
 def load_parquet_into_duckdb(
     parquet_root: str,
     duckdb_path: str,
@@ -177,7 +190,7 @@ def load_parquet_into_duckdb(
                 # Entity rows (threads, assistants) have no day of their own in the Parquet layout: all of them.
                 rows = _scan(dataset, table, None if table.entity else days)
                 loaded = _load_table(con, table, rows, "TRUE" if table.entity else scope)
-                if loaded or not table.entity:
+                if loaded or table.name in TABLES:  # the other tables only when they hold rows
                     counts[table.name] = loaded
             counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
     return counts
@@ -198,13 +211,6 @@ def parse_storage_version(text: str) -> str:
     )
 
 
-def storage_version_of(con: duckdb.DuckDBPyConnection) -> str:
-    """The storage format of the connection's database file, as DuckDB names it (``v1.2.0+``)."""
-    rows = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
-    tags: dict[str, str] = rows[0][0] if rows else {}
-    return tags.get("storage_version", "")
-
-
 def _create_file(uri: str, path: Path, storage_version: str) -> None:
     """Create an empty database file in ``storage_version``'s format; the file keeps that format from then on."""
     # Only the creating connection carries the setting: a connection with a setting of its own cannot share the
@@ -218,7 +224,7 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
     # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
-    # (seen at 64 MB with 200k steps). Insertion order is not needed: every table has a key.
+    # (README, Benchmarks: Memory). Insertion order is not needed: every table has a key.
     con.execute("SET preserve_insertion_order = false")
     return con
 
@@ -324,21 +330,28 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
 
 
 def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
-    """Replace the batch's runs and steps, and make each re-written step's children exactly the batch's."""
-    step_ids = pc.unique(
-        pa.chunked_array(
-            [chunk for name in ("run_steps", *STEP_CHILD_TABLES) for chunk in tables[name]["step_id"].chunks],
-            pa.string(),
-        )
-    )
-    if len(step_ids):
-        con.register("_runsteps_new_steps", pa.table({"step_id": step_ids}))
+    """Upsert the batch's rows, and make each re-written id's children exactly the batch's.
+
+    Tables replaced by the same id form a family (a step and its children, a response and its items): in every
+    table of the family whose key is more than that id, the rows of the batch's ids that the batch lacks go.
+    """
+    families: dict[str, list[Table]] = {}
+    for table in PARTITIONED_TABLES.values():
+        families.setdefault(table.replaces, []).append(table)
+    for column, members in families.items():
+        children = [t for t in members if t.key != (column,)]
+        if not children:
+            continue
+        chunks = [chunk for t in members for chunk in tables[t.name][column].chunks]
+        ids = pc.drop_null(pc.unique(pa.chunked_array(chunks, pa.string())))
+        if not len(ids):
+            continue
+        con.register("_runsteps_new_ids", pa.table({"id": ids}))
         try:
-            rewritten = "t.step_id IN (SELECT step_id FROM _runsteps_new_steps)"
-            for name in STEP_CHILD_TABLES:
-                _delete_missing(con, TABLES[name], views[name], rewritten)
+            for table in children:
+                _delete_missing(con, table, views[table.name], f"t.{column} IN (SELECT id FROM _runsteps_new_ids)")
         finally:
-            con.unregister("_runsteps_new_steps")
+            con.unregister("_runsteps_new_ids")
     for name, tbl in tables.items():
         if tbl.num_rows:
             con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT * FROM {views[name]}")

@@ -3,7 +3,7 @@
 ``pa.array(steps, type=STEP)`` reads every field named here and ignores the rest: a key the object lacks
 becomes NULL, a key the API added later is skipped (and reported as drift by the transform), and a value of
 the wrong JSON type makes the conversion fail (``etl.transform.convert`` then names the field).
-Source: ``shared/reference/run-steps-api.md`` §5-6.
+The shapes are those of the API reference's run and run step objects (see the README's Tables section).
 """
 
 from __future__ import annotations

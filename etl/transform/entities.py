@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import repeat
-from typing import Any
 
 import pyarrow as pa
 
@@ -13,8 +12,8 @@ from etl import schema
 from etl.schema import TIMESTAMP
 from etl.transform.columns import constant_timestamp, fields, json_text, record_batch
 from etl.transform.convert import require, to_struct_array
+from etl.values import Json
 
-Json = dict[str, Any]
 GONE = "_runsteps_gone"  # marks the stand-in object of an assistant the API answered 404 for (never an API key)
 
 THREAD = pa.struct([("id", pa.string()), ("created_at", TIMESTAMP)])

@@ -34,8 +34,7 @@ from etl.transform.columns import (
     usage_columns,
 )
 from etl.transform.convert import CONVERSION_ERRORS, object_error, require, to_struct_array
-
-Json = dict[str, Any]
+from etl.values import Json
 
 _REQUIRED = ("id", "run_id", "thread_id", "type", "created_at")
 _FIELD_SAMPLE = 100
