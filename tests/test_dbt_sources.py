@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from analyst_exports import full_export
 from click.testing import CliRunner
 
 from etl.cli import cli
@@ -22,12 +23,6 @@ from etl.schema import ALL_TABLES
 
 PROJECT = Path(__file__).parent / "dbt" / "project"
 RUN_DBT = Path(__file__).parent / "dbt" / "run_dbt.py"
-
-
-def demo(dest: Path) -> None:
-    args = ["demo", "--dest", str(dest), "--threads", "3", "--runs-per-thread", "4", "--no-progress"]
-    result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": None})
-    assert result.exit_code == 0, result.output
 
 
 def project(tmp_path: Path, dest: Path, outputs: dict[str, Any]) -> Path:
@@ -80,7 +75,7 @@ def assert_generated_tests(build: dict[str, Any], present: list[str]) -> None:
 
 def test_dbt_build_over_a_duckdb_export(tmp_path: Path, dbt_venv: Path) -> None:
     export = tmp_path / "runsteps-demo.duckdb"
-    demo(export)
+    full_export(export)
     broken = tmp_path / "broken" / export.name  # attached under the same name as the export
     broken.parent.mkdir()
     shutil.copy(export, broken)
@@ -108,7 +103,7 @@ def test_dbt_build_over_a_duckdb_export(tmp_path: Path, dbt_venv: Path) -> None:
     assert_all_pass(build)
     assert_generated_tests(build, list(ALL_TABLES))
     assert_all_pass(freshness)
-    assert set(freshness["results"]) == {"runs"}
+    assert set(freshness["results"]) == {"runs", "responses", "conversations"}
     assert not broken_test["success"]
     failed = {name: result for name, result in broken_test["results"].items() if result[0] == "fail"}
     assert failed, broken_test
@@ -123,12 +118,12 @@ def test_dbt_build_over_a_duckdb_export(tmp_path: Path, dbt_venv: Path) -> None:
 
 def test_dbt_build_over_a_parquet_export(tmp_path: Path, dbt_venv: Path) -> None:
     export = tmp_path / "parquet"
-    demo(export)
+    full_export(export)
     outputs = {"good": {"type": "duckdb", "path": str(tmp_path / "warehouse.duckdb")}}
     where = project(tmp_path, export, outputs)
     sources = (where / "models" / "sources.yml").read_text()
     present = [name for name in ALL_TABLES if f"/{name}/" in sources]
-    assert {"runs", "run_steps", "tool_calls"} <= set(present) and sources.count("read_parquet(") == len(present)
+    assert present == list(ALL_TABLES) and sources.count("read_parquet(") == len(present)
     steps = sorted(export.glob("run_steps/created_date=*/*.parquet"))[0]
     build, freshness, broken_test = run_dbt(
         dbt_venv,
@@ -141,6 +136,7 @@ def test_dbt_build_over_a_parquet_export(tmp_path: Path, dbt_venv: Path) -> None
     assert_all_pass(build)
     assert_generated_tests(build, present)
     assert_all_pass(freshness)
+    assert set(freshness["results"]) == {"runs", "responses", "conversations"}
     assert not broken_test["success"]
     failed = {name: result for name, result in broken_test["results"].items() if result[0] == "fail"}
     assert list(failed) == ["source_unique_runsteps_run_steps_step_id"]

@@ -6,7 +6,7 @@ their UTC time zone, and ``created_date`` (the partition, from the path) a date 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +15,18 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from click.testing import CliRunner
+from analyst_exports import DEMO, full_export
 
-from etl.cli import cli
-from etl.fakeapi import FakeConfig
 from etl.fakeapi.dataset import Dataset
-from etl.load import open_destination
-from etl.load.base import ExportBatch
 from etl.load.parquet import PARTITION, parquet_dataset, table_glob
 from etl.schema import ALL_TABLES, TIMESTAMP, Table
-from etl.transform import to_tables
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo export to Parquet, with thread and assistant rows beside the runs' (the unpartitioned layout)."""
+    """A Parquet root with rows in every table (day-partitioned and not)."""
     where = tmp_path_factory.mktemp("readers") / "root"
-    args = ["demo", "--dest", str(where), "--threads", "3", "--runs-per-thread", "4", "--no-progress"]
-    result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": None})
-    assert result.exit_code == 0, result.output
-    at = datetime(2026, 2, 1, tzinfo=UTC)
-    entities = {
-        "threads": [(at, {"id": f"thread_{n}", "created_at": 1767225000 + n}) for n in range(10)],
-        "assistants": [(at, {"id": f"asst_{n}", "name": f"a{n}", "created_at": 1767220000}) for n in range(4)],
-    }
-    with open_destination(str(where)) as dest:
-        dest.write(ExportBatch(tables=to_tables(entities)[0]))
+    full_export(where)
     return where
 
 
@@ -66,7 +52,7 @@ def read_pyarrow(root: Path, table: Table) -> pa.Table:
 
 def test_every_table_is_there(root: Path) -> None:
     assert [t.name for t in tables_at(root)] == list(ALL_TABLES)
-    truth = Dataset(FakeConfig(seed=1, threads=3, runs_per_thread=4)).truth()
+    truth = Dataset(DEMO).truth()
     assert len(read_polars(root, ALL_TABLES["run_steps"])) == len(truth.steps)
     assert len(read_pandas(root, ALL_TABLES["runs"])) == len(truth.runs)
 
