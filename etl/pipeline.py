@@ -42,6 +42,7 @@ from etl.extract import (
 )
 from etl.load import open_destination
 from etl.load.base import Destination, ExportBatch, RunRecord, StateStore
+from etl.prices import PriceBook, write_model_prices
 from etl.schema import TABLES
 from etl.sharding import Shard
 from etl.transform import Drift, to_tables
@@ -84,6 +85,7 @@ class ExportOptions:
     batch_runs: int = 2_000  # runs per write, for jobs of many small runs
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
+    prices: PriceBook = field(default_factory=PriceBook)  # written to model_prices after the runs
 
     def open(self, *, read_only: bool = False) -> Destination:
         """The destination these options name, for this shard."""
@@ -201,6 +203,8 @@ async def _export(
         refs = _run_refs(client, sources, threads, options, plan, summary)
         await _fetch_and_write(client, refs, dest, options, observer, summary)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    # Every model the destination's runs use, priced at their dates (the cost views read it).
+    write_model_prices(dest, options.prices)
     _name_discovery_failures(plan.discovered, summary)
     summary.elapsed_s = time.monotonic() - started
     dest.set_watermarks(options.scope, _new_watermarks(plan.discovered))

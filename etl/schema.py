@@ -194,9 +194,35 @@ FILE_SEARCH_RESULTS = Table(
     ("step_id", "tool_call_index", "result_index"),
 )
 
+MODEL_PRICES = Table(
+    "model_prices",
+    "what a million tokens of each model cost, by period: written by each export and by runsteps prices",
+    pa.schema(
+        [
+            _col("model", pa.string(), "the model as runs.model names it (Azure: the deployment)", nullable=False),
+            _col("priced_as", pa.string(), "the model whose prices these are (through --model-map; else model)",
+                 nullable=False),
+            _col("provider", pa.string(), "genai-prices provider id; NULL for prices from a file"),
+            _col("valid_from", TIMESTAMP, "start of the period (1970-01-01 when the source gives none)",
+                 nullable=False),
+            _col("valid_to", TIMESTAMP, "end of the period, exclusive; NULL while current"),
+            _col("input_usd_per_mtok", pa.float64(), "USD per million prompt tokens not read from the cache",
+                 nullable=False),
+            _col("cached_input_usd_per_mtok", pa.float64(),
+                 "USD per million cached prompt tokens; NULL: they cost the input price"),
+            _col("output_usd_per_mtok", pa.float64(), "USD per million completion tokens (reasoning included)",
+                 nullable=False),
+            _col("source", pa.string(), "genai-prices <version>, or the name of the prices file", nullable=False),
+        ]
+    ),
+    ("model", "valid_from"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t for t in (RUNS, RUN_STEPS, TOOL_CALLS, CODE_INTERPRETER_OUTPUTS, FILE_SEARCH_RESULTS)
 }
+# Tables written whole, not by run: each export (and runsteps prices) replaces every row.
+WHOLE_TABLES: dict[str, Table] = {MODEL_PRICES.name: MODEL_PRICES}
 STEP_CHILD_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.is_step_child)
 
 _DUCKDB_TYPES: dict[pa.DataType, str] = {
@@ -232,7 +258,7 @@ def doc(field: pa.Field) -> str:
 def markdown() -> str:
     """The tables and their columns as Markdown: the README's schema section and ``runsteps schema``."""
     out: list[str] = []
-    for table in TABLES.values():
+    for table in (*TABLES.values(), *WHOLE_TABLES.values()):
         out.append(f"### `{table.name}`: {table.doc}")
         out.append("")
         out.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}")

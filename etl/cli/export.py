@@ -12,11 +12,13 @@ from typing import Any
 import click
 
 from etl.cli._common import handle_errors
+from etl.cli.prices import price_options
 from etl.cli.progress import Bars, LogLines, configure_logging, summary_lines
 from etl.config import Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export
+from etl.prices import load_price_book
 from etl.sharding import Shard
 
 DEFAULT_DEST = "./runsteps.duckdb"
@@ -162,6 +164,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
+@price_options
 @api_options
 @output_options
 @handle_errors
@@ -174,7 +177,9 @@ def export(**options: Any) -> None:
     configure_logging(options["log_format"])
     sources = sources_from(options)
     settings = settings_from(options)
+    book = load_price_book(options["prices_file"], options["model_map"])
     export_options = ExportOptions(
+        prices=book,
         dest=options["dest"],
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),

@@ -9,7 +9,7 @@ Re-writing a step replaces the step and all of its child rows; re-writing a run 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -17,6 +17,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from etl.schema import Table
 from etl.sharding import Shard
 
 TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
@@ -99,3 +100,9 @@ class Destination(StateStore, Protocol):
 
     def write(self, batch: ExportBatch) -> None:
         """Land one batch as a unit: replace its steps (and their children) and runs, then its state."""
+
+    def read_table(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Some columns of a table as the destination holds it now (empty when it has none yet)."""
+
+    def replace_table(self, table: Table, rows: pa.Table) -> None:
+        """Make a table that is written whole (``model_prices``) hold exactly ``rows``, as one unit."""
