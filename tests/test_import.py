@@ -164,7 +164,7 @@ def test_every_shape_imports_as_a_direct_export(
 
     summary = run_import([str(tmp_path / "in")], dest, extracted_at=MOMENT)
 
-    assert summary.problems == [] and (summary.steps, summary.runs) == (len(steps), len(runs))
+    assert summary.problems == [] and (summary.steps, summary.runs_ok) == (len(steps), len(runs))
     imported = actual_tables(dest)
     stamps = {row["extracted_at"] for rows in imported.values() for row in rows.values()}
     assert stamps == {int(MOMENT.timestamp())}
@@ -264,7 +264,7 @@ def test_a_mixed_directory_loads_the_good_records_and_names_each_bad_one(
     for text, prefix in zip(found, sorted(expected_problems), strict=True):
         assert text.startswith(prefix), (text, prefix)
     assert summary.files == 7  # README.txt is not a data file
-    assert (summary.steps, summary.runs) == (len(good_steps), len(good_runs))
+    assert (summary.steps, summary.runs_ok) == (len(good_steps), len(good_runs))
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "parquet"])

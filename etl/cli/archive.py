@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from etl.archive.replay import ReplaySummary, run_replay
-from etl.cli._common import handle_errors
+from etl.archive.replay import run_replay
+from etl.cli._common import handle_errors, print_summary
 from etl.sharding import Shard
 
 
@@ -58,19 +57,4 @@ def replay(**options: Any) -> None:
         s3_endpoint_url=options["s3_endpoint_url"],
         batch_steps=options["batch_steps"],
     )
-    for line in _summary_lines(summary):
-        click.echo(line, err=True)
-    if options["metrics_json"]:
-        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
-
-
-def _summary_lines(summary: ReplaySummary) -> list[str]:
-    rows = ", ".join(f"{name} {count}" for name, count in summary.rows.items())
-    lines = [
-        f"replayed {summary.responses} responses from {summary.files} files of {summary.archive}",
-        f"{summary.runs} runs, {summary.steps} steps written to {summary.dest} ({rows}) in {summary.elapsed_s:.1f}s",
-    ]
-    if summary.runs_skipped or summary.bad_lines:
-        lines.append(f"{summary.runs_skipped} runs skipped, {summary.bad_lines} unreadable lines:")
-        lines += [f"  {problem}" for problem in summary.problems]
-    return lines
+    print_summary(summary, options["metrics_json"])

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from etl.backfill import Chunk, parse_chunk, run_backfill
-from etl.cli._common import handle_errors
+from etl.cli._common import handle_errors, print_summary
 from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from, thread_options
-from etl.cli.progress import configure_logging, summary_lines
+from etl.cli.progress import configure_logging
 from etl.pipeline import ExportOptions
 from etl.sharding import Shard
 
@@ -54,15 +53,5 @@ def backfill(**options: Any) -> None:
         summary = run_backfill(
             settings, sources, export_options, parse_chunk(options["chunk"]), observer=observer, on_chunk=on_chunk
         )
-    for export in summary.exports:
-        for line in summary_lines(export):
-            click.echo(line, err=True)
-    totals = summary.as_dict()
-    click.echo(
-        f"backfill {summary.job}: {totals['chunks_done']}/{summary.chunks_total} chunks done "
-        f"({summary.chunks_skipped} finished earlier), {totals['runs_ok']} runs, {totals['steps']} steps",
-        err=True,
-    )
-    if options["metrics_json"]:
-        click.echo(json.dumps(totals, sort_keys=True))
+    print_summary(summary, options["metrics_json"])
     raise SystemExit(summary.exit_code)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from etl import sqlrun
-from etl.cli._common import handle_errors
+from etl.cli._common import handle_errors, print_summary
 from etl.cli._format import render
-from etl.cli.export import observer_for, report
+from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
 from etl.config import Secret, Settings
 from etl.pipeline import ExportOptions, Sources, run_export
@@ -40,7 +40,7 @@ def demo(dest: str, threads: int, runs_per_thread: int, seed: int, progress: boo
         sources = Sources(threads=tuple(fake.dataset.thread_ids))
         with observer_for(progress) as observer:
             summary = run_export(settings, sources, ExportOptions(dest=dest, refresh=True), observer)
-    report(summary, metrics_json=False)
+    print_summary(summary, metrics_json=False)
     with sqlrun.open_sql_connection(dest) as con:
         for title, name in REPORT_QUERIES:
             click.echo(f"\n{title}  (runsteps sql run {name} --dest {dest})")

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors
+from etl.cli._common import handle_errors, print_summary
 from etl.cli.prices import price_options
-from etl.cli.progress import Bars, LogLines, configure_logging, summary_lines
+from etl.cli.progress import Bars, configure_logging
 from etl.config import Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
-from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export
+from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.prices import load_price_book
 from etl.sharding import Shard
 
@@ -115,14 +114,6 @@ def settings_from(options: dict[str, Any]) -> Settings:
     return settings
 
 
-def report(summary: ExportSummary, metrics_json: bool) -> None:
-    """Print the summary to stderr and, with --metrics-json, as the last stdout line."""
-    for line in summary_lines(summary):
-        click.echo(line, err=True)
-    if metrics_json:
-        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
-
-
 def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[ExportObserver]:
     """Bars on a terminal (or when asked), plain periodic log lines otherwise."""
     if progress is None:
@@ -176,8 +167,8 @@ def export(**options: Any) -> None:
     """
     configure_logging(options["log_format"])
     sources = sources_from(options)
-    settings = settings_from(options)
     book = load_price_book(options["prices_file"], options["model_map"])
+    settings = settings_from(options)
     export_options = ExportOptions(
         prices=book,
         dest=options["dest"],
@@ -195,7 +186,7 @@ def export(**options: Any) -> None:
     if export_options.dry_run:
         for run in summary.planned:
             click.echo(run)
-    report(summary, options["metrics_json"])
+    print_summary(summary, options["metrics_json"])
     raise SystemExit(summary.exit_code)
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors
+from etl.cli._common import handle_errors, print_summary
 from etl.cli.archive import load_options
-from etl.importing import ImportSummary, Problem, run_import
+from etl.importing import Problem, run_import
 
 
 @click.command("import")
@@ -41,17 +40,4 @@ def import_(**options: Any) -> None:
         on_problem=on_problem,
         s3_endpoint_url=options["s3_endpoint_url"],
     )
-    for line in _summary_lines(summary):
-        click.echo(line, err=True)
-    if options["metrics_json"]:
-        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
-
-
-def _summary_lines(summary: ImportSummary) -> list[str]:
-    rows = ", ".join(f"{name} {count}" for name, count in summary.rows.items())
-    return [
-        f"imported {summary.steps} steps and {summary.runs} runs from {summary.files} files into {summary.dest}"
-        f" in {summary.elapsed_s:.1f}s (extracted_at {summary.extracted_at.isoformat()})",
-        f"rows: {rows}",
-        f"bad records skipped: {summary.bad_records}",
-    ]
+    print_summary(summary, options["metrics_json"])

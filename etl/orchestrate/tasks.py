@@ -19,7 +19,7 @@ from etl.config import Settings
 from etl.errors import AuthError, DataCheckError, DiscoveryError, EtlError, InputError, PartialExportError
 from etl.extract import RunRef
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
-from etl.pipeline import ExportOptions, ExportSummary, Sources, run_export
+from etl.pipeline import ExportOptions, ExportSummary, LogLines, Sources, run_export
 from etl.sharding import Shard
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,6 @@ def export_shard(
 
     Raises ``PartialExportError`` after writing when some runs failed, so that Airflow retries the rest.
     """
-    from etl.cli.progress import LogLines, summary_lines
-
     which = Shard(int(shard["index"]), int(shard["count"]))
     with fail_fast():
         refs = tuple(RunRef.parse(item) for item in shard["runs"])
@@ -121,7 +119,7 @@ def export_shard(
             ExportOptions(dest=dest, shard=which),
             observer=LogLines(interval=progress_every),
         )
-    for line in summary_lines(summary):
+    for line in summary.lines():
         log.info("%s", line)
     if summary.exit_code:
         raise PartialExportError(

@@ -1,0 +1,23 @@
+-- Cost in USD per model (as runs name it, and the model it is priced as), most expensive first.
+-- param: since = 1970-01-01
+-- param: until = 9999-12-31
+-- From run_costs, runs created in [since, until). A model with no price shows NULL costs and its runs as
+-- unpriced_runs (never a cost of 0).
+SELECT
+    model,
+    any_value(priced_as) AS priced_as,
+    count(*) AS runs,
+    count(*) FILTER (WHERE NOT priced) AS unpriced_runs,
+    coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
+    coalesce(sum(cached_prompt_tokens), 0)::BIGINT AS cached_prompt_tokens,
+    coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
+    coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens,
+    sum(input_usd) AS input_usd,
+    sum(cached_input_usd) AS cached_input_usd,
+    sum(output_usd) AS output_usd,
+    sum(cost_usd) AS cost_usd
+FROM run_costs
+WHERE created_at >= CAST($since AS TIMESTAMPTZ)
+  AND created_at < CAST($until AS TIMESTAMPTZ)
+GROUP BY model
+ORDER BY cost_usd DESC NULLS LAST, model NULLS FIRST;

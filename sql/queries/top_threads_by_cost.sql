@@ -1,0 +1,21 @@
+-- The threads that cost the most, in USD, with their runs, assistants and token usage.
+-- param: limit = 20
+-- param: since = 1970-01-01
+-- param: until = 9999-12-31
+-- From run_costs, runs created in [since, until). cost_usd sums the priced runs; unpriced_runs counts the others.
+-- Ties are broken by thread_id.
+SELECT
+    thread_id,
+    count(*) AS runs,
+    count(*) FILTER (WHERE NOT priced) AS unpriced_runs,
+    count(DISTINCT assistant_id) AS assistants,
+    min(created_at) AS first_run_at,
+    max(created_at) AS last_run_at,
+    coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens,
+    sum(cost_usd) AS cost_usd
+FROM run_costs
+WHERE created_at >= CAST($since AS TIMESTAMPTZ)
+  AND created_at < CAST($until AS TIMESTAMPTZ)
+GROUP BY thread_id
+ORDER BY cost_usd DESC NULLS LAST, thread_id
+LIMIT CAST($limit AS INTEGER);
