@@ -8,13 +8,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from etl.config import Settings
 from etl.errors import InputError
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export, thread_ids
 from etl.summary import HIDDEN, Metrics
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ class Chunk:
     @property
     def label(self) -> str:
         """How the chunk is recorded and shown: ``<start>/<end>`` in ISO-8601 UTC."""
-        return f"{_iso(self.start)}/{_iso(self.end)}"
+        # Labels are recorded at the destination to resume a backfill: their Z form must never change.
+        return f"{iso(self.start)}/{iso(self.end)}".replace("+00:00", "Z")
 
 
 def chunks(since: int, until: int, size: int) -> list[Chunk]:
@@ -146,7 +147,3 @@ def _threads(sources: Sources) -> list[str]:
     if not threads:
         raise InputError("a backfill discovers runs per thread: give --thread or --threads-file")
     return threads
-
-
-def _iso(moment: int) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

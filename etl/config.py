@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl import __version__
+from etl.providers import Provider, get_provider, infer_provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 FILE_SEARCH_CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
@@ -54,6 +55,11 @@ class Settings:
     organization: str | None = None
     project: str | None = None
     azure_api_version: str | None = None
+    provider: str | None = None  # openai, azure or foundry (etl.providers); None: inferred from the base URL
+    api_version: str | None = None  # the provider's api-version query value (foundry default v1)
+    # An azure-identity TokenCredential for providers that authenticate with Entra ID (built from the
+    # environment by etl.extract.auth when None); never shown, compared or copied into output.
+    credential: Any = field(default=None, repr=False, compare=False)
     concurrency: int = 16
     page_size: int = 100
     max_retries: int = 5
@@ -64,12 +70,24 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     user_agent: str = USER_AGENT
 
+    @property
+    def provider_spec(self) -> Provider:
+        """The provider described in ``etl.providers``: the one named, else the one the base URL implies."""
+        if self.provider:
+            return get_provider(self.provider)
+        return infer_provider(self.base_url, azure_api_version=self.azure_api_version)
+
+    @property
+    def api_version_value(self) -> str | None:
+        """The api-version every request carries (``InputError`` when the provider needs one and has none)."""
+        return self.provider_spec.api_version(self.api_version or self.azure_api_version)
+
     @classmethod
     def from_env(
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str | None = "OPENAI_API_KEY",
         **overrides: Any,
     ) -> Settings:
         """Settings from the environment (key, base URL, organization, project), then ``overrides``.
@@ -78,7 +96,7 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
-            "api_key": Secret(env.get(api_key_env, "")),
+            "api_key": Secret(env.get(api_key_env, "") if api_key_env else ""),
             "base_url": env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             "organization": env.get("OPENAI_ORG_ID") or None,
             "project": env.get("OPENAI_PROJECT_ID") or None,
@@ -93,7 +111,3 @@ def env_value(name: str, default: str | None = None) -> str | None:
     """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
     return os.environ.get(name, default)
 
-
-def set_env_value(name: str, value: str) -> None:
-    """Set one environment variable for libraries that read only the environment (pyarrow's S3 endpoint)."""
-    os.environ[name] = value

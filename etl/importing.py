@@ -39,13 +39,13 @@ from typing import Any, ClassVar
 import orjson
 
 from etl.errors import InputError
-from etl.load import open_destination
+from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination
 from etl.load.batch import Batch, Written, write_batch
 from etl.prices import PriceBook, write_model_prices
 from etl.summary import LoadSummary
+from etl.values import Json, iso
 
-Json = dict[str, Any]
 DIRECTORY_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _GZIP_MAGIC = b"\x1f\x8b"
 _KEPT_PROBLEMS = 1000  # problems kept by name in the summary; all are counted and all are reported as they occur
@@ -96,7 +96,7 @@ class ImportSummary(LoadSummary):
         """What was imported, from how many files."""
         return [
             f"imported {self.steps} steps and {self.runs_ok} runs from {self.files} files into {self.dest}"
-            f" in {self.elapsed_s:.1f}s (extracted_at {self.extracted_at.isoformat()})"
+            f" in {self.elapsed_s:.1f}s (extracted_at {iso(self.extracted_at)})"
         ]
 
     def tail(self) -> list[str]:
@@ -113,11 +113,13 @@ def run_import(
     batch_size: int = 20_000,
     on_problem: Callable[[Problem], None] | None = None,
     s3_endpoint_url: str | None = None,
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ImportSummary:
     """Load the run steps and runs in ``paths`` into ``dest``; ``extracted_at`` stamps every row (use now).
 
     ``on_problem`` hears each bad record as it is found. With ``strict``, any bad record raises ``InputError``
-    and nothing is written (the destination is not even created).
+    and nothing is written (the destination is not even created). ``duckdb_storage_version``: the storage
+    format of a DuckDB file this creates.
     """
     started = time.monotonic()
     moment = datetime.fromtimestamp(int(extracted_at.timestamp()), UTC)
@@ -129,11 +131,13 @@ def run_import(
             raise InputError(f"{check.bad_records} bad records in {len(files)} files (--strict): nothing was written")
         on_problem = None  # the files were read once already: a second report would repeat the first
     summary = ImportSummary(dest=dest, extracted_at=moment, strict=strict)
-    with open_destination(dest, s3_endpoint_url=s3_endpoint_url) as destination:
+    with open_destination(
+        dest, s3_endpoint_url=s3_endpoint_url, duckdb_storage_version=duckdb_storage_version
+    ) as destination:
         _load(files, moment, destination, summary, batch_size, on_problem)
         write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": moment.isoformat()})
+        destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": iso(moment)})
     return summary
 
 

@@ -21,7 +21,6 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from etl.config import Settings
@@ -37,12 +36,13 @@ from etl.extract import (
     read_runs_file,
     read_threads_file,
 )
-from etl.load import open_destination
+from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import Batch, write_batch
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 _progress = logging.getLogger("etl.progress")
@@ -84,10 +84,17 @@ class ExportOptions:
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
     prices: PriceBook = field(default_factory=PriceBook)  # written to model_prices after the runs
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
 
     def open(self, *, read_only: bool = False) -> Destination:
         """The destination these options name, for this shard."""
-        return open_destination(self.dest, self.shard, read_only=read_only, s3_endpoint_url=self.s3_endpoint_url)
+        return open_destination(
+            self.dest,
+            self.shard,
+            read_only=read_only,
+            s3_endpoint_url=self.s3_endpoint_url,
+            duckdb_storage_version=self.duckdb_storage_version,
+        )
 
     @property
     def scope(self) -> str:
@@ -106,7 +113,7 @@ class ExportSummary(LoadSummary):
     failures: list[dict[str, str]] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    started_at: str = field(default_factory=iso)
     planned: list[str] = field(default_factory=list, metadata=HIDDEN)  # dry run: the runs that would be fetched
 
     @property

@@ -1,8 +1,9 @@
 """The Arrow schemas of every table: the single source of truth.
 
 The DuckDB DDL (``duckdb_ddl``), the README's schema section (``markdown``) and ``runsteps schema`` are all
-derived from the ``TABLES`` below. Column names are part of the external contract
-(``shared/spec/interface.md``); columns may be added, never renamed.
+derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs) and ``ENTITY_TABLES`` (threads and
+assistants, which stand alone), and from ``WHOLE_TABLES`` (``model_prices``, replaced whole). Column names are
+part of the external contract (the README's Tables section lists them): columns may be added, never renamed.
 """
 
 from __future__ import annotations
@@ -41,17 +42,20 @@ def _token_details() -> list[pa.Field]:
 
 @dataclass(frozen=True)
 class Table:
-    """One output table: its schema, its key, and the step whose children it holds."""
+    """One output table: its schema, its key, and whether its rows belong to a run (and step) or stand alone."""
 
     name: str
     doc: str
     schema: pa.Schema
     key: tuple[str, ...]
+    # A table of things that exist apart from any one run (threads, assistants): keyed by its own id, no run_id,
+    # each row replaced whole when the thing is seen again.
+    entity: bool = False
 
     @property
     def is_step_child(self) -> bool:
         """True for tables whose rows belong to one step and are replaced with it."""
-        return self.name not in ("runs", "run_steps")
+        return not self.entity and self.name not in ("runs", "run_steps")
 
 
 RUNS = Table(
@@ -116,6 +120,7 @@ RUN_STEPS = Table(
             _col("total_tokens", pa.int64(), "usage.total_tokens"),
             *_token_details(),
             _col("metadata_json", pa.string(), "metadata, as JSON text; NULL when absent"),
+            _col("details_json", pa.string(), "activities steps (Foundry): step_details.activities as JSON text"),
             _col("raw_json", pa.string(), "the whole step as JSON when its type is unknown; else NULL"),
             _extracted_at(),
         ]
@@ -134,16 +139,26 @@ TOOL_CALLS = Table(
             _col("run_id", pa.string(), "run the step belongs to", nullable=False),
             _col("thread_id", pa.string(), "thread the run belongs to", nullable=False),
             _col("created_at", TIMESTAMP, "the step's created_at", nullable=False),
-            _col("type", pa.string(), "code_interpreter, file_search, function, or a newer type as sent",
-                 nullable=False),
-            _col("function_name", pa.string(), "function.name"),
-            _col("function_arguments", pa.string(), "function.arguments, as sent (JSON text)"),
-            _col("function_output", pa.string(), "function.output; NULL until outputs were submitted"),
+            _col("type", pa.string(), "code_interpreter, file_search, function, a Foundry tool type (azure_function, "
+                 "mcp, connected_agent, bing_grounding...), or a newer type as sent", nullable=False),
+            _col("function_name", pa.string(), "name of the function (function, azure_function, mcp, connected_agent)"),
+            _col("function_arguments", pa.string(), "its arguments, as sent (JSON text)"),
+            _col("function_output", pa.string(), "its output; NULL until outputs were submitted (Foundry function: "
+                 "never sent)"),
             _col("code_input", pa.string(), "code_interpreter.input"),
             _col("code_output_count", pa.int32(), "number of code_interpreter outputs"),
             _col("file_search_ranker", pa.string(), "file_search.ranking_options.ranker"),
             _col("file_search_score_threshold", pa.float64(), "file_search.ranking_options.score_threshold"),
             _col("file_search_result_count", pa.int32(), "number of file_search results"),
+            _col("mcp_server_label", pa.string(), "mcp: the MCP server's label"),
+            _col("connected_run_id", pa.string(), "connected_agent: the child agent's run"),
+            _col("connected_thread_id", pa.string(), "connected_agent: the child run's thread"),
+            _col("connected_assistant_id", pa.string(), "connected_agent: the child agent"),
+            _col("tool_input", pa.string(), "deep_research, browser_automation: input"),
+            _col("tool_output", pa.string(), "deep_research, browser_automation: output"),
+            _col("details_json", pa.string(), "the payload as JSON text: bing_grounding, bing_custom_search, "
+                 "azure_ai_search, openapi, sharepoint_grounding, fabric_dataagent (request/response maps), "
+                 "browser_automation (steps), computer_use_preview (action, safety checks, output)"),
             _col("raw_json", pa.string(), "the whole tool call as JSON when its type is unknown; else NULL"),
             _extracted_at(),
         ]
@@ -194,6 +209,51 @@ FILE_SEARCH_RESULTS = Table(
     ("step_id", "tool_call_index", "result_index"),
 )
 
+THREADS = Table(
+    "threads",
+    "one row per thread seen (Foundry --all-threads lists every thread of the project)",
+    pa.schema(
+        [
+            _col("thread_id", pa.string(), "thread id (thread_...)", nullable=False),
+            _col("created_at", TIMESTAMP, "when the thread was created"),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _col("tool_resources_json", pa.string(), "tool_resources, as JSON text"),
+            _extracted_at(),
+        ]
+    ),
+    ("thread_id",),
+    entity=True,
+)
+
+ASSISTANTS = Table(
+    "assistants",
+    "one row per assistant (Foundry: agent) that exported runs reference, or that the project lists",
+    pa.schema(
+        [
+            _col("assistant_id", pa.string(), "assistant id (asst_...)", nullable=False),
+            _col("name", pa.string(), "the assistant's name"),
+            _col("description", pa.string(), "its description"),
+            _col("model", pa.string(), "model (Azure, Foundry: deployment name)"),
+            _col("instructions", pa.string(), "its instructions"),
+            _col("tools_json", pa.string(), "tools, as JSON text"),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _col("created_at", TIMESTAMP, "when the assistant was created"),
+            _col("gone", pa.bool_(), "true when the API answered 404 for it (deleted): the other columns are NULL",
+                 nullable=False),
+            _extracted_at(),
+        ]
+    ),
+    ("assistant_id",),
+    entity=True,
+)
+
+# The tables whose rows belong to runs (each row carries run_id), and the entity tables beside them.
+TABLES: dict[str, Table] = {
+    t.name: t for t in (RUNS, RUN_STEPS, TOOL_CALLS, CODE_INTERPRETER_OUTPUTS, FILE_SEARCH_RESULTS)
+}
+ENTITY_TABLES: dict[str, Table] = {t.name: t for t in (THREADS, ASSISTANTS)}
+ALL_TABLES: dict[str, Table] = TABLES | ENTITY_TABLES
+
 MODEL_PRICES = Table(
     "model_prices",
     "what a million tokens of each model cost, by period: written by each export and by runsteps prices",
@@ -218,9 +278,6 @@ MODEL_PRICES = Table(
     ("model", "valid_from"),
 )
 
-TABLES: dict[str, Table] = {
-    t.name: t for t in (RUNS, RUN_STEPS, TOOL_CALLS, CODE_INTERPRETER_OUTPUTS, FILE_SEARCH_RESULTS)
-}
 # Tables written whole, not by run: each export (and runsteps prices) replaces every row.
 WHOLE_TABLES: dict[str, Table] = {MODEL_PRICES.name: MODEL_PRICES}
 STEP_CHILD_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.is_step_child)
@@ -231,6 +288,7 @@ _DUCKDB_TYPES: dict[pa.DataType, str] = {
     pa.int64(): "BIGINT",
     pa.float64(): "DOUBLE",
     TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+    pa.bool_(): "BOOLEAN",
 }
 
 
@@ -258,7 +316,7 @@ def doc(field: pa.Field) -> str:
 def markdown() -> str:
     """The tables and their columns as Markdown: the README's schema section and ``runsteps schema``."""
     out: list[str] = []
-    for table in (*TABLES.values(), *WHOLE_TABLES.values()):
+    for table in (*ALL_TABLES.values(), *WHOLE_TABLES.values()):
         out.append(f"### `{table.name}`: {table.doc}")
         out.append("")
         out.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}")

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from etl.schema import TABLES
+from etl.values import iso
 
 if TYPE_CHECKING:
     from etl.load.base import RunRecord
@@ -102,7 +103,7 @@ def _plain(value: object) -> Any:
     if isinstance(value, float):
         return round(value, 3)
     if isinstance(value, datetime):
-        return value.isoformat()
+        return iso(value)
     if isinstance(value, Counter):
         return {key: _plain(count) for key, count in sorted(value.items())}
     if isinstance(value, Mapping):

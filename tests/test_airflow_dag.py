@@ -133,6 +133,7 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
         "threads_query_source": "",
         "dest": "/opt/airflow/data/runsteps",
         "duckdb_path": "",
+        "duckdb_storage_version": "v1.2.0",
         "shards": 4,
         "concurrency": 16,
         "include_file_search_content": False,

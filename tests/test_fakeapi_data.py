@@ -7,15 +7,13 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from etl.fakeapi import BOUNDARY_SIZES, Dataset, FakeConfig, FakeServer, Truth
 from etl.fakeapi.config import StepsSpec
-
-Json = dict[str, Any]
+from etl.values import Json
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +161,7 @@ def test_future_variants_only_when_asked() -> None:
         found |= {key for r in truth.runs for key in r if key == "reasoning_effort"}
         return found - {"message_creation", "tool_calls", "code_interpreter", "file_search", "function"}
     assert oddities(plain) == set()
-    assert oddities(future) == {"reasoning", "mcp", "attempt", "reasoning_effort"}
+    assert oddities(future) == {"reasoning", "web_search", "attempt", "reasoning_effort"}
 
 
 def test_long_output_can_be_switched_off() -> None:

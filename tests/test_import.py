@@ -18,10 +18,10 @@ from etl.cli import cli
 from etl.errors import InputError
 from etl.fakeapi import FakeConfig, serve_in_thread
 from etl.importing import Problem, run_import
+from etl.values import Json
 
 KEY = "sk-test-import-0123456789abcdef"
 MOMENT = datetime(2026, 11, 20, 8, 30, 15, tzinfo=UTC)
-Json = dict[str, Any]
 Tables = dict[str, dict[tuple[Any, ...], Json]]
 
 # Fields the SDK's models declare (openai-python types/beta/threads/runs/run_step.py, run.py): model_dump_json()

@@ -15,8 +15,8 @@ from costs import PRICES, cached_tokens, run_cost
 from sql_export import Exported, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
+from etl.values import Json
 
-Json = dict[str, Any]
 Row = dict[str, Any]
 
 

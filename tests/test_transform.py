@@ -78,6 +78,7 @@ def test_message_creation_step(variants: StepTables) -> None:
         "cached_prompt_tokens": None,  # no usage details sent
         "reasoning_tokens": None,
         "metadata_json": '{"app":"a","team":"b"}',  # compact, keys sorted
+        "details_json": None,
         "raw_json": None,
         "extracted_at": datetime(2026, 11, 25, 12, 30, 5, tzinfo=UTC),  # whole seconds
     }
@@ -116,7 +117,9 @@ def test_tool_calls_land_in_their_columns(variants: StepTables) -> None:
                "extracted_at": datetime(2026, 11, 25, 12, 30, 5, tzinfo=UTC)}  # fmt: skip
     nothing = dict.fromkeys(("function_name", "function_arguments", "function_output", "code_input",
                              "code_output_count", "file_search_ranker", "file_search_score_threshold",
-                             "file_search_result_count"))  # fmt: skip
+                             "file_search_result_count", "mcp_server_label", "connected_run_id",
+                             "connected_thread_id", "connected_assistant_id", "tool_input", "tool_output",
+                             "details_json"))  # fmt: skip
     assert code == {**context, **nothing, "step_id": "step_v1", "tool_call_index": 0, "tool_call_id": "call_code",
                     "type": "code_interpreter", "code_input": "print(2 + 2)\nplot()", "code_output_count": 2}
     assert search == {**context, **nothing, "step_id": "step_v1", "tool_call_index": 1,
@@ -177,9 +180,9 @@ def test_unknown_step_and_tool_call_types_are_kept_and_counted(variants: StepTab
     assert [r["raw_json"] for r in rows(variants, "run_steps") if r["step_id"] != "step_v5"] == [None] * 6
     mcp = next(r for r in rows(variants, "tool_calls") if r["tool_call_id"] == "call_mcp")
     assert (mcp["type"], mcp["step_id"], mcp["tool_call_index"], mcp["function_name"]) == (
-        "mcp", "step_v6", 0, None)  # fmt: skip
+        "web_search", "step_v6", 0, None)  # fmt: skip
     assert orjson.loads(mcp["raw_json"]) == sent["step_v6"]["step_details"]["tool_calls"][0]
-    assert variants.drift_kinds == {"step_type:reasoning": 1, "tool_call_type:mcp": 1}
+    assert variants.drift_kinds == {"step_type:reasoning": 1, "tool_call_type:web_search": 1}
     assert variants.drift == 2
     assert variants.unknown_fields == {"step.attempt", "function.strict"}
 

@@ -17,10 +17,10 @@ from etl.errors import TransformError
 from etl.load import open_destination
 from etl.load.batch import Batch, write_batch
 from etl.transform import tables as transform_tables
+from etl.values import Json
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FETCHED = datetime(2026, 11, 25, 12, 30, 5, 750_000, tzinfo=UTC)
-Json = dict[str, Any]
 
 
 def steps_of(run_id: str) -> list[Json]:

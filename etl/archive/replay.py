@@ -34,13 +34,14 @@ import orjson
 
 from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
-from etl.load import open_destination
+from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
 from etl.load.batch import Batch, write_batch
 from etl.load.fs import Store
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +164,20 @@ def run_replay(
     s3_endpoint_url: str | None = None,
     batch_steps: int = 20_000,
     batch_runs: int = 2_000,
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ReplaySummary:
     """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all).
 
     ``s3_endpoint_url``: an S3-compatible store's endpoint, for the archive and the destination alike.
+    ``duckdb_storage_version``: the storage format of a DuckDB file this creates.
     """
     started = time.monotonic()
     shard = shard or Shard()
     store = open_archive_store(archive, s3_endpoint_url=s3_endpoint_url)
     summary = ReplaySummary(archive=store.display, dest=dest)
-    with open_destination(dest, shard, s3_endpoint_url=s3_endpoint_url) as destination:
+    with open_destination(
+        dest, shard, s3_endpoint_url=s3_endpoint_url, duckdb_storage_version=duckdb_storage_version
+    ) as destination:
         batch = Batch()
         for run in iter_replayed_runs(store, shard, summary):
             batch.add_run(run.thread_id, run.run_id, run.run, run.steps, run.extracted_at)
@@ -184,7 +189,7 @@ def run_replay(
             summary.count(write_batch(destination, batch))
         write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": _iso_now()})
+        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": iso()})
     return summary
 
 
@@ -368,7 +373,3 @@ def _replayed(assembly: _Assembly) -> ReplayedRun:
     choice = assembly.choice
     steps = [step for page in assembly.pages for step in page or ()]
     return ReplayedRun(choice.thread_id, choice.run_id, assembly.run, steps, choice.extracted_at)
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

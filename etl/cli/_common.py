@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from etl.errors import EtlError
+from etl.load import DUCKDB_STORAGE_VERSION
 from etl.summary import Metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-EXIT_OK = 0
-EXIT_OTHER = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_AUTH = 4
-
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Run a command body; an ``EtlError`` becomes ``error: <message>`` on stderr and its exit code."""
@@ -42,3 +36,22 @@ def print_summary(summary: Metrics, metrics_json: bool) -> None:
         click.echo(line, err=True)
     if metrics_json:
         click.echo(json.dumps(summary.as_dict(), sort_keys=True))
+
+
+def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--duckdb-storage-version: the storage format of a DuckDB file the command creates."""
+    return click.option(
+        "--duckdb-storage-version",
+        default=DUCKDB_STORAGE_VERSION,
+        show_default=True,
+        metavar="latest|vX.Y.Z",
+        help="Format of a new DuckDB file: the oldest DuckDB release that must open it, or latest (only the "
+        "newest DuckDB opens that). An existing file keeps its format.",
+    )(func)
+
+
+def duckdb_storage_version(options: Mapping[str, Any]) -> str:
+    """The --duckdb-storage-version value, checked before anything is opened (``InputError`` when unknown)."""
+    from etl.load.duckdb import parse_storage_version
+
+    return parse_storage_version(options["duckdb_storage_version"])

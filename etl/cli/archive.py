@@ -8,12 +8,13 @@ from typing import Any
 import click
 
 from etl.archive.replay import run_replay
-from etl.cli._common import handle_errors, print_summary
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
 from etl.sharding import Shard
 
 
 def load_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--dest, --s3-endpoint-url and --metrics-json: shared by the commands that load without the API."""
+    """--dest, --s3-endpoint-url, --duckdb-storage-version and --metrics-json: shared by the commands that load
+    without the API."""
     options = [
         click.option(
             "--dest",
@@ -30,7 +31,7 @@ def load_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return duckdb_storage_option(func)
 
 
 @click.command()
@@ -50,9 +51,11 @@ def replay(**options: Any) -> None:
     (extracted_at included). A run fetched more than once is rebuilt from its latest complete fetch;
     runs the archive does not hold whole are skipped and named.
     """
+    storage_version = duckdb_storage_version(options)
     summary = run_replay(
         options["archive"],
         options["dest"],
+        duckdb_storage_version=storage_version,
         shard=Shard.parse(options["shard"]),
         s3_endpoint_url=options["s3_endpoint_url"],
         batch_steps=options["batch_steps"],

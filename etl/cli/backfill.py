@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from etl.backfill import Chunk, parse_chunk, run_backfill
-from etl.cli._common import handle_errors, print_summary
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
 from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from, thread_options
 from etl.cli.progress import configure_logging
 from etl.pipeline import ExportOptions
@@ -25,6 +25,7 @@ from etl.sharding import Shard
 @click.option(
     "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
 )
+@duckdb_storage_option
 @api_options
 @output_options
 @handle_errors
@@ -35,10 +36,12 @@ def backfill(**options: Any) -> None:
     continues with the first unfinished chunk. Exit codes as for export.
     """
     configure_logging(options["log_format"])
+    storage_version = duckdb_storage_version(options)
     sources = sources_from({**options, "runs": (), "runs_files": ()})
     settings = settings_from(options)
     export_options = ExportOptions(
         dest=options["dest"],
+        duckdb_storage_version=storage_version,
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
         s3_endpoint_url=options["s3_endpoint_url"],

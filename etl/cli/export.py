@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors, print_summary
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
 from etl.cli.prices import price_options
 from etl.cli.progress import Bars, configure_logging
 from etl.config import Settings
@@ -156,6 +156,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
 @price_options
+@duckdb_storage_option
 @api_options
 @output_options
 @handle_errors
@@ -166,12 +167,14 @@ def export(**options: Any) -> None:
     the destination); 4 authentication, permission or quota refused; 1 anything else.
     """
     configure_logging(options["log_format"])
+    storage_version = duckdb_storage_version(options)
     sources = sources_from(options)
     book = load_price_book(options["prices_file"], options["model_map"])
     settings = settings_from(options)
     export_options = ExportOptions(
         prices=book,
         dest=options["dest"],
+        duckdb_storage_version=storage_version,
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
@@ -221,12 +224,3 @@ def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | Non
     with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
         yield archive.record
 
-
-def destination_uri(options: dict[str, Any]) -> str:
-    """The --dest URI of a command that has no ExportOptions; its --s3-endpoint-url reaches pyarrow via the env."""
-    if options.get("s3_endpoint_url"):
-        from etl.config import set_env_value
-
-        set_env_value("AWS_ENDPOINT_URL", options["s3_endpoint_url"])
-    dest: str = options["dest"]
-    return dest

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors, print_summary
+from etl.cli._common import duckdb_storage_version, handle_errors, print_summary
 from etl.cli.archive import load_options
 from etl.importing import Problem, run_import
 
@@ -31,9 +31,11 @@ def import_(**options: Any) -> None:
     def on_problem(problem: Problem) -> None:
         click.echo(f"bad record: {problem}", err=True)
 
+    storage_version = duckdb_storage_version(options)
     summary = run_import(
         options["paths"],
         options["dest"],
+        duckdb_storage_version=storage_version,
         extracted_at=datetime.now(UTC),
         strict=options["strict"],
         batch_size=options["batch_size"],

@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 import time
-from datetime import UTC, datetime
 from types import TracebackType
 
 from rich.console import Console
@@ -23,6 +22,7 @@ from rich.progress import (
 
 from etl.extract import FetchedRun
 from etl.pipeline import ExportObserver
+from etl.values import iso
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,7 +30,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso(record.created, "milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

@@ -17,8 +17,7 @@ from typing import Any
 from etl.fakeapi import deviations as dev
 from etl.fakeapi import texts
 from etl.fakeapi.plan import LAST_STEP_STATUS, TERMINAL_RUN_STATUSES, FastRandom, RunPlan, make_id
-
-Json = dict[str, Any]
+from etl.values import Json
 
 _RUN_EXPIRY_SECONDS = 600
 

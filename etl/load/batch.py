@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from etl.errors import TransformError
 from etl.load.base import Destination, ExportBatch, RunRecord
 from etl.transform import Drift, to_tables
-
-Json = dict[str, Any]
+from etl.values import Json
 
 
 @dataclass(frozen=True)

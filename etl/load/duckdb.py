@@ -2,11 +2,14 @@
 
 Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
 longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
-removed key from the primary-key index at commit, which costs ~75 µs a row once a table spans more than one
-row group, while an upsert rewrites the row in place: replacing 50,000 keyed rows commits in 0.1 s, not 4 s.
+removed key from the primary-key index at commit, which is slow once a table spans more than one row group,
+while an upsert rewrites the row in place (figures: README, Benchmarks, "Measurements behind the design").
 
 Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
 killed at any point leaves a file that opens with the whole batch or none of it.
+
+A new file is written in the storage format of ``storage_version`` (default ``v1.2.0``: DuckDB 1.2 and later
+open it, not only the DuckDB that wrote it); an existing file keeps the format it has.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from etl.errors import DestinationBusyError, DestinationError
+from etl.errors import DestinationBusyError, DestinationError, InputError
+from etl.load import DUCKDB_STORAGE_VERSION
 from etl.load.base import ExportBatch
 from etl.load.duckdb_state import (
     DuckDBStateStore,
@@ -35,10 +39,11 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset, whole_table_dataset
-from etl.schema import STEP_CHILD_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import ALL_TABLES, STEP_CHILD_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
+_STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
 _CONFIG_CLASH = "different configuration"
 
 # DuckDB shares one database instance between the connections of a process, so its file lock cannot tell two
@@ -50,12 +55,20 @@ _writers: set[Path] = set()
 class DuckDBDestination(DuckDBStateStore):
     """A DuckDB database file holding the five tables and the ``_runsteps_*`` state tables."""
 
-    def __init__(self, uri: str, shard: Shard | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str,
+        shard: Shard | None = None,
+        *,
+        read_only: bool = False,
+        storage_version: str = DUCKDB_STORAGE_VERSION,
+    ) -> None:
         if "://" in uri:
             raise DestinationError(f"{uri}: a DuckDB destination must be a local file path")
         self.uri = uri
         self.shard = shard or Shard()
         self.read_only = read_only
+        self.storage_version = parse_storage_version(storage_version)
         self.path = Path(uri).expanduser().resolve()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._claimed = False  # this object holds the process's writer claim on the file
@@ -105,6 +118,8 @@ class DuckDBDestination(DuckDBStateStore):
             _writers.add(self.path)
             self._claimed = True
         try:
+            if not self.path.exists():
+                _create_file(self.uri, self.path, self.storage_version)
             self._con = _connect(self.uri, self.path, read_only=False)
             _create_tables(self._con, self.uri)
         except BaseException:
@@ -132,7 +147,7 @@ class DuckDBDestination(DuckDBStateStore):
 
     def read_table(self, name: str, columns: Sequence[str]) -> pa.Table:
         """Some columns of a table as the file holds it now (empty, typed, when the file lacks the table)."""
-        spec = WHOLE_TABLES.get(name) or TABLES[name]
+        spec = WHOLE_TABLES.get(name) or ALL_TABLES[name]
         con = self.connection
         if not _has_table(con, name):
             return spec.schema.empty_table().select(list(columns))
@@ -151,6 +166,7 @@ def load_parquet_into_duckdb(
     partitions: Iterable[date] | None = None,
     *,
     s3_endpoint_url: str | None = None,
+    storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> dict[str, int]:
     """Make the DuckDB file hold exactly the Parquet root's rows for some ``created_date`` partitions (None: all).
 
@@ -163,7 +179,7 @@ def load_parquet_into_duckdb(
     with ParquetDestination(parquet_root, read_only=True, s3_endpoint_url=s3_endpoint_url) as source:
         records = source.run_records()
     counts: dict[str, int] = {}
-    with DuckDBDestination(duckdb_path) as dest:
+    with DuckDBDestination(duckdb_path, storage_version=storage_version) as dest:
         con = dest.connection
         scope = "TRUE"
         if days is not None:
@@ -171,9 +187,13 @@ def load_parquet_into_duckdb(
             # The session time zone is UTC (see _connect), so this is the UTC date the Parquet layout uses.
             scope = "CAST(t.created_at AS DATE) IN (SELECT day FROM _runsteps_days)"
         with _transaction(con, f"loading {store.display} into {duckdb_path}"):
-            for table in TABLES.values():
+            for table in ALL_TABLES.values():
                 dataset = parquet_dataset(store.root, table.name, filesystem=store.fs)
-                counts[table.name] = _load_table(con, table, _scan(dataset, table, days), scope)
+                # Entity rows (threads, assistants) have no day of their own in the Parquet layout: all of them.
+                rows = _scan(dataset, table, None if table.entity else days)
+                loaded = _load_table(con, table, rows, "TRUE" if table.entity else scope)
+                if loaded or not table.entity:
+                    counts[table.name] = loaded
             for whole in WHOLE_TABLES.values():
                 dataset = whole_table_dataset(store.root, whole, store.fs)
                 if dataset.files:  # a root that never wrote prices leaves the file's own
@@ -182,10 +202,53 @@ def load_parquet_into_duckdb(
     return counts
 
 
+def parse_storage_version(text: str) -> str:
+    """``latest`` or a DuckDB version (``v1.2.0``) this DuckDB can write files for; checked without opening a file."""
+    value = text.strip()
+    if _STORAGE_VERSION.fullmatch(value):
+        try:
+            duckdb.connect(":memory:", config={"storage_compatibility_version": value}).close()
+            return value
+        except duckdb.Error:
+            pass
+    raise InputError(
+        f"DuckDB storage version {text!r} is not one DuckDB {duckdb.__version__} writes: give latest, or the "
+        f"oldest DuckDB release that must read the file as vX.Y.Z (default {DUCKDB_STORAGE_VERSION})"
+    )
+
+
+def storage_version_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage format of the connection's database file, as DuckDB names it (``v1.2.0+``)."""
+    rows = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    tags: dict[str, str] = rows[0][0] if rows else {}
+    return tags.get("storage_version", "")
+
+
+def _create_file(uri: str, path: Path, storage_version: str) -> None:
+    """Create an empty database file in ``storage_version``'s format; the file keeps that format from then on."""
+    # Only the creating connection carries the setting: a connection with a setting of its own cannot share the
+    # file with this process's other connections (DuckDB refuses "a different configuration").
+    _open(uri, path, read_only=False, storage_version=storage_version).close()
+
+
 def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open the file, turning DuckDB's lock errors into one clear line."""
+    """Open the file, in UTC and without insertion order."""
+    con = _open(uri, path, read_only=read_only)
+    # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
+    con.execute("SET TimeZone = 'UTC'")
+    # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
+    # (README, Benchmarks: Memory). Insertion order is not needed: every table has a key.
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _open(uri: str, path: Path, *, read_only: bool, storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, turning DuckDB's lock errors into one clear line."""
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if storage_version is not None:
+        config["storage_compatibility_version"] = storage_version
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
         text = str(exc)
         if _LOCK_ERROR in text:
@@ -197,12 +260,6 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
         if _CONFIG_CLASH in text:
             raise DestinationBusyError(f"{uri} is busy: this process has it open in another mode") from None
         raise DestinationError(f"cannot open {uri}: {text}") from exc
-    # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
-    con.execute("SET TimeZone = 'UTC'")
-    # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
-    # (seen at 64 MB with 200k steps). Insertion order is not needed: every table has a key.
-    con.execute("SET preserve_insertion_order = false")
-    return con
 
 
 def _check_readable(con: duckdb.DuckDBPyConnection, uri: str) -> None:
@@ -215,7 +272,7 @@ def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
     """Create the data and state tables if missing, and add columns a newer schema brought (one transaction)."""
     check_schema_version(con, uri)
     with _transaction(con, f"preparing {uri}"):
-        for table in TABLES.values():
+        for table in ALL_TABLES.values():
             con.execute(duckdb_ddl(table))
             _add_missing_columns(con, table)
         create_state_tables(con)
@@ -251,12 +308,14 @@ def _transaction(con: duckdb.DuckDBPyConnection, doing: str) -> Iterator[None]:
 
 def _complete_tables(batch: ExportBatch) -> dict[str, pa.Table]:
     """Every table of the batch, an empty one for each it lacks; refuse tables or columns the schemas lack."""
-    unknown = set(batch.tables) - set(TABLES)
+    unknown = set(batch.tables) - set(ALL_TABLES)
     if unknown:
         raise ValueError(f"ExportBatch holds tables the schema does not know: {sorted(unknown)}")
     tables: dict[str, pa.Table] = {}
-    for name, spec in TABLES.items():
+    for name, spec in ALL_TABLES.items():
         tbl = batch.tables.get(name)
+        if tbl is None and spec.entity:
+            continue  # most batches bring no threads or assistants
         if tbl is None:
             tbl = spec.schema.empty_table()
         extra = set(tbl.column_names) - set(spec.schema.names)

@@ -1,6 +1,7 @@
 """The Parquet destination: a Hive-partitioned dataset on a local disk or an object store.
 
     <root>/<table>/created_date=YYYY-MM-DD/part-b07.parquet   rows of runs in bucket 7 created that UTC day
+    <root>/threads/part-b07.parquet                            entity rows (threads, assistants) whose id is in bucket 7
     <root>/_state/...                                         export state (``etl.load.parquet_state``)
 
 One file per (table, day, bucket), and a bucket belongs to exactly one shard, so the files of concurrent shard
@@ -36,7 +37,7 @@ from etl.load.base import ExportBatch, RunRecord
 from etl.load.fs import is_temp_name, open_store, store_error
 from etl.load.locks import Claim, claim_buckets
 from etl.load.parquet_state import STATE_DIR, ParquetState
-from etl.schema import TABLES, WHOLE_TABLES, Table
+from etl.schema import ALL_TABLES, ENTITY_TABLES, TABLES, WHOLE_TABLES, Table
 from etl.sharding import BUCKETS, Shard, bucket_of
 
 PARTITION = "created_date"
@@ -47,6 +48,11 @@ _TEMP_OF_BUCKET = re.compile(r"^\.(?:part-b|bucket-)(\d{2})\.")
 def data_file(table: str, day: str, bucket: int) -> str:
     """``<table>/created_date=<day>/part-b07.parquet``, relative to the root."""
     return f"{table}/{PARTITION}={day}/part-b{bucket:02d}.parquet"
+
+
+def entity_file(table: str, bucket: int) -> str:
+    """``<table>/part-b07.parquet``: an entity table's rows whose key hashes to the bucket (no day partition)."""
+    return f"{table}/part-b{bucket:02d}.parquet"
 
 
 @dataclass
@@ -77,7 +83,6 @@ class ParquetDestination:
         self._store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=read_only)
         self._state = ParquetState(self._store)
         self._claim: Claim | None = None
-        self._written: dict[str, set[str]] = defaultdict(set)
         self._layout_recorded = False
 
     # -- the claim -------------------------------------------------------------------------------------
@@ -121,7 +126,7 @@ class ParquetDestination:
         if not self._store.local:
             return
         ours = set(self.shard.buckets)
-        for top in [*TABLES, f"{STATE_DIR}/runs"]:
+        for top in [*ALL_TABLES, f"{STATE_DIR}/runs"]:
             for info in self._store.list_files(top):
                 match = _TEMP_OF_BUCKET.match(info.base_name)
                 if is_temp_name(info.base_name) and match and int(match.group(1)) in ours:
@@ -132,12 +137,15 @@ class ParquetDestination:
     def write(self, batch: ExportBatch) -> None:
         """Land one batch: replace its steps (with their children) and runs, then its state."""
         self._writable()
-        tables = {name: _conform(t, TABLES[name]) for name, t in batch.tables.items() if t is not None and t.num_rows}
-        unknown = set(tables) - set(TABLES)
+        unknown = set(batch.tables) - set(ALL_TABLES)
         if unknown:
             raise DestinationError(f"batch has unknown tables: {', '.join(sorted(unknown))}")
+        given = {name: t for name, t in batch.tables.items() if t is not None and t.num_rows}
+        tables = {name: _conform(t, TABLES[name]) for name, t in given.items() if name in TABLES}
+        entities = {name: _conform(t, ENTITY_TABLES[name]) for name, t in given.items() if name in ENTITY_TABLES}
         threads = _threads_of(tables)
-        self._check_buckets({*threads, *(r.run_id for r in batch.records)})
+        entity_ids = [key for name, rows in entities.items() for key in rows[ENTITY_TABLES[name].key[0]].to_pylist()]
+        self._check_buckets({*threads, *(r.run_id for r in batch.records), *entity_ids})
         if not self._layout_recorded:
             self._state.record_layout()
             self._layout_recorded = True
@@ -149,7 +157,25 @@ class ParquetDestination:
         # Rows leave their old files before they appear in new ones: never twice, even for a moment.
         self._run_jobs([j for j in jobs if j.new is None])
         self._run_jobs([j for j in jobs if j.new is not None])
+        for name, rows in entities.items():
+            self._write_entities(ENTITY_TABLES[name], rows)
         self._settle(batch.records)
+
+    def _write_entities(self, table: Table, rows: pa.Table) -> None:
+        """Replace the given rows of an entity table: each bucket's file once, old rows of the same key dropped."""
+        (key,) = table.key
+        rows = _last_per_key(rows, table).cast(_file_schema(table.name))
+        buckets = _buckets(rows[key])
+        for bucket in sorted(set(buckets.to_pylist())):
+            new = rows.filter(pc.equal(buckets, bucket))
+            path = entity_file(table.name, bucket)
+            old = self._store.read_table(path)
+            parts = [new]
+            if old is not None:
+                old = _conform(old, table, _file_schema(table.name))
+                parts.insert(0, old.filter(pc.invert(pc.is_in(old[key], value_set=new[key].combine_chunks()))))
+            self._writable()
+            self._store.write_parquet(path, pa.concat_tables(parts).sort_by([(key, "ascending")]))
 
     def _check_buckets(self, run_ids: Iterable[str]) -> None:
         owned = set(self.shard.buckets)
@@ -209,7 +235,6 @@ class ParquetDestination:
             # One part is in key order already (a file is written sorted, and so are a batch's new rows).
             sort = [(k, "ascending") for k in table.key]
             self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
-        self._written[table.name].add(job.day)
 
     def replace_table(self, table: Table, rows: pa.Table) -> None:
         """Make a table that is written whole hold exactly ``rows``: one file, published atomically."""
@@ -224,13 +249,6 @@ class ParquetDestination:
             return _conform(rows if rows is not None else spec.schema.empty_table(), spec).select(list(columns))
         with store_error(self._store, f"read {name}"):
             return parquet_dataset(self._store.root, name, self._store.fs).to_table(columns=list(columns))
-
-    # -- what was written ------------------------------------------------------------------------------
-
-    @property
-    def partitions_written(self) -> dict[str, list[date]]:
-        """The days (``created_date`` partitions) of each table this destination object rewrote."""
-        return {t: sorted(date.fromisoformat(d) for d in days) for t, days in sorted(self._written.items())}
 
     # -- the state store -------------------------------------------------------------------------------
 
@@ -302,7 +320,7 @@ def _file_schema(name: str) -> pa.Schema:
     return pa.schema(
         [
             f.with_type(pa.timestamp("ms", f.type.tz)) if pa.types.is_timestamp(f.type) else f
-            for f in (TABLES.get(name) or WHOLE_TABLES[name]).schema
+            for f in (ALL_TABLES.get(name) or WHOLE_TABLES[name]).schema
         ]
     )
 
@@ -411,9 +429,9 @@ def _id_arrays(ids: Mapping[int, set[str]]) -> dict[int, pa.Array]:
 
 def _table(name: str) -> Table:
     try:
-        return TABLES[name]
+        return ALL_TABLES[name]
     except KeyError:
-        raise InputError(f"unknown table {name!r}; the tables are {', '.join(TABLES)}") from None
+        raise InputError(f"unknown table {name!r}; the tables are {', '.join(ALL_TABLES)}") from None
 
 
 def whole_table_file(name: str) -> str:
@@ -440,6 +458,9 @@ def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = 
         filesystem, base = store.fs, store.path(table)
     else:
         base = f"{root.rstrip('/')}/{table}"
+    if spec.entity:  # one file per bucket, no day partition
+        files = [] if filesystem.get_file_info(base).type != pafs.FileType.Directory else base
+        return ds.dataset(files, schema=spec.schema, format="parquet", filesystem=filesystem)
     schema = spec.schema.append(pa.field(PARTITION, pa.date32()))
     if filesystem.get_file_info(base).type != pafs.FileType.Directory:
         return ds.dataset([], schema=schema, format="parquet", filesystem=filesystem)

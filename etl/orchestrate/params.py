@@ -8,6 +8,8 @@ from typing import Any
 
 from etl.config import Settings
 from etl.errors import InputError
+from etl.load import DUCKDB_STORAGE_VERSION
+from etl.load.duckdb import parse_storage_version
 from etl.orchestrate.connection import connection_settings
 from etl.orchestrate.threads import ThreadSource
 
@@ -19,6 +21,7 @@ class DagParams:
     conn_id: str
     dest: str
     duckdb_path: str | None
+    duckdb_storage_version: str
     shards: int
     concurrency: int
     include_file_search_content: bool
@@ -38,6 +41,9 @@ class DagParams:
             conn_id=_optional(params.get("conn_id")) or "openai_default",
             dest=dest,
             duckdb_path=_optional(params.get("duckdb_path")),
+            duckdb_storage_version=parse_storage_version(
+                _optional(params.get("duckdb_storage_version")) or DUCKDB_STORAGE_VERSION
+            ),
             shards=int(params.get("shards") or 1),
             concurrency=int(params.get("concurrency") or 16),
             include_file_search_content=bool(params.get("include_file_search_content")),

@@ -66,7 +66,7 @@ def json_text(values: Sequence[Any]) -> pa.Array:
     return pa.array([None if v is None else orjson.dumps(v, option=sort).decode() for v in values], pa.string())
 
 
-def fill_at(length: int, positions: Sequence[int], texts: Sequence[str]) -> pa.Array:
+def fill_at(length: int, positions: Sequence[int], texts: Sequence[str | None]) -> pa.Array:
     """A string column of NULLs except ``texts`` at ``positions`` (the rare rows that carry raw JSON)."""
     if not positions:
         return pa.nulls(length, pa.string())

@@ -10,15 +10,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
-from etl.schema import TABLES
+from etl.schema import ENTITY_TABLES, TABLES
+from etl.transform.entities import to_assistants_table, to_threads_table
 from etl.transform.runs import to_runs_table
 from etl.transform.steps import to_step_tables
-
-Json = dict[str, Any]
+from etl.values import Json
 
 
 @dataclass
@@ -49,8 +48,21 @@ def _steps(steps: list[Json], extracted_at: datetime) -> Rows:
     return tables.tables, Drift(tables.drift, Counter(tables.drift_kinds), set(tables.unknown_fields))
 
 
+def _threads(threads: list[Json], extracted_at: datetime) -> Rows:
+    return {"threads": to_threads_table(threads, extracted_at)}, Drift()
+
+
+def _assistants(assistants: list[Json], extracted_at: datetime) -> Rows:
+    return {"assistants": to_assistants_table(assistants, extracted_at)}, Drift()
+
+
 # object kind -> the function that turns objects of that kind into rows
-TRANSFORMS: dict[str, Callable[[list[Json], datetime], Rows]] = {"runs": _runs, "steps": _steps}
+TRANSFORMS: dict[str, Callable[[list[Json], datetime], Rows]] = {
+    "runs": _runs,
+    "steps": _steps,
+    "threads": _threads,
+    "assistants": _assistants,
+}
 
 
 def to_tables(objects: Mapping[str, Iterable[tuple[datetime, Json]]]) -> tuple[dict[str, pa.Table], Drift]:
@@ -69,6 +81,10 @@ def to_tables(objects: Mapping[str, Iterable[tuple[datetime, Json]]]) -> tuple[d
                 parts[name].append(part)
             drift.add(found)
     tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
+    # Entity tables only when there are rows: most batches (and every OpenAI batch) bring none.
+    tables |= {
+        name: pa.Table.from_batches(parts[name], schema=t.schema) for name, t in ENTITY_TABLES.items() if parts[name]
+    }
     return tables, drift
 
 

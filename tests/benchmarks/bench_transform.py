@@ -21,13 +21,12 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
 from etl.transform import to_step_tables
+from etl.values import Json
 
-Json = dict[str, Any]
 PAGE_SIZE = 100
 _T0 = 1_730_000_000
 _WEIGHTS = {"message": 45, "code": 18, "file_search": 12, "function": 17, "multi": 8}
