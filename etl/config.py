@@ -11,6 +11,7 @@ from etl import __version__
 from etl.providers import Provider, get_provider, infer_provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 FILE_SEARCH_CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 USER_AGENT = f"run-steps-etl/{__version__}"
 
@@ -87,7 +88,7 @@ class Settings:
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        api_key_env: str | None = "OPENAI_API_KEY",
+        api_key_env: str | None = DEFAULT_API_KEY_ENV,
         **overrides: Any,
     ) -> Settings:
         """Settings from the environment (key, base URL, organization, project), then ``overrides``.
@@ -110,4 +111,3 @@ class Settings:
 def env_value(name: str, default: str | None = None) -> str | None:
     """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
     return os.environ.get(name, default)
-

@@ -41,8 +41,9 @@ import orjson
 from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination
-from etl.load.batch import Batch, Written, write_batch
+from etl.load.batch import BATCH_OBJECTS, Batch, Written, write_batch
 from etl.prices import PriceBook, write_model_prices
+from etl.sharding import Shard
 from etl.summary import LoadSummary
 from etl.values import Json, iso
 
@@ -110,7 +111,7 @@ def run_import(
     *,
     extracted_at: datetime,
     strict: bool = False,
-    batch_size: int = 20_000,
+    batch_size: int = BATCH_OBJECTS,
     on_problem: Callable[[Problem], None] | None = None,
     s3_endpoint_url: str | None = None,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
@@ -137,7 +138,7 @@ def run_import(
         _load(files, moment, destination, summary, batch_size, on_problem)
         write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": iso(moment)})
+        destination.record_export(summary.as_dict() | {"shard": str(Shard()), "started_at": iso(moment)})
     return summary
 
 

@@ -38,7 +38,7 @@ from etl.extract import (
 )
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
-from etl.load.batch import Batch, write_batch
+from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
@@ -46,6 +46,7 @@ from etl.values import iso
 
 log = logging.getLogger(__name__)
 _progress = logging.getLogger("etl.progress")
+PROGRESS_INTERVAL_S = 10.0  # LogLines: seconds between progress lines
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,8 @@ class ExportOptions:
     refresh: bool = False  # fetch runs an earlier export already finished
     dry_run: bool = False  # list the runs that would be fetched; write nothing
     use_watermarks: bool = True  # start discovery where the last export of this shard stopped
-    batch_steps: int = 5_000  # steps per write: bounds memory (see README, Benchmarks: Memory)
-    batch_runs: int = 2_000  # runs per write, for jobs of many small runs
+    batch_steps: int = BATCH_STEPS
+    batch_runs: int = BATCH_RUNS
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
     prices: PriceBook = field(default_factory=PriceBook)  # written to model_prices after the runs
@@ -173,7 +174,7 @@ class ExportObserver:
 class LogLines(ExportObserver):
     """Every ``interval`` seconds one plain line: runs and steps done, rates (for Airflow and CI logs)."""
 
-    def __init__(self, interval: float = 10.0) -> None:
+    def __init__(self, interval: float = PROGRESS_INTERVAL_S) -> None:
         self.interval = interval
         self.started = self.last = time.monotonic()
         self.runs = self.steps = self.failed = self.queued = 0

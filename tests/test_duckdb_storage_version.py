@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from etl.cli import cli
 from etl.load import DUCKDB_STORAGE_VERSION
-from etl.load.duckdb import DuckDBDestination, parse_storage_version, storage_version_of
+from etl.load.duckdb import DuckDBDestination, parse_storage_version
 from etl.schema import TABLES
 
 DIGEST = Path(__file__).with_name("duckdb_digest.py")
@@ -25,6 +25,13 @@ def demo(dest: Path, *extra: str) -> None:
     args = ["demo", "--dest", str(dest), "--threads", "3", "--runs-per-thread", "4", "--no-progress", *extra]
     result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": None})
     assert result.exit_code == 0, result.output
+
+
+def storage_version_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage format of the connection's database file, as DuckDB names it (``v1.2.0+``)."""
+    rows = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    tags: dict[str, str] = rows[0][0] if rows else {}
+    return tags.get("storage_version", "")
 
 
 def file_version(path: Path) -> str:

@@ -36,7 +36,7 @@ from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
-from etl.load.batch import Batch, write_batch
+from etl.load.batch import BATCH_OBJECTS, BATCH_RUNS, Batch, write_batch
 from etl.load.fs import Store
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
@@ -162,8 +162,8 @@ def run_replay(
     *,
     shard: Shard | None = None,
     s3_endpoint_url: str | None = None,
-    batch_steps: int = 20_000,
-    batch_runs: int = 2_000,
+    batch_steps: int = BATCH_OBJECTS,
+    batch_runs: int = BATCH_RUNS,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ReplaySummary:
     """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all).

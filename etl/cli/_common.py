@@ -11,10 +11,22 @@ import click
 
 from etl.errors import EtlError
 from etl.load import DUCKDB_STORAGE_VERSION
+from etl.sharding import Shard
 from etl.summary import Metrics
+
+DEFAULT_DEST = "./runsteps.duckdb"
+
+shard_option = click.option(
+    "--shard",
+    default=str(Shard()),
+    show_default=True,
+    metavar="I/N",
+    help="Only the runs whose id hashes to shard I of N.",
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Run a command body; an ``EtlError`` becomes ``error: <message>`` on stderr and its exit code."""

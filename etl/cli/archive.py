@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from etl.archive.replay import run_replay
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary, shard_option
+from etl.load.batch import BATCH_OBJECTS
 from etl.sharding import Shard
 
 
@@ -37,11 +38,13 @@ def load_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.command()
 @click.argument("archive")
 @load_options
+@shard_option
 @click.option(
-    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
-)
-@click.option(
-    "--batch-steps", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True, help="Steps per write."
+    "--batch-steps",
+    type=click.IntRange(1, 1_000_000),
+    default=BATCH_OBJECTS,
+    show_default=True,
+    help="Steps per write.",
 )
 @handle_errors
 def replay(**options: Any) -> None:

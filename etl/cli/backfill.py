@@ -7,7 +7,14 @@ from typing import Any
 import click
 
 from etl.backfill import Chunk, parse_chunk, run_backfill
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
+from etl.cli._common import (
+    DEFAULT_DEST,
+    duckdb_storage_option,
+    duckdb_storage_version,
+    handle_errors,
+    print_summary,
+    shard_option,
+)
 from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from, thread_options
 from etl.cli.progress import configure_logging
 from etl.pipeline import ExportOptions
@@ -19,12 +26,10 @@ from etl.sharding import Shard
 @click.option("--since", required=True, help="Start of the window (ISO-8601 date or datetime, UTC if no offset).")
 @click.option("--until", required=True, help="End of the window, exclusive.")
 @click.option("--chunk", default="1d", show_default=True, help="Chunk size: 30m, 12h, 1d, 1w...")
-@click.option("--dest", default="./runsteps.duckdb", show_default=True, help="*.duckdb or a Parquet root.")
+@click.option("--dest", default=DEFAULT_DEST, show_default=True, help="*.duckdb or a Parquet root.")
 @click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store. Default: $AWS_ENDPOINT_URL.")
 @click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished.")
-@click.option(
-    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
-)
+@shard_option
 @duckdb_storage_option
 @api_options
 @output_options

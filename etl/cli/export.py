@@ -10,17 +10,22 @@ from typing import Any
 
 import click
 
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
+from etl.cli._common import (
+    DEFAULT_DEST,
+    duckdb_storage_option,
+    duckdb_storage_version,
+    handle_errors,
+    print_summary,
+    shard_option,
+)
 from etl.cli.prices import price_options
 from etl.cli.progress import Bars, configure_logging
-from etl.config import Settings
+from etl.config import DEFAULT_API_KEY_ENV, Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.prices import load_price_book
 from etl.sharding import Shard
-
-DEFAULT_DEST = "./runsteps.duckdb"
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,7 +34,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--base-url", help="API base URL. Default: $OPENAI_BASE_URL, else https://api.openai.com/v1."),
         click.option(
             "--api-key-env",
-            default="OPENAI_API_KEY",
+            default=DEFAULT_API_KEY_ENV,
             show_default=True,
             help="Environment variable that holds the API key (the key itself is never an option).",
         ),
@@ -40,17 +45,33 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."
         ),
         click.option(
-            "--concurrency", type=click.IntRange(1, 512), default=16, show_default=True, help="Runs in flight at once."
+            "--concurrency",
+            type=click.IntRange(1, 512),
+            default=Settings.concurrency,
+            show_default=True,
+            help="Runs in flight at once.",
         ),
         click.option(
-            "--page-size", type=click.IntRange(1, 100), default=100, show_default=True, help="Steps per page request."
+            "--page-size",
+            type=click.IntRange(1, 100),
+            default=Settings.page_size,
+            show_default=True,
+            help="Steps per page request.",
         ),
         click.option("--include-file-search-content", is_flag=True, help="Also fetch the text of file search results."),
         click.option(
-            "--max-retries", type=click.IntRange(0, 50), default=5, show_default=True, help="Retries per request."
+            "--max-retries",
+            type=click.IntRange(0, 50),
+            default=Settings.max_retries,
+            show_default=True,
+            help="Retries per request.",
         ),
         click.option(
-            "--timeout", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True, help="Seconds per request."
+            "--timeout",
+            type=click.FloatRange(0.1, 3600),
+            default=Settings.timeout,
+            show_default=True,
+            help="Seconds per request.",
         ),
     ]
     for option in reversed(options):
@@ -144,13 +165,11 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 )
 @click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished.")
 @click.option("--dry-run", is_flag=True, help="List the runs that would be exported; write nothing.")
-@click.option(
-    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
-)
+@shard_option
 @click.option(
     "--batch-steps",
     type=click.IntRange(1, 1_000_000),
-    default=5_000,
+    default=ExportOptions.batch_steps,
     show_default=True,
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
@@ -223,4 +242,3 @@ def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | Non
     # The key is handed over only so the archive can mask it wherever a server echoed it.
     with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
         yield archive.record
-

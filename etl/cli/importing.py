@@ -10,6 +10,7 @@ import click
 from etl.cli._common import duckdb_storage_version, handle_errors, print_summary
 from etl.cli.archive import load_options
 from etl.importing import Problem, run_import
+from etl.load.batch import BATCH_OBJECTS
 
 
 @click.command("import")
@@ -17,7 +18,11 @@ from etl.importing import Problem, run_import
 @load_options
 @click.option("--strict", is_flag=True, help="Any bad record fails the import (exit 2) and nothing is written.")
 @click.option(
-    "--batch-size", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True, help="Objects per write."
+    "--batch-size",
+    type=click.IntRange(1, 1_000_000),
+    default=BATCH_OBJECTS,
+    show_default=True,
+    help="Objects per write.",
 )
 @handle_errors
 def import_(**options: Any) -> None:

@@ -16,7 +16,7 @@ from etl.values import iso
 
 @click.command()
 @click.option("--dest", required=True, help="*.duckdb or a Parquet root (directory or s3://bucket/prefix).")
-@click.option("--shard", default="0/1", show_default=True, metavar="I/N", help="Whose watermarks to show.")
+@click.option("--shard", default=str(Shard()), show_default=True, metavar="I/N", help="Whose watermarks to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @handle_errors
 def status(dest: str, shard: str, as_json: bool) -> None:

@@ -20,6 +20,10 @@ from etl.load.base import Destination, ExportBatch, RunRecord
 from etl.transform import Drift, to_tables
 from etl.values import Json
 
+BATCH_STEPS = 5_000  # steps per write of an export: bounds its memory (README, Benchmarks: Memory)
+BATCH_RUNS = 2_000  # runs per write, for jobs of many small runs
+BATCH_OBJECTS = 20_000  # objects per write when nothing is fetched meanwhile (replay, import)
+
 
 @dataclass(frozen=True)
 class _Run:

@@ -217,13 +217,6 @@ def parse_storage_version(text: str) -> str:
     )
 
 
-def storage_version_of(con: duckdb.DuckDBPyConnection) -> str:
-    """The storage format of the connection's database file, as DuckDB names it (``v1.2.0+``)."""
-    rows = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
-    tags: dict[str, str] = rows[0][0] if rows else {}
-    return tags.get("storage_version", "")
-
-
 def _create_file(uri: str, path: Path, storage_version: str) -> None:
     """Create an empty database file in ``storage_version``'s format; the file keeps that format from then on."""
     # Only the creating connection carries the setting: a connection with a setting of its own cannot share the

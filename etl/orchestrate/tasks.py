@@ -20,7 +20,7 @@ from etl.errors import AuthError, DataCheckError, DiscoveryError, EtlError, Inpu
 from etl.extract import RunRef
 from etl.load import DUCKDB_STORAGE_VERSION
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
-from etl.pipeline import ExportOptions, ExportSummary, LogLines, Sources, run_export
+from etl.pipeline import PROGRESS_INTERVAL_S, ExportOptions, ExportSummary, LogLines, Sources, run_export
 from etl.sharding import Shard
 from etl.values import iso
 
@@ -102,7 +102,7 @@ def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
 
 
 def export_shard(
-    settings: Settings, dest: str, shard: Mapping[str, Any], *, progress_every: float = 10.0
+    settings: Settings, dest: str, shard: Mapping[str, Any], *, progress_every: float = PROGRESS_INTERVAL_S
 ) -> dict[str, Any]:
     """Export one shard's planned runs into ``dest``; returns the export's metrics (``ExportSummary.as_dict``).
 
