@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl import __version__
-from etl.providers import Provider, get_provider, infer_provider
+from etl.providers import RESPONSES_PROVIDERS, Provider, for_responses, get_provider, infer_provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -58,6 +58,7 @@ class Settings:
     azure_api_version: str | None = None
     provider: str | None = None  # openai, azure or foundry (etl.providers); None: inferred from the base URL
     api_version: str | None = None  # the provider's api-version query value (foundry default v1)
+    api: str = "assistants"  # the API family: assistants (runs, run steps) or responses (responses, conversations)
     # An azure-identity TokenCredential for providers that authenticate with Entra ID (built from the
     # environment by etl.extract.auth when None); never shown, compared or copied into output.
     credential: Any = field(default=None, repr=False, compare=False)
@@ -74,6 +75,10 @@ class Settings:
     @property
     def provider_spec(self) -> Provider:
         """The provider described in ``etl.providers``: the one named, else the one the base URL implies."""
+        if self.api == "responses":
+            if self.provider:
+                return for_responses(get_provider(self.provider))
+            return for_responses(infer_provider(self.base_url, family=RESPONSES_PROVIDERS))
         if self.provider:
             return get_provider(self.provider)
         return infer_provider(self.base_url, azure_api_version=self.azure_api_version)

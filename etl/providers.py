@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -71,6 +71,8 @@ class Provider:
     # What a principal lacks when the host answers with error code ``permission_code`` (said in the exit-4 line).
     permission_code: str | None = None
     permission_hint: str = ""
+    base_path: str = ""  # appended to --base-url (unless it ends with it already): where this API family lives
+    can_list_responses: bool = False  # GET /responses and GET /conversations exist (Foundry's new agents)
 
     def api_version(self, given: str | None) -> str | None:
         """The api-version to send: ``given``, else the default; an ``InputError`` when one is needed."""
@@ -141,6 +143,41 @@ FOUNDRY = Provider(
 
 PROVIDERS: Mapping[str, Provider] = MappingProxyType({p.name: p for p in (OPENAI, AZURE, FOUNDRY)})
 
+# The same hosts' Responses and Conversations APIs (``--source responses``): no OpenAI-Beta header, and on Azure
+# the v1 path (no api-version). Foundry's new agents live under the project endpoint's /openai/v1 and can list.
+_RESPONSES_ALL = frozenset({"object", "data", "first_id", "last_id", "has_more"})
+RESPONSES_PROVIDERS: Mapping[str, Provider] = MappingProxyType(
+    {
+        "openai": replace(OPENAI, doc="OpenAI's Responses and Conversations APIs", headers=MappingProxyType({})),
+        "azure": replace(
+            AZURE,
+            doc="Azure OpenAI v1 Responses and Conversations (https://<resource>.openai.azure.com/openai/v1/, api-key)",
+            headers=MappingProxyType({}),
+            api_version_param=None,
+            api_version_required=False,
+            base_path="/v1",
+            base_url_hint="https://<resource>.openai.azure.com/openai/v1/",
+            url_pattern=re.compile(r"^https?://[^/]+\.openai\.azure\.com(/openai(/v1)?)?/?$", re.IGNORECASE),
+        ),
+        "foundry": replace(
+            FOUNDRY,
+            doc="Azure AI Foundry new agents: Responses and Conversations under the project endpoint's /openai/v1",
+            api_version_param=None,
+            default_api_version=None,
+            base_path="/openai/v1",
+            envelope_keys=_RESPONSES_ALL,
+            can_list_threads=False,
+            can_list_responses=True,
+        ),
+    }
+)
+
+
+def for_responses(provider: Provider) -> Provider:
+    """The Responses and Conversations flavour of a provider (``--source responses``)."""
+    return RESPONSES_PROVIDERS.get(provider.name, provider)
+
+
 # What the transform types as known: whatever any provider defines. Anything else is schema drift.
 KNOWN_STEP_TYPES = frozenset().union(*(p.step_types for p in PROVIDERS.values()))
 KNOWN_TOOL_CALL_TYPES = frozenset().union(*(p.tool_call_types for p in PROVIDERS.values()))
@@ -154,11 +191,13 @@ def get_provider(name: str) -> Provider:
         raise InputError(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}") from None
 
 
-def infer_provider(base_url: str | None, *, azure_api_version: str | None = None) -> Provider:
+def infer_provider(
+    base_url: str | None, *, azure_api_version: str | None = None, family: Mapping[str, Provider] = PROVIDERS
+) -> Provider:
     """The provider a base URL implies (``--azure-api-version`` implies azure); openai when nothing does."""
     if azure_api_version:
         return AZURE
-    for provider in PROVIDERS.values():
+    for provider in family.values():
         if base_url and provider.url_pattern is not None and provider.url_pattern.match(base_url):
             return provider
     return OPENAI

@@ -1,8 +1,9 @@
 """The Arrow schemas of every table: the single source of truth.
 
 The DuckDB DDL (``duckdb_ddl``), the README's schema section (``markdown``) and ``runsteps schema`` are all
-derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs) and ``ENTITY_TABLES`` (threads and
-assistants, which stand alone), and from ``WHOLE_TABLES`` (``model_prices``, replaced whole). Column names are
+derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs), ``RESPONSE_TABLES`` (responses and
+conversations, the successors), ``ENTITY_TABLES`` (threads and assistants, which stand alone) and
+``WHOLE_TABLES`` (``model_prices``, replaced whole). Column names are
 part of the external contract (the README's Tables section lists them): columns may be added, never renamed.
 """
 
@@ -51,11 +52,19 @@ class Table:
     # A table of things that exist apart from any one run (threads, assistants): keyed by its own id, no run_id,
     # each row replaced whole when the thing is seen again.
     entity: bool = False
+    # The unit a row of a day-partitioned table belongs to: its hash bucket (Parquet files, shards) and the state
+    # record of its export (a run; a response; a conversation).
+    unit: str = "run_id"
+    # The id whose rows a re-write replaces as a whole: a step's children go with the step, a response's items
+    # with the response. Tables sharing it form one family (a re-written id leaves no stale row in any of them).
+    replaces: str = "step_id"
+    # The thread-like owner recorded with a unit in the export state (None: the unit is its own owner).
+    owner: str | None = "thread_id"
 
     @property
     def is_step_child(self) -> bool:
         """True for tables whose rows belong to one step and are replaced with it."""
-        return not self.entity and self.name not in ("runs", "run_steps")
+        return not self.entity and self.replaces == "step_id" and self.name != "run_steps"
 
 
 RUNS = Table(
@@ -93,6 +102,7 @@ RUNS = Table(
         ]
     ),
     ("run_id",),
+    replaces="run_id",
 )
 
 RUN_STEPS = Table(
@@ -247,12 +257,142 @@ ASSISTANTS = Table(
     entity=True,
 )
 
+# -- the successors: the Responses and Conversations APIs (``--source responses``) ------------------------------
+
+_ITEM_COLUMNS = (
+    ("item_id", "item id as sent (msg_..., fc_...); NULL for input items sent without one"),
+    ("type", "message, function_call, reasoning, ... or a newer type as sent"),
+    ("role", "user, assistant, system or developer (messages)"),
+    ("status", "in_progress, completed or incomplete (items that carry one)"),
+    ("text", "the text parts of a message (input_text, output_text, refusal) or a reasoning summary, joined"
+     " with newlines"),
+    ("call_id", "call id linking a tool call to its output"),
+    ("name", "function, custom tool or MCP tool name"),
+    ("arguments", "arguments (JSON text) or a custom tool's input, as sent"),
+    ("output", "a tool call's output, as sent (JSON text when it is not a string)"),
+)
+
+
+def _item_columns(*, server_label: bool) -> list[pa.Field]:
+    """The columns every item table shares, then details and raw JSON."""
+    fields = [_col(name, pa.string(), text, nullable=name != "type") for name, text in _ITEM_COLUMNS]
+    if server_label:
+        fields.append(_col("server_label", pa.string(), "MCP server label (mcp_* items)"))
+    fields.append(_col("details_json", pa.string(), "the rest of a known item (queries, results, actions, ...) as "
+                       "JSON text; large payloads (base64 images, encrypted reasoning) only with --keep-payloads"))
+    fields.append(_col("raw_json", pa.string(), "the whole item as JSON when its type is unknown; else NULL"))
+    return fields
+
+
+RESPONSES = Table(
+    "responses",
+    "one row per response (the successor of a run): its setup, outcome and token usage",
+    pa.schema(
+        [
+            _col("response_id", pa.string(), "response id (resp_...)", nullable=False),
+            _col("conversation_id", pa.string(), "conversation the response belongs to (conversation.id)"),
+            _col("previous_response_id", pa.string(), "the response this one continues"),
+            _col("agent", pa.string(), "who answered: a Foundry agent's name (agent.name), else the prompt id"),
+            _col("agent_version", pa.string(), "agent.version or prompt.version"),
+            _col("model", pa.string(), "model (Azure: deployment name)"),
+            _col("status", pa.string(), "completed, failed, in_progress, cancelled, queued or incomplete"),
+            _col("created_at", TIMESTAMP, "when the response was created", nullable=False),
+            _col("completed_at", TIMESTAMP, "when the response completed"),
+            _col("input_tokens", pa.int64(), "usage.input_tokens; NULL until the response is finished"),
+            _col("cached_input_tokens", pa.int64(), "usage.input_tokens_details.cached_tokens"),
+            _col("output_tokens", pa.int64(), "usage.output_tokens"),
+            _col("reasoning_tokens", pa.int64(), "usage.output_tokens_details.reasoning_tokens"),
+            _col("total_tokens", pa.int64(), "usage.total_tokens"),
+            _col("service_tier", pa.string(), "the service tier used"),
+            _col("error_code", pa.string(), "error.code (failed responses)"),
+            _col("error_message", pa.string(), "error.message"),
+            _col("incomplete_reason", pa.string(), "incomplete_details.reason (max_output_tokens, content_filter)"),
+            _col("temperature", pa.float64(), "sampling temperature"),
+            _col("top_p", pa.float64(), "nucleus sampling"),
+            _col("max_output_tokens", pa.int64(), "output token cap"),
+            _col("input_item_count", pa.int32(), "input items stored in response_items"),
+            _col("output_item_count", pa.int32(), "output items (output[])"),
+            _col("instructions", pa.string(), "instructions: the text, or the items as JSON text"),
+            _col("tools_json", pa.string(), "tools, as JSON text"),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _extracted_at(),
+        ]
+    ),
+    ("response_id",),
+    unit="response_id",
+    replaces="response_id",
+    owner=None,
+)
+
+RESPONSE_ITEMS = Table(
+    "response_items",
+    "one row per input or output item of a response (the successor of a run step)",
+    pa.schema(
+        [
+            _col("response_id", pa.string(), "response the item belongs to", nullable=False),
+            _col("direction", pa.string(), "input (GET /responses/{id}/input_items) or output (output[])",
+                 nullable=False),
+            _col("item_index", pa.int32(), "0-based position in the input items (oldest first) or in output[]",
+                 nullable=False),
+            *_item_columns(server_label=True),
+            _col("created_at", TIMESTAMP, "the response's created_at (items carry no timestamp)", nullable=False),
+            _extracted_at(),
+        ]
+    ),
+    ("response_id", "direction", "item_index"),
+    unit="response_id",
+    replaces="response_id",
+    owner=None,
+)
+
+CONVERSATIONS = Table(
+    "conversations",
+    "one row per conversation (the successor of a thread)",
+    pa.schema(
+        [
+            _col("conversation_id", pa.string(), "conversation id (conv_...)", nullable=False),
+            _col("created_at", TIMESTAMP, "when the conversation was created", nullable=False),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _col("item_count", pa.int64(), "items stored for the conversation in conversation_items"),
+            _extracted_at(),
+        ]
+    ),
+    ("conversation_id",),
+    unit="conversation_id",
+    replaces="conversation_id",
+    owner=None,
+)
+
+CONVERSATION_ITEMS = Table(
+    "conversation_items",
+    "one row per item of a conversation, oldest first; later exports add only the new ones",
+    pa.schema(
+        [
+            _col("conversation_id", pa.string(), "conversation the item belongs to", nullable=False),
+            _col("position", pa.int64(), "0-based position in the conversation, oldest first", nullable=False),
+            *_item_columns(server_label=False),
+            _col("response_id", pa.string(), "the exported response that produced or consumed the item, where known"),
+            _col("created_at", TIMESTAMP, "the conversation's created_at (items carry no timestamp)",
+                 nullable=False),
+            _extracted_at(),
+        ]
+    ),
+    ("conversation_id", "position"),
+    unit="conversation_id",
+    # Items are only ever added: a re-read item replaces its own row, never the conversation's others.
+    replaces="item_id",
+    owner=None,
+)
+
 # The tables whose rows belong to runs (each row carries run_id), and the entity tables beside them.
 TABLES: dict[str, Table] = {
     t.name: t for t in (RUNS, RUN_STEPS, TOOL_CALLS, CODE_INTERPRETER_OUTPUTS, FILE_SEARCH_RESULTS)
 }
 ENTITY_TABLES: dict[str, Table] = {t.name: t for t in (THREADS, ASSISTANTS)}
-ALL_TABLES: dict[str, Table] = TABLES | ENTITY_TABLES
+# The successors' tables (``--source responses``): day-partitioned like the run tables, by response or conversation.
+RESPONSE_TABLES: dict[str, Table] = {t.name: t for t in (RESPONSES, RESPONSE_ITEMS, CONVERSATIONS, CONVERSATION_ITEMS)}
+PARTITIONED_TABLES: dict[str, Table] = TABLES | RESPONSE_TABLES
+ALL_TABLES: dict[str, Table] = PARTITIONED_TABLES | ENTITY_TABLES
 
 MODEL_PRICES = Table(
     "model_prices",

@@ -24,7 +24,7 @@ from etl.config import DEFAULT_API_KEY_ENV, Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
-from etl.prices import load_price_book
+from etl.prices import PriceBook, load_price_book
 from etl.sharding import Shard
 
 
@@ -143,6 +143,13 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 
 
 @click.command()
+@click.option(
+    "--source",
+    type=click.Choice(["assistants", "responses"]),
+    default="assistants",
+    show_default=True,
+    help="assistants: runs and their steps; responses: responses and conversations (the successor APIs).",
+)
 @click.option("--run", "runs", multiple=True, metavar="THREAD_ID/RUN_ID", help="A run to export (repeatable).")
 @click.option(
     "--runs-file",
@@ -152,6 +159,27 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="CSV (thread_id,run_id) or JSON Lines of runs; '-' reads stdin.",
 )
 @thread_options
+@click.option(
+    "--response", "responses", multiple=True, metavar="ID", help="--source responses: a response (repeatable)."
+)
+@click.option(
+    "--responses-file", "responses_files", multiple=True, metavar="PATH",
+    help="One response id a line, or CSV with a response_id column; '-' reads stdin.",
+)  # fmt: skip
+@click.option(
+    "--conversation", "conversations", multiple=True, metavar="ID",
+    help="--source responses: a conversation; later exports read only its new items (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--conversations-file", "conversations_files", multiple=True, metavar="PATH",
+    help="One conversation id a line, or CSV with a conversation_id column; '-' reads stdin.",
+)  # fmt: skip
+@click.option("--follow-previous", is_flag=True, help="Also export each response's previous_response_id chain.")
+@click.option("--all-responses", is_flag=True, help="Foundry: every stored response (GET /responses).")
+@click.option("--all-conversations", is_flag=True, help="Foundry: every conversation (GET /conversations).")
+@click.option(
+    "--keep-payloads", is_flag=True, help="Store base64 images and encrypted reasoning as sent (dropped by default)."
+)
 @click.option("--since", help="Discovered runs created at or after this ISO-8601 date/datetime (UTC if no offset).")
 @click.option("--until", help="Discovered runs created before this ISO-8601 date/datetime.")
 @click.option(
@@ -186,20 +214,13 @@ def export(**options: Any) -> None:
     the destination); 4 authentication, permission or quota refused; 1 anything else.
     """
     configure_logging(options["log_format"])
-    storage_version = duckdb_storage_version(options)
+    if options["source"] == "responses":
+        _export_responses(options)
+        return
     sources = sources_from(options)
     book = load_price_book(options["prices_file"], options["model_map"])
     settings = settings_from(options)
-    export_options = ExportOptions(
-        prices=book,
-        dest=options["dest"],
-        duckdb_storage_version=storage_version,
-        s3_endpoint_url=options["s3_endpoint_url"],
-        shard=Shard.parse(options["shard"]),
-        refresh=options["refresh"],
-        dry_run=options["dry_run"],
-        batch_steps=options["batch_steps"],
-    )
+    export_options = _export_options(options, book)
     archive = archive_hook(options["archive"], settings, options["s3_endpoint_url"])
     with archive as on_response, observer_for(options["progress"]) as observer:
         if on_response is not None:
@@ -208,6 +229,46 @@ def export(**options: Any) -> None:
     if export_options.dry_run:
         for run in summary.planned:
             click.echo(run)
+    print_summary(summary, options["metrics_json"])
+    raise SystemExit(summary.exit_code)
+
+
+def _export_options(options: dict[str, Any], prices: PriceBook | None = None) -> ExportOptions:
+    """Where and how to write, from the command line (``prices``: the files already read, else read here)."""
+    return ExportOptions(
+        prices=load_price_book(options["prices_file"], options["model_map"]) if prices is None else prices,
+        dest=options["dest"],
+        duckdb_storage_version=duckdb_storage_version(options),
+        s3_endpoint_url=options["s3_endpoint_url"],
+        shard=Shard.parse(options["shard"]),
+        refresh=options["refresh"],
+        dry_run=options["dry_run"],
+        batch_steps=options["batch_steps"],
+    )
+
+
+def _export_responses(options: dict[str, Any]) -> None:
+    """``--source responses``: responses and conversations through the same write path and summary."""
+    from etl.pipeline_responses import ResponseSources, run_responses_export
+
+    if options["runs"] or options["runs_files"] or options["threads"] or options["threads_files"]:
+        raise InputError("--run/--thread export run steps: leave them out with --source responses")
+    sources = ResponseSources(
+        responses=tuple(options["responses"]),
+        responses_files=tuple(options["responses_files"]),
+        conversations=tuple(options["conversations"]),
+        conversations_files=tuple(options["conversations_files"]),
+        follow_previous=options["follow_previous"],
+        all_responses=options["all_responses"],
+        all_conversations=options["all_conversations"],
+        keep_payloads=options["keep_payloads"],
+    )
+    settings = dataclasses.replace(settings_from(options), api="responses")
+    export_options = _export_options(options)
+    with archive_hook(options["archive"], settings, options["s3_endpoint_url"]) as on_response:
+        if on_response is not None:
+            export_options = dataclasses.replace(export_options, on_response=on_response)
+        summary = run_responses_export(settings, sources, export_options)
     print_summary(summary, options["metrics_json"])
     raise SystemExit(summary.exit_code)
 

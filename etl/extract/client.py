@@ -177,7 +177,9 @@ class ApiClient:
         self.stats = ClientStats()
         self._pause = SharedPause()
         self._on_response = on_response
-        self._base_url = str(check_base_url(settings)).rstrip("/")
+        base = str(check_base_url(settings)).rstrip("/")
+        # Where the API family lives under the given URL (Foundry's /openai/v1), unless the URL says so already.
+        self._base_url = base if base.endswith(provider.base_path) else base + provider.base_path
         self._fixed_params = provider.fixed_params(settings.api_version_value)
         self._headers = httpx.Headers(request_headers(settings))
         # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.

@@ -100,6 +100,26 @@ class Batch:
                 self.add("steps", step, extracted_at, group=run_id)
         self._runs.append(_Run(thread_id, run_id, run, len(steps) if error is None else 0, error))
 
+    def add_unit(
+        self,
+        kind: str,
+        unit_id: str,
+        obj: Json | None,
+        extracted_at: datetime,
+        *,
+        owner: str,
+        count: int,
+        error: str | None = None,
+    ) -> None:
+        """Take one response or conversation (``kind``) as a source got it, whole or failed, and settle its record.
+
+        Its record is a ``RunRecord`` keyed by ``unit_id`` (``owner``: the conversation, or the unit itself;
+        ``count``: the items it brought), so a finished response is never fetched again, like a finished run.
+        """
+        if error is None and obj is not None:
+            self.add(kind, obj, extracted_at, group=unit_id)
+        self._runs.append(_Run(owner, unit_id, obj, count if error is None else 0, error))
+
     def to_export_batch(self) -> tuple[ExportBatch, Written]:
         """The tables of ``etl.schema`` with the run records, and what they hold (groups left out, and why)."""
         refused: dict[str, TransformError] = {}
@@ -160,7 +180,8 @@ def _record(run: _Run, refused: TransformError | None, now: datetime) -> RunReco
         run_id=run.run_id,
         thread_id=run.thread_id,
         run_status=status if isinstance(status, str) else None,
-        run_created_at=created_at if isinstance(created_at, int) else None,
+        # Responses send fractional seconds.
+        run_created_at=int(created_at) if isinstance(created_at, int | float) else None,
         step_count=run.step_count if error is None else 0,
         exported=error is None,
         error=error,

@@ -29,7 +29,7 @@ import pyarrow.dataset as ds
 
 from etl.errors import DestinationBusyError, DestinationError, InputError
 from etl.load import DUCKDB_STORAGE_VERSION
-from etl.load.base import ExportBatch
+from etl.load.base import ExportBatch, ItemCursor
 from etl.load.duckdb_state import (
     DuckDBStateStore,
     check_schema_version,
@@ -39,7 +39,7 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset, whole_table_dataset
-from etl.schema import ALL_TABLES, STEP_CHILD_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
@@ -145,6 +145,18 @@ class DuckDBDestination(DuckDBStateStore):
             upsert_run_records(con, batch.records)
 
 
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end (conversations with none stored are left out)."""
+        ids = list(conversation_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            "SELECT conversation_id, max(position) + 1, arg_max(item_id, position) FROM conversation_items"
+            " WHERE list_contains(?, conversation_id) GROUP BY conversation_id",
+            [ids],
+        ).fetchall()
+        return {conversation: ItemCursor(int(count), last) for conversation, count, last in rows}
+
     def read_table(self, name: str, columns: Sequence[str]) -> pa.Table:
         """Some columns of a table as the file holds it now (empty, typed, when the file lacks the table)."""
         spec = WHOLE_TABLES.get(name) or ALL_TABLES[name]
@@ -192,7 +204,7 @@ def load_parquet_into_duckdb(
                 # Entity rows (threads, assistants) have no day of their own in the Parquet layout: all of them.
                 rows = _scan(dataset, table, None if table.entity else days)
                 loaded = _load_table(con, table, rows, "TRUE" if table.entity else scope)
-                if loaded or not table.entity:
+                if loaded or table.name in TABLES:  # the other tables only when they hold rows
                     counts[table.name] = loaded
             for whole in WHOLE_TABLES.values():
                 dataset = whole_table_dataset(store.root, whole, store.fs)
@@ -336,21 +348,28 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
 
 
 def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
-    """Replace the batch's runs and steps, and make each re-written step's children exactly the batch's."""
-    step_ids = pc.unique(
-        pa.chunked_array(
-            [chunk for name in ("run_steps", *STEP_CHILD_TABLES) for chunk in tables[name]["step_id"].chunks],
-            pa.string(),
-        )
-    )
-    if len(step_ids):
-        con.register("_runsteps_new_steps", pa.table({"step_id": step_ids}))
+    """Upsert the batch's rows, and make each re-written id's children exactly the batch's.
+
+    Tables replaced by the same id form a family (a step and its children, a response and its items): in every
+    table of the family whose key is more than that id, the rows of the batch's ids that the batch lacks go.
+    """
+    families: dict[str, list[Table]] = {}
+    for table in PARTITIONED_TABLES.values():
+        families.setdefault(table.replaces, []).append(table)
+    for column, members in families.items():
+        children = [t for t in members if t.key != (column,)]
+        if not children:
+            continue
+        chunks = [chunk for t in members for chunk in tables[t.name][column].chunks]
+        ids = pc.drop_null(pc.unique(pa.chunked_array(chunks, pa.string())))
+        if not len(ids):
+            continue
+        con.register("_runsteps_new_ids", pa.table({"id": ids}))
         try:
-            rewritten = "t.step_id IN (SELECT step_id FROM _runsteps_new_steps)"
-            for name in STEP_CHILD_TABLES:
-                _delete_missing(con, TABLES[name], views[name], rewritten)
+            for table in children:
+                _delete_missing(con, table, views[table.name], f"t.{column} IN (SELECT id FROM _runsteps_new_ids)")
         finally:
-            con.unregister("_runsteps_new_steps")
+            con.unregister("_runsteps_new_ids")
     for name, tbl in tables.items():
         if tbl.num_rows:
             con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT * FROM {views[name]}")

@@ -33,11 +33,11 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from etl.errors import DestinationError, InputError
-from etl.load.base import ExportBatch, RunRecord
+from etl.load.base import ExportBatch, ItemCursor, RunRecord
 from etl.load.fs import is_temp_name, open_store, store_error
 from etl.load.locks import Claim, claim_buckets
 from etl.load.parquet_state import STATE_DIR, ParquetState
-from etl.schema import ALL_TABLES, ENTITY_TABLES, TABLES, WHOLE_TABLES, Table
+from etl.schema import ALL_TABLES, ENTITY_TABLES, PARTITIONED_TABLES, WHOLE_TABLES, Table
 from etl.sharding import BUCKETS, Shard, bucket_of
 
 PARTITION = "created_date"
@@ -141,7 +141,8 @@ class ParquetDestination:
         if unknown:
             raise DestinationError(f"batch has unknown tables: {', '.join(sorted(unknown))}")
         given = {name: t for name, t in batch.tables.items() if t is not None and t.num_rows}
-        tables = {name: _conform(t, TABLES[name]) for name, t in given.items() if name in TABLES}
+        partitioned = PARTITIONED_TABLES
+        tables = {name: _conform(t, partitioned[name]) for name, t in given.items() if name in partitioned}
         entities = {name: _conform(t, ENTITY_TABLES[name]) for name, t in given.items() if name in ENTITY_TABLES}
         threads = _threads_of(tables)
         entity_ids = [key for name, rows in entities.items() for key in rows[ENTITY_TABLES[name].key[0]].to_pylist()]
@@ -220,7 +221,7 @@ class ParquetDestination:
         changed = job.new is not None
         if old is not None:
             old = _conform(old, table, _file_schema(table.name))
-            kept = old.filter(pc.invert(pc.is_in(old[_id_column(table)], value_set=job.drop))) if len(job.drop) else old
+            kept = old.filter(pc.invert(pc.is_in(old[table.replaces], value_set=job.drop))) if len(job.drop) else old
             changed = changed or kept.num_rows != old.num_rows
             parts.append(kept)
         if not changed:
@@ -235,6 +236,20 @@ class ParquetDestination:
             # One part is in key order already (a file is written sorted, and so are a batch's new rows).
             sort = [(k, "ascending") for k in table.key]
             self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
+
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end (conversations with none stored are left out)."""
+        ids = sorted(set(conversation_ids))
+        if not ids:
+            return {}
+        dataset = parquet_dataset(self._store.root, "conversation_items", filesystem=self._store.fs)
+        rows = dataset.to_table(
+            columns=["conversation_id", "position", "item_id"], filter=ds.field("conversation_id").isin(ids)
+        )
+        out: dict[str, ItemCursor] = {}
+        for row in rows.sort_by([("conversation_id", "ascending"), ("position", "ascending")]).to_pylist():
+            out[row["conversation_id"]] = ItemCursor(row["position"] + 1, row["item_id"])
+        return out
 
     def replace_table(self, table: Table, rows: pa.Table) -> None:
         """Make a table that is written whole hold exactly ``rows``: one file, published atomically."""
@@ -291,11 +306,6 @@ class ParquetDestination:
 # -- planning a batch ----------------------------------------------------------------------------------
 
 
-def _id_column(table: Table) -> str:
-    """The column whose ids a re-write replaces: run_id for runs, step_id for steps and their children."""
-    return "run_id" if table.name == "runs" else "step_id"
-
-
 def _conform(rows: pa.Table, table: Table, schema: pa.Schema | None = None) -> pa.Table:
     """Rows in exactly ``schema`` (default the table's): columns in order, types cast, later columns as nulls."""
     schema = schema or table.schema
@@ -326,11 +336,15 @@ def _file_schema(name: str) -> pa.Schema:
 
 
 def _threads_of(tables: Mapping[str, pa.Table]) -> dict[str, str]:
-    """run_id -> thread_id of every run with rows in the batch."""
+    """unit -> owner (run_id -> thread_id; a response or conversation owns itself) of every unit in the batch."""
     out: dict[str, str] = {}
-    for rows in tables.values():
-        pairs = rows.select(["run_id", "thread_id"]).group_by(["run_id", "thread_id"]).aggregate([])
-        out.update(zip(pairs["run_id"].to_pylist(), pairs["thread_id"].to_pylist(), strict=True))
+    for name, rows in tables.items():
+        table = PARTITIONED_TABLES[name]
+        if table.owner is None:
+            out.update((unit, unit) for unit in pc.unique(rows[table.unit]).to_pylist())
+            continue
+        pairs = rows.select([table.unit, table.owner]).group_by([table.unit, table.owner]).aggregate([])
+        out.update(zip(pairs[table.unit].to_pylist(), pairs[table.owner].to_pylist(), strict=True))
     return out
 
 
@@ -339,12 +353,13 @@ def _days(rows: pa.Table) -> pa.ChunkedArray:
 
 
 def _days_by_run(tables: Mapping[str, pa.Table]) -> dict[str, set[str]]:
-    """The days each run's rows are written to."""
+    """The days each unit's (run's, response's, conversation's) rows are written to."""
     out: dict[str, set[str]] = defaultdict(set)
-    for rows in tables.values():
-        pairs = pa.table({"run_id": rows["run_id"], "day": _days(rows)}).group_by(["run_id", "day"]).aggregate([])
-        for run_id, day in zip(pairs["run_id"].to_pylist(), pairs["day"].to_pylist(), strict=True):
-            out[run_id].add(day)
+    for name, rows in tables.items():
+        units = rows[PARTITIONED_TABLES[name].unit]
+        pairs = pa.table({"unit": units, "day": _days(rows)}).group_by(["unit", "day"]).aggregate([])
+        for unit, day in zip(pairs["unit"].to_pylist(), pairs["day"].to_pylist(), strict=True):
+            out[unit].add(day)
     return out
 
 
@@ -358,7 +373,7 @@ def _buckets(run_ids: pa.ChunkedArray) -> pa.Array:
 def _split(rows: pa.Table, table: Table) -> dict[tuple[str, int], pa.Table]:
     """Rows grouped by the (day, bucket) file they belong to, each group sorted by key."""
     days = pc.cast(pc.cast(pc.cast(rows["created_at"], pa.date32()), pa.int32()), pa.int64())
-    file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows["run_id"]))
+    file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows[table.unit]))
     # One sort for the whole batch, so that a file with no old rows to merge needs none of its own.
     order = pc.sort_indices(
         rows.select(list(table.key)).append_column("__file", file_key),
@@ -386,34 +401,33 @@ def _last_per_key(rows: pa.Table, table: Table) -> pa.Table:
 
 
 def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> list[_FileJob]:
-    """The data files a batch rewrites, each once, with the rows it adds and the ids whose rows it drops."""
-    step_tables = [t for t in TABLES.values() if t.name != "runs"]
-    rewritten_runs: dict[int, set[str]] = defaultdict(set)
-    rewritten_steps: dict[int, set[str]] = defaultdict(set)
-    step_files: set[tuple[str, int]] = set()  # every file of a rewritten step's day: children may have gone
+    """The data files a batch rewrites, each once, with the rows it adds and the ids whose rows it drops.
+
+    Tables replaced by the same id form a family (a step and its children; a response and its items): every file
+    of a family's rewritten (day, bucket) is rewritten in each of its tables, since children may have gone.
+    """
+    rewritten: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # family -> bucket -> ids
+    family_files: dict[str, set[tuple[str, int]]] = defaultdict(set)
     new: dict[str, dict[tuple[str, int], pa.Table]] = {}
     for name, rows in tables.items():
-        table = TABLES[name]
+        table = PARTITIONED_TABLES[name]
         new[name] = _split(_last_per_key(rows, table).cast(_file_schema(table.name)), table)
         for (day, bucket), part in new[name].items():
-            ids = rewritten_runs if name == "runs" else rewritten_steps
-            ids[bucket].update(part[_id_column(table)].to_pylist())
-            if name != "runs":
-                step_files.add((day, bucket))
-    moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the runs being rewritten
+            rewritten[table.replaces][bucket].update(v for v in part[table.replaces].to_pylist() if v is not None)
+            family_files[table.replaces].add((day, bucket))
+    moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the units being rewritten
     for name, rows in tables.items():
-        key = "runs" if name == "runs" else "steps"
-        for run_id in pc.unique(rows["run_id"]).to_pylist():
-            moved[key].update((day, bucket_of(run_id)) for day in old_days.get(run_id, ()))
+        table = PARTITIONED_TABLES[name]
+        for unit in pc.unique(rows[table.unit]).to_pylist():
+            moved[table.replaces].update((day, bucket_of(unit)) for day in old_days.get(unit, ()))
 
-    # One array of ids per bucket, shared by all of that bucket's files (ids are unique across buckets).
-    drop_runs, drop_steps = _id_arrays(rewritten_runs), _id_arrays(rewritten_steps)
+    # One array of ids per family and bucket, shared by its files (ids are unique across buckets).
+    drops = {family: _id_arrays(ids) for family, ids in rewritten.items()}
     no_ids = pa.array([], pa.string())
     jobs: list[_FileJob] = []
-    for table in [*step_tables, TABLES["runs"]]:
-        is_runs = table.name == "runs"
-        files = set(new.get(table.name, {})) | (moved["runs"] if is_runs else step_files | moved["steps"])
-        drop = drop_runs if is_runs else drop_steps
+    for table in PARTITIONED_TABLES.values():
+        files = family_files[table.replaces] | moved[table.replaces]
+        drop = drops.get(table.replaces, {})
         rows_of = new.get(table.name, {})
         for day, bucket in sorted(files):
             jobs.append(_FileJob(table, day, bucket, rows_of.get((day, bucket)), drop.get(bucket, no_ids)))
@@ -475,7 +489,7 @@ def partitions_changed_since(
     """The days of each table with a data file written at or after ``since`` (cheap: one listing per table)."""
     store = open_store(root, endpoint_url=s3_endpoint_url)
     out: dict[str, list[date]] = {}
-    for name in TABLES:
+    for name in PARTITIONED_TABLES:
         days = {
             date.fromisoformat(info.path.split("/")[1].removeprefix(f"{PARTITION}="))
             for info in store.list_files(name)

@@ -13,8 +13,9 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from etl.schema import ENTITY_TABLES, TABLES
+from etl.schema import ENTITY_TABLES, RESPONSE_TABLES, TABLES
 from etl.transform.entities import to_assistants_table, to_threads_table
+from etl.transform.responses import to_conversation_batches, to_response_batches
 from etl.transform.runs import to_runs_table
 from etl.transform.steps import to_step_tables
 from etl.values import Json
@@ -56,12 +57,24 @@ def _assistants(assistants: list[Json], extracted_at: datetime) -> Rows:
     return {"assistants": to_assistants_table(assistants, extracted_at)}, Drift()
 
 
+def _responses(responses: list[Json], extracted_at: datetime) -> Rows:
+    tables, kinds = to_response_batches(responses, extracted_at)
+    return tables, Drift(sum(kinds.values()), kinds)
+
+
+def _conversations(conversations: list[Json], extracted_at: datetime) -> Rows:
+    tables, kinds = to_conversation_batches(conversations, extracted_at)
+    return tables, Drift(sum(kinds.values()), kinds)
+
+
 # object kind -> the function that turns objects of that kind into rows
 TRANSFORMS: dict[str, Callable[[list[Json], datetime], Rows]] = {
     "runs": _runs,
     "steps": _steps,
     "threads": _threads,
     "assistants": _assistants,
+    "responses": _responses,
+    "conversations": _conversations,
 }
 
 
@@ -81,9 +94,11 @@ def to_tables(objects: Mapping[str, Iterable[tuple[datetime, Json]]]) -> tuple[d
                 parts[name].append(part)
             drift.add(found)
     tables = {name: pa.Table.from_batches(parts[name], schema=table.schema) for name, table in TABLES.items()}
-    # Entity tables only when there are rows: most batches (and every OpenAI batch) bring none.
+    # Entity and successor tables only when there are rows: most batches bring none.
     tables |= {
-        name: pa.Table.from_batches(parts[name], schema=t.schema) for name, t in ENTITY_TABLES.items() if parts[name]
+        name: pa.Table.from_batches(parts[name], schema=t.schema)
+        for name, t in (ENTITY_TABLES | RESPONSE_TABLES).items()
+        if parts[name]
     }
     return tables, drift
 
