@@ -11,13 +11,13 @@ DBT_VENV := .venv-dbt
 $(BIN)/runsteps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[fake]'
+	$(BIN)/python -m pip install --quiet -e '.[fake,report]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,airflow,fake]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,airflow,fake,report]'
 	touch $@
 
 $(DBT_VENV)/.installed: tests/dbt/requirements.txt
@@ -41,4 +41,4 @@ test: lint dbt-venv
 	$(BIN)/pytest -n auto
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) build dist *.egg-info runsteps-demo.duckdb
+	rm -rf $(VENV) $(DBT_VENV) build dist *.egg-info runsteps-demo.duckdb runsteps-demo.html test-artifacts

@@ -17,9 +17,12 @@ from click.testing import CliRunner, Result
 
 from etl import sqlrun
 from etl.cli import cli
+from etl.load import open_destination
+from etl.load.batch import Batch, write_batch
 from etl.prices import PriceBook, read_prices_file
 
 Json = dict[str, Any]
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 # -- no network -------------------------------------------------------------------------------------------
@@ -165,6 +168,11 @@ def priced(request: pytest.FixtureRequest, inputs: Path, tmp_path: Path) -> Iter
     dest = str(tmp_path / ("costs.duckdb" if request.param == "duckdb" else "costs"))
     imported = _invoke("import", str(inputs / "runs.jsonl"), "--dest", dest)
     assert imported.exit_code == 0, imported.output
+    # The assistants table (as a Foundry export writes it) names the assistant in cost_by_assistant_day.
+    batch = Batch()
+    batch.add("assistants", {"id": "asst_cost", "object": "assistant", "name": "Cost bot", "created_at": 1}, NOW)
+    with open_destination(dest) as opened:
+        write_batch(opened, batch)
     result = _invoke(
         "prices", "--dest", dest, "--prices", str(inputs / "prices.csv"), "--model-map", str(inputs / "deployments.csv")
     )
@@ -236,6 +244,7 @@ def test_queries_and_the_unpriced_check(priced: str) -> None:
     assert [t["thread_id"] for t in threads] == [f"thread_{k.removeprefix('run_')}" for _, k in ranked[:2]]
     in_window = ["run_cached", "run_plain", "run_azure", "run_unknown"]
     assert [(d["runs"], d["unpriced_runs"]) for d in days.to_pylist()] == [(1, 0), (1, 0), (1, 0), (1, 1)]
+    assert {d["assistant_name"] for d in days.to_pylist()} == {"Cost bot"}
     assert sum(d["cost_usd"] or 0 for d in days.to_pylist()) == pytest.approx(sum(EXPECTED[k] or 0 for k in in_window))
     result = _invoke("sql", "check", "unpriced_models", "--dest", priced)
     assert result.exit_code == 1

@@ -87,6 +87,12 @@ def test_wheel_ships_the_sql_files(tmp_path: Path, installed: tuple[Path, Path])
     checked = _run(venv / "bin" / "runsteps", "sql", "check", "--dest", empty, cwd=elsewhere).stdout
     assert f"{len(sqlfiles.sql_files('checks'))} of {len(sqlfiles.sql_files('checks'))} checks passed" in checked
 
+    # The report's own script and style ship in the wheel too: a page over the empty file, from the installed package.
+    page = elsewhere / "report.html"
+    _run(venv / "bin" / "runsteps", "report", "--dest", empty, "-o", page, cwd=elsewhere)
+    text = page.read_text(encoding="utf-8")
+    assert "No run steps here yet" in text and "function fitScales" in text and ".panel.wide" in text
+
 
 def _requirements(wheel: Path) -> list[Requirement]:
     with zipfile.ZipFile(wheel) as archive:

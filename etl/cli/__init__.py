@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "status": "status:status",
     "schema": "schema:schema",
     "sql": "sql:sql",
+    "report": "report:report",
     "replay": "archive:replay",
     "import": "importing:import_",
     "fake-api": "fakeapi:fake_api",

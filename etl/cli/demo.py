@@ -14,6 +14,7 @@ from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
 from etl.config import Secret, Settings
 from etl.pipeline import ExportOptions, Sources, run_export
+from etl.report import ReportLibraryMissing, Scope, write_report
 
 REPORT_QUERIES = (
     ("Steps by type and status", "steps_by_type_status"),
@@ -43,10 +44,20 @@ def cost_line(con: duckdb.DuckDBPyConnection) -> str:
 @click.option("--runs-per-thread", default=20, show_default=True, type=click.IntRange(1, 1000), help="Runs per thread.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the fake API's synthetic data.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on when stderr is a terminal).")
+@click.option(
+    "--report",
+    "report_path",
+    default="./runsteps-demo.html",
+    show_default=True,
+    help="Where to write the HTML report of the export (`runsteps report`).",
+)
 @duckdb_storage_option
 @handle_errors
 def demo(**options: Any) -> None:
-    """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report."""
+    """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report.
+
+    It also writes the HTML report of the export (./runsteps-demo.html) and prints its path.
+    """
     from etl.fakeapi import FakeConfig, serve_in_thread
 
     storage_version = duckdb_storage_version(options)
@@ -71,4 +82,10 @@ def demo(**options: Any) -> None:
             click.echo(render(sqlrun.run_query(con, name), "table"))
         click.echo(f"\n{cost_line(con)}  (runsteps sql run cost_by_model --dest {dest})")
     click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
+    try:
+        page = write_report(dest, Scope(), options["report_path"])
+    except ReportLibraryMissing as exc:  # the export is done and shown: the charts are a bonus
+        click.echo(f"\nNo HTML report: {exc}")
+    else:
+        click.echo(f"\nCharts of all of it, one self-contained page: {page.resolve()}")
     raise SystemExit(summary.exit_code)

@@ -1,8 +1,9 @@
 -- Cost in USD per model (as runs name it, and the model it is priced as), most expensive first.
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
--- From run_costs, runs created in [since, until). A model with no price shows NULL costs and its runs as
--- unpriced_runs (never a cost of 0).
+-- param: assistants = NULL
+-- From run_costs, runs created in [since, until) by the given assistants (comma-separated ids; NULL: all).
+-- A model with no price shows NULL costs and its runs as unpriced_runs (never a cost of 0).
 SELECT
     model,
     any_value(priced_as) AS priced_as,
@@ -19,5 +20,7 @@ SELECT
 FROM run_costs
 WHERE created_at >= CAST($since AS TIMESTAMPTZ)
   AND created_at < CAST($until AS TIMESTAMPTZ)
+  AND (CAST($assistants AS VARCHAR) IS NULL
+       OR list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id))
 GROUP BY model
 ORDER BY cost_usd DESC NULLS LAST, model NULLS FIRST;

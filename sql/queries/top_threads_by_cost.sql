@@ -2,8 +2,9 @@
 -- param: limit = 20
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
--- From run_costs, runs created in [since, until). cost_usd sums the priced runs; unpriced_runs counts the others.
--- Ties are broken by thread_id.
+-- param: assistants = NULL
+-- From run_costs, runs created in [since, until) by the given assistants (comma-separated ids; NULL: all).
+-- cost_usd sums the priced runs; unpriced_runs counts the others. Ties are broken by thread_id.
 SELECT
     thread_id,
     count(*) AS runs,
@@ -16,6 +17,8 @@ SELECT
 FROM run_costs
 WHERE created_at >= CAST($since AS TIMESTAMPTZ)
   AND created_at < CAST($until AS TIMESTAMPTZ)
+  AND (CAST($assistants AS VARCHAR) IS NULL
+       OR list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id))
 GROUP BY thread_id
 ORDER BY cost_usd DESC NULLS LAST, thread_id
 LIMIT CAST($limit AS INTEGER);
