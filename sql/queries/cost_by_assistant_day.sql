@@ -6,6 +6,7 @@
 -- price: see runsteps prices), so a day with unpriced runs cost more than it shows. Runs in [since, until);
 -- assistants: comma-separated assistant ids (NULL: every assistant). assistant_name is the assistants table's
 -- (NULL where the export holds no row for the assistant).
+-- Costs are summed as decimals: the same figure whatever order the rows are added in.
 SELECT
     c.assistant_id,
     any_value(a.name) AS assistant_name,
@@ -16,7 +17,7 @@ SELECT
     coalesce(sum(cached_prompt_tokens), 0)::BIGINT AS cached_prompt_tokens,
     coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
     coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens,
-    sum(cost_usd) AS cost_usd
+    sum(cost_usd::DECIMAL(38, 12))::DOUBLE AS cost_usd
 FROM run_costs AS c
 LEFT JOIN assistants AS a USING (assistant_id)
 WHERE c.created_at >= CAST($since AS TIMESTAMPTZ)

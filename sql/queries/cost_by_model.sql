@@ -4,6 +4,7 @@
 -- param: assistants = NULL
 -- From run_costs, runs created in [since, until) by the given assistants (comma-separated ids; NULL: all).
 -- A model with no price shows NULL costs and its runs as unpriced_runs (never a cost of 0).
+-- Costs are summed as decimals: the same figure whatever order the rows are added in.
 SELECT
     model,
     any_value(priced_as) AS priced_as,
@@ -13,10 +14,10 @@ SELECT
     coalesce(sum(cached_prompt_tokens), 0)::BIGINT AS cached_prompt_tokens,
     coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
     coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens,
-    sum(input_usd) AS input_usd,
-    sum(cached_input_usd) AS cached_input_usd,
-    sum(output_usd) AS output_usd,
-    sum(cost_usd) AS cost_usd
+    sum(input_usd::DECIMAL(38, 12))::DOUBLE AS input_usd,
+    sum(cached_input_usd::DECIMAL(38, 12))::DOUBLE AS cached_input_usd,
+    sum(output_usd::DECIMAL(38, 12))::DOUBLE AS output_usd,
+    sum(cost_usd::DECIMAL(38, 12))::DOUBLE AS cost_usd
 FROM run_costs
 WHERE created_at >= CAST($since AS TIMESTAMPTZ)
   AND created_at < CAST($until AS TIMESTAMPTZ)

@@ -5,6 +5,7 @@
 -- param: assistants = NULL
 -- From run_costs, runs created in [since, until) by the given assistants (comma-separated ids; NULL: all).
 -- cost_usd sums the priced runs; unpriced_runs counts the others. Ties are broken by thread_id.
+-- Costs are summed as decimals: the same figure whatever order the rows are added in.
 SELECT
     thread_id,
     count(*) AS runs,
@@ -13,7 +14,7 @@ SELECT
     min(created_at) AS first_run_at,
     max(created_at) AS last_run_at,
     coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens,
-    sum(cost_usd) AS cost_usd
+    sum(cost_usd::DECIMAL(38, 12))::DOUBLE AS cost_usd
 FROM run_costs
 WHERE created_at >= CAST($since AS TIMESTAMPTZ)
   AND created_at < CAST($until AS TIMESTAMPTZ)
