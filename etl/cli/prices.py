@@ -12,6 +12,7 @@ from etl.cli._format import FORMATS, render
 from etl.errors import DestinationError
 from etl.load import is_duckdb_uri, open_destination
 from etl.load.fs import open_store
+from etl.preflight import check_destination
 
 
 def price_options(func: click.decorators.FC) -> click.decorators.FC:
@@ -45,6 +46,7 @@ def prices(dest: str, prices_file: str | None, model_map: str | None, s3_endpoin
     from etl.prices import COVERS, load_price_book, write_model_prices
 
     book = load_price_book(prices_file, model_map)  # a bad file stops here, before the destination is touched
+    check_destination(dest)
     if is_duckdb_uri(dest):
         if not os.path.isfile(dest):
             raise DestinationError(f"no DuckDB file at {dest}: export into it first")
