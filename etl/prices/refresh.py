@@ -48,13 +48,15 @@ def load_price_book(prices_file: str | None, model_map_file: str | None) -> Pric
 
 
 def write_model_prices(dest: Destination, book: PriceBook) -> PricesReport:
-    """Replace ``model_prices`` with the prices of every model the runs use (plus what the files name)."""
-    runs = dest.read_table("runs", ["model", "created_at"])
+    """Replace ``model_prices`` with the prices of every model the runs and responses use (plus what the files
+    name)."""
     stored = dest.read_table(MODEL_PRICES.name, MODEL_PRICES.schema.names)
     book = book.over(stored)
     moments: dict[str | None, list[datetime]] = {}
-    for model, created_at in zip(runs["model"].to_pylist(), runs["created_at"].to_pylist(), strict=True):
-        moments.setdefault(model, []).append(created_at)
+    for name in ("runs", "responses"):  # both eras are priced from the same table
+        used = dest.read_table(name, ["model", "created_at"])
+        for model, created_at in zip(used["model"].to_pylist(), used["created_at"].to_pylist(), strict=True):
+            moments.setdefault(model, []).append(created_at)
     table = book.table(m for m in moments if m is not None)
     dest.replace_table(MODEL_PRICES, table)
     report = PricesReport(rows=table.num_rows)
