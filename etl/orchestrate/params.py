@@ -26,6 +26,8 @@ class DagParams:
     shards: int = 4
     concurrency: int = Settings.concurrency
     include_file_search_content: bool = False
+    report: bool = False
+    report_days: int = 30
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DagParams:
@@ -47,6 +49,8 @@ class DagParams:
             shards=int(params.get("shards") or cls.shards),
             concurrency=int(params.get("concurrency") or cls.concurrency),
             include_file_search_content=bool(params.get("include_file_search_content")),
+            report=bool(params.get("report")),
+            report_days=int(params.get("report_days") or cls.report_days),
             threads=ThreadSource(
                 ids=tuple(params.get("thread_ids") or ()),
                 file=_optional(params.get("threads_file")),
