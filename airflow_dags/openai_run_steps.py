@@ -45,8 +45,18 @@ XCom or logs.
 | `include_file_search_content` | `false` | also fetch file search result content |
 | `report` | `false` | write `<dest>/_reports/<interval date>.html` after the load |
 | `report_days` | `30` | the days the report covers, up to the interval's end |
+| `source` | `assistants` | `assistants` (run steps of the threads above) or `responses` (the ids below) |
+| `response_ids` | `[]` | responses: response ids to export (finished ones are not fetched again) |
+| `responses_file` | `""` | responses: a file of response ids on the workers |
+| `conversation_ids` | `[]` | responses: conversations; each run adds only their new items |
+| `conversations_file` | `""` | responses: a file of conversation ids on the workers |
+| `follow_previous` | `false` | responses: also export each response's previous_response_id chain |
+| `all_responses` | `false` | responses: every stored response (Foundry only) |
+| `all_conversations` | `false` | responses: every conversation (Foundry only) |
 
-Thread sources combine (list, file and query); at least one must be given. Backfill with
+Thread sources combine (list, file and query); at least one must be given. With `source: responses` the thread
+params are not used and one export task reads the response and conversation ids: stored responses vanish after
+30 days, so keep this DAG's daily schedule. Backfill with
 `airflow backfill create --dag-id openai_run_steps --from-date 2026-01-01 --to-date 2026-02-01`.
 """
 
@@ -76,6 +86,14 @@ Thread sources combine (list, file and query); at least one must be given. Backf
         "include_file_search_content": Param(False, type="boolean", description="fetch file search content"),
         "report": Param(False, type="boolean", description="write <dest>/_reports/<interval date>.html"),
         "report_days": Param(30, type="integer", minimum=1, maximum=3660, description="days the report covers"),
+        "source": Param("assistants", type="string", enum=["assistants", "responses"], description="what to export"),
+        "response_ids": Param([], type="array", items={"type": "string"}, description="responses to export"),
+        "responses_file": Param("", type="string", description="file of response ids on the workers"),
+        "conversation_ids": Param([], type="array", items={"type": "string"}, description="conversations to export"),
+        "conversations_file": Param("", type="string", description="file of conversation ids on the workers"),
+        "follow_previous": Param(False, type="boolean", description="also export previous_response_id chains"),
+        "all_responses": Param(False, type="boolean", description="every stored response (Foundry)"),
+        "all_conversations": Param(False, type="boolean", description="every conversation (Foundry)"),
     },
 )
 def openai_run_steps() -> None:

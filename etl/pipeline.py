@@ -39,6 +39,7 @@ from etl.extract import (
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
 from etl.values import iso
@@ -58,6 +59,7 @@ class Sources:
     threads_files: tuple[str, ...] = ()
     since: int | None = None  # unix seconds, inclusive: bounds discovered runs' created_at
     until: int | None = None  # unix seconds, exclusive
+    checked: bool = field(default=False, compare=False)  # every id read and validated (etl.preflight.check_sources)
 
     @property
     def empty(self) -> bool:
@@ -212,6 +214,14 @@ def run_export(
     """
     if sources.empty:
         raise InputError("nothing to export: give --run, --runs-file, --thread or --threads-file")
+    if dest is None:  # a caller holding the destination open checked everything before opening it
+        check_settings(settings)
+        if not options.dry_run:
+            check_destination(options.dest)
+        sources = check_sources(sources)
+        if sources.empty:
+            raise InputError("nothing to export: the files given hold no thread or run ids")
+        check_host_resolves(settings)
     observer = observer or ExportObserver()
     if options.dry_run:
         return asyncio.run(_plan_only(settings, sources, options))

@@ -147,13 +147,21 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
         "include_file_search_content": False,
         "report": False,
         "report_days": 30,
+        "source": "assistants",
+        "response_ids": [],
+        "responses_file": "",
+        "conversation_ids": [],
+        "conversations_file": "",
+        "follow_previous": False,
+        "all_responses": False,
+        "all_conversations": False,
     }
     for name, default in parsed["params"].items():
         shown = default if isinstance(default, str) and default else json.dumps(default)
         assert f"| `{name}` | `{shown}` |" in parsed["doc_md"], name
     # The DAG file may not import etl, so it repeats these defaults: they must stay those of etl's DagParams.
-    defaulted = ("conn_id", "duckdb_storage_version", "shards", "concurrency", "include_file_search_content", "report")
-    for name in (*defaulted, "report_days"):
+    defaulted = ("conn_id", "duckdb_storage_version", "shards", "concurrency", "include_file_search_content")
+    for name in (*defaulted, "source", "report", "report_days"):
         assert parsed["params"][name] == getattr(DagParams, name), name
 
 

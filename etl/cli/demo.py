@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from etl import sqlrun
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
+from etl.cli._common import checked_storage_version, duckdb_storage_option, handle_errors, print_summary
 from etl.cli._format import render
 from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
@@ -39,18 +37,22 @@ REPORT_QUERIES = (
 )
 @duckdb_storage_option
 @handle_errors
-def demo(**options: Any) -> None:
+def demo(
+    dest: str,
+    threads: int,
+    runs_per_thread: int,
+    seed: int,
+    progress: bool | None,
+    report_path: str,
+    duckdb_storage_version: str,
+) -> None:
     """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report.
 
     It also writes the HTML report of the export (./runsteps-demo.html) and prints its path.
     """
     from etl.fakeapi import FakeConfig, serve_in_thread
 
-    storage_version = duckdb_storage_version(options)
-    dest: str = options["dest"]
-    threads: int = options["threads"]
-    runs_per_thread: int = options["runs_per_thread"]
-    seed: int = options["seed"]
+    storage_version = checked_storage_version(duckdb_storage_version)
 
     configure_logging("text")
     config = FakeConfig(seed=seed, threads=threads, runs_per_thread=runs_per_thread)
@@ -59,7 +61,7 @@ def demo(**options: Any) -> None:
         settings = Settings(api_key=Secret(config.api_key), base_url=fake.base_url, concurrency=32)
         sources = Sources(threads=tuple(fake.dataset.thread_ids))
         export_options = ExportOptions(dest=dest, refresh=True, duckdb_storage_version=storage_version)
-        with observer_for(options["progress"]) as observer:
+        with observer_for(progress) as observer:
             summary = run_export(settings, sources, export_options, observer)
     print_summary(summary, metrics_json=False)
     with sqlrun.open_sql_connection(dest) as con:
@@ -68,7 +70,7 @@ def demo(**options: Any) -> None:
             click.echo(render(sqlrun.run_query(con, name), "table"))
     click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
     try:
-        page = write_report(dest, Scope(), options["report_path"])
+        page = write_report(dest, Scope(), report_path)
     except ReportLibraryMissing as exc:  # the export is done and shown: the charts are a bonus
         click.echo(f"\nNo HTML report: {exc}")
     else:

@@ -12,8 +12,8 @@ import click
 
 from etl.cli._common import (
     DEFAULT_DEST,
+    checked_storage_version,
     duckdb_storage_option,
-    duckdb_storage_version,
     handle_errors,
     print_summary,
     shard_option,
@@ -23,6 +23,7 @@ from etl.config import DEFAULT_API_KEY_ENV, Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.sharding import Shard
 
 
@@ -130,6 +131,7 @@ def settings_from(options: dict[str, Any]) -> Settings:
     )
     if not settings.api_key:
         raise InputError(f"no API key: set the environment variable {options['api_key_env']} (see --api-key-env)")
+    check_settings(settings, key_env=options["api_key_env"])
     return settings
 
 
@@ -216,6 +218,12 @@ def export(**options: Any) -> None:
         return
     sources = sources_from(options)
     settings = settings_from(options)
+    # One validation step before anything is opened: the archive and the destination are created only after it.
+    check_places(options)
+    sources = check_sources(sources)
+    if sources.empty:
+        raise InputError("nothing to export: the files given hold no thread or run ids")
+    check_host_resolves(settings)
     export_options = _export_options(options)
     archive = archive_hook(options["archive"], settings, options["s3_endpoint_url"])
     with archive as on_response, observer_for(options["progress"]) as observer:
@@ -229,11 +237,19 @@ def export(**options: Any) -> None:
     raise SystemExit(summary.exit_code)
 
 
+def check_places(options: dict[str, Any]) -> None:
+    """--archive and --dest checked (``InputError``) before either is created or claimed."""
+    if options["archive"] is not None:
+        check_destination(options["archive"], what="--archive")
+    if not options["dry_run"]:
+        check_destination(options["dest"])
+
+
 def _export_options(options: dict[str, Any]) -> ExportOptions:
     """Where and how to write, from the command line."""
     return ExportOptions(
         dest=options["dest"],
-        duckdb_storage_version=duckdb_storage_version(options),
+        duckdb_storage_version=checked_storage_version(options["duckdb_storage_version"]),
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
@@ -259,6 +275,7 @@ def _export_responses(options: dict[str, Any]) -> None:
         keep_payloads=options["keep_payloads"],
     )
     settings = dataclasses.replace(settings_from(options), api="responses")
+    check_places(options)
     export_options = _export_options(options)
     with archive_hook(options["archive"], settings, options["s3_endpoint_url"]) as on_response:
         if on_response is not None:
@@ -275,8 +292,8 @@ def sources_from(options: dict[str, Any]) -> Sources:
         runs_files=tuple(options["runs_files"]),
         threads=tuple(options["threads"]),
         threads_files=tuple(options["threads_files"]),
-        since=parse_instant(options["since"]) if options["since"] else None,
-        until=parse_instant(options["until"]) if options["until"] else None,
+        since=parse_instant(options["since"]) if options["since"] is not None else None,
+        until=parse_instant(options["until"]) if options["until"] is not None else None,
     )
     if sources.empty:
         raise InputError("nothing to export: give --run, --runs-file, --thread or --threads-file")

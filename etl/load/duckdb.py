@@ -45,6 +45,12 @@ from etl.sharding import Shard
 _LOCK_ERROR = "Could not set lock on file"
 _STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
 _CONFIG_CLASH = "different configuration"
+# Never fetch an extension: a SQLite file named *.duckdb would otherwise make DuckDB download sqlite_scanner.
+NO_AUTO_EXTENSIONS: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+_HEADER_BYTES = 3 * 4096  # a DuckDB file: one main header and two database headers before the blocks
 
 # DuckDB shares one database instance between the connections of a process, so its file lock cannot tell two
 # writers in the same process apart: this set does.
@@ -219,8 +225,13 @@ def _create_file(uri: str, path: Path, storage_version: str) -> None:
 
 
 def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open the file, in UTC and without insertion order."""
+    """Open the file, in UTC and without insertion order; a file shorter than its own header says is refused."""
     con = _open(uri, path, read_only=read_only)
+    try:
+        check_intact(con, uri, path)
+    except BaseException:
+        con.close()
+        raise
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
     # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
@@ -229,9 +240,25 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
     return con
 
 
+def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
+    """Refuse a truncated file before any of its blocks is read: DuckDB would fail later, mid-export."""
+    if Path(f"{path}.wal").exists():
+        return  # blocks of the write-ahead log are not in the file yet: its size says nothing
+    try:
+        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+        size = path.stat().st_size
+    except (duckdb.Error, OSError) as exc:
+        raise DestinationError(f"cannot open {uri}: {exc}") from None
+    if size < _HEADER_BYTES + block_size * blocks:
+        raise DestinationError(
+            f"{uri} is damaged: its header lists {blocks} blocks of {block_size} bytes but the file has {size} bytes "
+            "(truncated?): restore it from a copy, or export into a new file"
+        )
+
+
 def _open(uri: str, path: Path, *, read_only: bool, storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect``, turning DuckDB's lock errors into one clear line."""
-    config: dict[str, str | bool | int | float | list[str]] = {}
+    config = dict(NO_AUTO_EXTENSIONS)
     if storage_version is not None:
         config["storage_compatibility_version"] = storage_version
     try:

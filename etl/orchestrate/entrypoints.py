@@ -10,10 +10,12 @@ from typing import Any, NoReturn
 from etl.orchestrate.params import DagParams
 from etl.orchestrate.tasks import (
     Window,
+    export_responses,
     export_shard,
     fail_fast,
     load_into_duckdb,
     plan_export,
+    plan_responses,
     run_data_checks,
     write_interval_report,
 )
@@ -27,6 +29,8 @@ def plan_step(params: Mapping[str, Any], start: datetime | None, end: datetime |
         run = DagParams.from_mapping(params)
         window = Window.of_interval(start, end)
         settings = run.settings()
+    if run.source == "responses":
+        return plan_responses()
     return plan_export(settings, run.threads, run.dest, window, run.shards)
 
 
@@ -35,6 +39,8 @@ def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str
     with fail_fast():
         run = DagParams.from_mapping(params)
         settings = run.settings()
+    if run.source == "responses":
+        return export_responses(settings, run.dest, run.responses)
     return export_shard(settings, run.dest, shard)
 
 

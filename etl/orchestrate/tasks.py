@@ -21,6 +21,7 @@ from etl.extract import RunRef
 from etl.load import DUCKDB_STORAGE_VERSION
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
 from etl.pipeline import PROGRESS_INTERVAL_S, ExportOptions, ExportSummary, LogLines, Sources, run_export
+from etl.pipeline_responses import ResponseSources, run_responses_export
 from etl.sharding import Shard
 from etl.values import iso
 
@@ -89,6 +90,25 @@ def plan_export(
         [len(part["runs"]) for part in parts],
     )
     return [{**part, "planned_at": iso(planned_at, "microseconds")} for part in parts]
+
+
+def plan_responses() -> list[dict[str, Any]]:
+    """``source: responses``: one export task (responses are read by id, not discovered per interval)."""
+    return [{"index": 0, "count": 1, "runs": [], "planned_at": iso(datetime.now(UTC), "microseconds")}]
+
+
+def export_responses(settings: Settings, dest: str, sources: ResponseSources) -> dict[str, Any]:
+    """Export the responses and conversations of ``sources`` into ``dest``: each conversation from its last stored
+    item on, finished responses not again. Raises ``PartialExportError`` after writing when some failed."""
+    with fail_fast():
+        summary = run_responses_export(settings, sources, ExportOptions(dest=dest))
+    for line in summary.lines():
+        log.info("%s", line)
+    if summary.exit_code:
+        raise PartialExportError(
+            f"{len(summary.failures)} responses or conversations failed (named above); a retry fetches them"
+        )
+    return summary.as_dict()
 
 
 def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
