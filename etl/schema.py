@@ -41,6 +41,15 @@ def _token_details() -> list[pa.Field]:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A column that holds another table's key: every value has a row there (dbt ``relationships``)."""
+
+    column: str
+    table: str
+    to: str  # the column of ``table`` it matches
+
+
+@dataclass(frozen=True)
 class Table:
     """One output table: its schema, its key, and whether its rows belong to a run (and step) or stand alone."""
 
@@ -59,11 +68,31 @@ class Table:
     replaces: str = "step_id"
     # The thread-like owner recorded with a unit in the export state (None: the unit is its own owner).
     owner: str | None = "thread_id"
+    # Other tables' keys the rows point at, besides the family head's (see ``references``).
+    also_references: tuple[Reference, ...] = ()
 
     @property
     def is_step_child(self) -> bool:
         """True for tables whose rows belong to one step and are replaced with it."""
         return not self.entity and self.replaces == "step_id" and self.name != "run_steps"
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """Every other table's key the rows point at: the head of the family (a step child's step, a response
+        item's response), then ``also_references``."""
+        head = None if self.entity else _family_head(self.replaces)
+        own = () if head is None or head.name == self.name else (Reference(self.replaces, head.name, self.replaces),)
+        return own + self.also_references
+
+    @property
+    def is_unit_root(self) -> bool:
+        """True for the table with one row per export unit (runs, responses, conversations)."""
+        return not self.entity and self.key == (self.unit,)
+
+
+def _family_head(replaces: str) -> Table | None:
+    """The table keyed by ``replaces`` alone, whose row its family's other rows belong to (``run_steps``)."""
+    return next((t for t in ALL_TABLES.values() if not t.entity and t.key == (replaces,)), None)
 
 
 RUNS = Table(
@@ -381,6 +410,7 @@ CONVERSATION_ITEMS = Table(
     # Items are only ever added: a re-read item replaces its own row, never the conversation's others.
     replaces="item_id",
     owner=None,
+    also_references=(Reference("conversation_id", "conversations", "conversation_id"),),
 )
 
 # The tables whose rows belong to runs (each row carries run_id), and the entity tables beside them.

@@ -157,6 +157,11 @@ def test_cli_source_responses(fake_api_factory: Callable[..., FakeServer], tmp_p
     assert result.exit_code == 0, result.output
     assert '"responses_ok": 20' in result.output.splitlines()[-1]
     assert actual(dest) == expected(truth)
+    status = CliRunner().invoke(cli, ["status", "--dest", dest])
+    items = sum(len(i) for i in truth.conversation_items.values())
+    assert "responses: 2 active, 18 finished" in status.output
+    assert f"conversations: {len(truth.conversations)} ({items} items)" in status.output
+    assert "runs: 0 (0 steps)" in status.output
 
 
 def test_cli_refuses_a_bad_id_before_creating_anything(tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ from etl.extract.client import ApiClient, last_fetched_at
 from etl.extract.ids import validate_id
 from etl.extract.paging import iter_pages
 from etl.extract.streams import stream_map
+from etl.values import Json
 
 log = logging.getLogger(__name__)
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,11 @@ def entity_file(table: str, bucket: int) -> str:
     return f"{table}/part-b{bucket:02d}.parquet"
 
 
+def table_glob(table: Table) -> str:
+    """The glob that matches every data file of ``table`` (and no temp or state file), relative to the root."""
+    return f"{table.name}/*.parquet" if table.entity else f"{table.name}/{PARTITION}=*/*.parquet"
+
+
 @dataclass
 class _FileJob:
     """One data file to rewrite: the rows to add, and which ids' old rows to drop."""
