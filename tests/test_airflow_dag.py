@@ -147,6 +147,7 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
         "include_file_search_content": False,
         "report": False,
         "report_days": 30,
+        "all_threads": False,
         "source": "assistants",
         "response_ids": [],
         "responses_file": "",

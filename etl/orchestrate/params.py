@@ -32,6 +32,7 @@ class DagParams:
     report_days: int = 30
     source: str = "assistants"  # or "responses": the ids below instead of threads
     responses: ResponseSources = field(default_factory=ResponseSources)
+    all_threads: bool = False  # every thread the API lists (foundry): discovered, and written as threads rows
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DagParams:
@@ -74,6 +75,7 @@ class DagParams:
                 query=_optional(params.get("threads_query")),
                 query_source=_optional(params.get("threads_query_source")),
             ),
+            all_threads=bool(params.get("all_threads")),
         )
 
     def settings(self) -> Settings:
