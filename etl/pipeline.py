@@ -46,6 +46,7 @@ from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
+from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
 from etl.transform.entities import gone_assistant
@@ -95,6 +96,7 @@ class ExportOptions:
     batch_runs: int = BATCH_RUNS
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
+    prices: PriceBook = field(default_factory=PriceBook)  # written to model_prices after the runs
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
 
     def open(self, *, read_only: bool = False) -> Destination:
@@ -268,6 +270,8 @@ async def _export(
         listed = sources.all_threads or sources.list_threads
         await _write(dest, await entities.last_batch(client, listed=listed), summary, observer)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    # Every model the destination's runs use, priced at their dates (the cost views read it).
+    write_model_prices(dest, options.prices)
     _name_discovery_failures(plan.discovered, summary)
     summary.elapsed_s = time.monotonic() - started
     dest.set_watermarks(options.scope, _new_watermarks(plan.discovered))

@@ -2,7 +2,8 @@
 
 The DuckDB DDL (``duckdb_ddl``), the README's schema section (``markdown``) and ``runsteps schema`` are all
 derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs), ``RESPONSE_TABLES`` (responses and
-conversations, the successors) and ``ENTITY_TABLES`` (threads and assistants, which stand alone). Column names are
+conversations, the successors), ``ENTITY_TABLES`` (threads and assistants, which stand alone) and
+``WHOLE_TABLES`` (``model_prices``, replaced whole). Column names are
 part of the external contract (the README's Tables section lists them): columns may be added, never renamed.
 """
 
@@ -422,6 +423,33 @@ ENTITY_TABLES: dict[str, Table] = {t.name: t for t in (THREADS, ASSISTANTS)}
 RESPONSE_TABLES: dict[str, Table] = {t.name: t for t in (RESPONSES, RESPONSE_ITEMS, CONVERSATIONS, CONVERSATION_ITEMS)}
 PARTITIONED_TABLES: dict[str, Table] = TABLES | RESPONSE_TABLES
 ALL_TABLES: dict[str, Table] = PARTITIONED_TABLES | ENTITY_TABLES
+
+MODEL_PRICES = Table(
+    "model_prices",
+    "what a million tokens of each model cost, by period: written by each export and by runsteps prices",
+    pa.schema(
+        [
+            _col("model", pa.string(), "the model as runs.model names it (Azure: the deployment)", nullable=False),
+            _col("priced_as", pa.string(), "the model whose prices these are (through --model-map; else model)",
+                 nullable=False),
+            _col("provider", pa.string(), "genai-prices provider id; NULL for prices from a file"),
+            _col("valid_from", TIMESTAMP, "start of the period (1970-01-01 when the source gives none)",
+                 nullable=False),
+            _col("valid_to", TIMESTAMP, "end of the period, exclusive; NULL while current"),
+            _col("input_usd_per_mtok", pa.float64(), "USD per million prompt tokens not read from the cache",
+                 nullable=False),
+            _col("cached_input_usd_per_mtok", pa.float64(),
+                 "USD per million cached prompt tokens; NULL: they cost the input price"),
+            _col("output_usd_per_mtok", pa.float64(), "USD per million completion tokens (reasoning included)",
+                 nullable=False),
+            _col("source", pa.string(), "genai-prices <version>, or the name of the prices file", nullable=False),
+        ]
+    ),
+    ("model", "valid_from"),
+)
+
+# Tables written whole, not by run: each export (and runsteps prices) replaces every row.
+WHOLE_TABLES: dict[str, Table] = {MODEL_PRICES.name: MODEL_PRICES}
 STEP_CHILD_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.is_step_child)
 
 _DUCKDB_TYPES: dict[pa.DataType, str] = {
@@ -458,7 +486,7 @@ def doc(field: pa.Field) -> str:
 def markdown() -> str:
     """The tables and their columns as Markdown: the README's schema section and ``runsteps schema``."""
     out: list[str] = []
-    for table in ALL_TABLES.values():
+    for table in (*ALL_TABLES.values(), *WHOLE_TABLES.values()):
         out.append(f"### `{table.name}`: {table.doc}")
         out.append("")
         out.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}")
