@@ -579,6 +579,7 @@ def test_tokens_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection)
 def test_cost_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
     expected = cost_by_assistant_day(exported.runs, exported.names)
     assert any(r["cached_prompt_tokens"] for r in expected) and any(r["reasoning_tokens"] for r in expected)
+    assert any(r["assistant_name"] for r in expected), "the assistants table should name the assistants"
     _assert_rows(_run(con, "cost_by_assistant_day"), expected)
 
 
