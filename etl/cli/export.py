@@ -78,6 +78,16 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def deadline_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--deadline: a bound on the whole job, for schedulers (shared by export and backfill)."""
+    return click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Stop after this long: batches written so far are kept, the rest is left for the next run (exit 3).",
+    )(func)
+
+
 def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that say how the job reports itself (shared by export and backfill)."""
     options = [
@@ -204,6 +214,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
 @duckdb_storage_option
 @api_options
+@deadline_option
 @output_options
 @handle_errors
 def export(**options: Any) -> None:
@@ -255,6 +266,7 @@ def _export_options(options: dict[str, Any]) -> ExportOptions:
         refresh=options["refresh"],
         dry_run=options["dry_run"],
         batch_steps=options["batch_steps"],
+        deadline=options["deadline"],
     )
 
 
