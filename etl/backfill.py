@@ -13,7 +13,7 @@ from typing import Any, ClassVar, overload
 
 from etl.config import Settings
 from etl.errors import InputError
-from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export, thread_ids
+from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, check_provider, run_export, thread_ids
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources, check_window
 from etl.summary import HIDDEN, Metrics
 from etl.values import iso
@@ -83,7 +83,8 @@ def chunks(since: int, until: int, size: int) -> Window:
 def job_id(sources: Sources, threads: list[str], size: int, options: ExportOptions) -> str:
     """A name for the backfill that is the same when the same backfill is run again (to resume it)."""
     digest = hashlib.sha256()
-    for part in (*threads, "|", str(sources.since), str(sources.until), str(size), options.scope):
+    listed = ("|all-threads",) if sources.all_threads else ()  # absent otherwise: earlier jobs keep their names
+    for part in (*threads, *listed, "|", str(sources.since), str(sources.until), str(size), options.scope):
         digest.update(part.encode() + b"\0")
     return f"backfill-{digest.hexdigest()[:16]}"
 
@@ -141,6 +142,7 @@ def run_backfill(
     """
     if sources.since is None or sources.until is None:
         raise InputError("a backfill needs both --since and --until")
+    check_provider(settings, sources)
     window = chunks(sources.since, sources.until, chunk_seconds)
     # Everything is checked before the destination is opened: an input error leaves it as it was.
     check_settings(settings)
@@ -163,7 +165,13 @@ def run_backfill(
                 chunk_options = replace(chunk_options, deadline=max(ends_at - time.monotonic(), 0.0))
             if on_chunk is not None:
                 on_chunk(chunk, position, len(window))
-            chunk_sources = Sources(threads=tuple(threads), since=chunk.start, until=chunk.end, checked=True)
+            chunk_sources = Sources(
+                threads=tuple(threads),
+                since=chunk.start,
+                until=chunk.end,
+                all_threads=sources.all_threads,
+                checked=True,
+            )
             result = run_export(settings, chunk_sources, chunk_options, observer, dest=dest)
             summary.exports.append(result)
             if result.exit_code == 0:
@@ -184,6 +192,6 @@ def run_backfill(
 
 def _threads(sources: Sources) -> list[str]:
     threads = thread_ids(sources)
-    if not threads:
-        raise InputError("a backfill discovers runs per thread: give --thread or --threads-file")
+    if not threads and not sources.all_threads:
+        raise InputError("a backfill discovers runs per thread: give --thread, --threads-file or --all-threads")
     return threads

@@ -30,7 +30,7 @@ def plan_step(params: Mapping[str, Any], start: datetime | None, end: datetime |
         settings = run.settings()
     if run.source == "responses":
         return plan_responses()
-    return plan_export(settings, run.threads, run.dest, window, run.shards)
+    return plan_export(settings, run.threads, run.dest, window, run.shards, all_threads=run.all_threads)
 
 
 def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str
         settings = run.settings()
     if run.source == "responses":
         return export_responses(settings, run.dest, run.responses)
-    return export_shard(settings, run.dest, shard)
+    return export_shard(settings, run.dest, shard, list_threads=run.all_threads)
 
 
 def load_step(

@@ -30,6 +30,7 @@ class DagParams:
     include_file_search_content: bool = False
     source: str = "assistants"  # or "responses": the ids below instead of threads
     responses: ResponseSources = field(default_factory=ResponseSources)
+    all_threads: bool = False  # every thread the API lists (foundry): discovered, and written as threads rows
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DagParams:
@@ -70,6 +71,7 @@ class DagParams:
                 query=_optional(params.get("threads_query")),
                 query_source=_optional(params.get("threads_query_source")),
             ),
+            all_threads=bool(params.get("all_threads")),
         )
 
     def settings(self) -> Settings:

@@ -55,7 +55,7 @@ class Window:
 
 
 def plan_export(
-    settings: Settings, threads: ThreadSource, dest: str, window: Window, shards: int
+    settings: Settings, threads: ThreadSource, dest: str, window: Window, shards: int, *, all_threads: bool = False
 ) -> list[dict[str, Any]]:
     """Discover the interval's runs (and those left unfinished before) not yet at ``dest``; split them into shards.
 
@@ -65,11 +65,11 @@ def plan_export(
     planned_at = datetime.now(UTC)
     with fail_fast():
         count = Shard(0, shards).count  # refuses a count out of range before any request
-        thread_ids = resolve_thread_ids(threads, dest)
+        thread_ids = [] if all_threads and threads.empty else resolve_thread_ids(threads, dest)
         # No watermarks: the interval bounds discovery, so a backfill of an old interval sees all of its runs.
         summary = run_export(
             settings,
-            Sources(threads=tuple(thread_ids), since=window.since, until=window.until),
+            Sources(threads=tuple(thread_ids), since=window.since, until=window.until, all_threads=all_threads),
             ExportOptions(dest=dest, dry_run=True, use_watermarks=False),
         )
     if summary.failures:
@@ -122,22 +122,29 @@ def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
 
 
 def export_shard(
-    settings: Settings, dest: str, shard: Mapping[str, Any], *, progress_every: float = PROGRESS_INTERVAL_S
+    settings: Settings,
+    dest: str,
+    shard: Mapping[str, Any],
+    *,
+    progress_every: float = PROGRESS_INTERVAL_S,
+    list_threads: bool = False,
 ) -> dict[str, Any]:
     """Export one shard's planned runs into ``dest``; returns the export's metrics (``ExportSummary.as_dict``).
+
+    ``list_threads``: also write the rows of the listed threads this shard owns (an export of all threads).
 
     Raises ``PartialExportError`` after writing when some runs failed, so that Airflow retries the rest.
     """
     which = Shard(int(shard["index"]), int(shard["count"]))
     with fail_fast():
         refs = tuple(RunRef.parse(item) for item in shard["runs"])
-        if not refs:
+        if not refs and not list_threads:
             log.info("shard %s: no runs planned, nothing to export", which)
             return ExportSummary(dest=dest, shard=str(which)).as_dict()
         log.info("shard %s: exporting %d runs into %s", which, len(refs), dest)
         summary = run_export(
             settings,
-            Sources(runs=refs),
+            Sources(runs=refs, list_threads=list_threads),
             ExportOptions(dest=dest, shard=which),
             observer=LogLines(interval=progress_every),
         )
