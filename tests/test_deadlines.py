@@ -20,8 +20,8 @@ KEY = "sk-deadline-test-0123456789"
 
 @pytest.fixture(scope="module")
 def slow_fake() -> Any:
-    # 18 runs at 0.3 s a request, two at a time: about 3 s for everything, so a 1.5 s deadline stops midway.
-    config = FakeConfig.small(api_key=KEY, threads=3, runs_per_thread=6, latency_ms=300, boundary_sizes=())
+    # 30 runs at 0.3 s a request, two at a time: about 5 s for everything, so a 2.5 s deadline stops midway.
+    config = FakeConfig.small(api_key=KEY, threads=5, runs_per_thread=6, latency_ms=300, boundary_sizes=())
     with serve_in_thread(config) as fake:
         yield fake
 
@@ -38,11 +38,11 @@ def run(command: str, fake: FakeServer, dest: Path, *args: str) -> Result:
 def test_export_stops_at_its_deadline_and_keeps_what_it_wrote(slow_fake: FakeServer, tmp_path: Path, kind: str) -> None:
     dest = tmp_path / ("out.duckdb" if kind == "duckdb" else "out")
     started = time.monotonic()
-    stopped = run("export", slow_fake, dest, "--deadline", "1.5")
+    stopped = run("export", slow_fake, dest, "--deadline", "2.5")
     elapsed = time.monotonic() - started
     assert stopped.exit_code == 3, stopped.output
-    assert "--deadline of 1.5 s reached" in stopped.stderr
-    assert elapsed < 10, f"a 1.5 s deadline took {elapsed:.1f} s"  # loose: writes after it still land
+    assert "--deadline of 2.5 s reached" in stopped.stderr
+    assert elapsed < 12, f"a 2.5 s deadline took {elapsed:.1f} s"  # loose: writes after it still land
     metrics = json.loads(stopped.stdout.strip().splitlines()[-1])
     truth = slow_fake.truth
     assert 0 < metrics["runs_ok"] < len(truth.runs)

@@ -48,7 +48,7 @@ def template() -> tuple[Json, list[Json]]:
 
 
 def page(items: list[Json], has_more: bool = False) -> bytes:
-    ids = [item["id"] for item in items]
+    ids = [item.get("id") for item in items]
     body = {"object": "list", "data": items, "first_id": ids[0] if ids else None, "has_more": has_more}
     return json.dumps({**body, "last_id": ids[-1] if ids else None}).encode()
 
