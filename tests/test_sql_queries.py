@@ -3,6 +3,7 @@ from the fake's ground truth (the run and step objects it served), for a DuckDB 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,9 +13,10 @@ from typing import Any
 import duckdb
 import pytest
 from costs import PRICES, cached_tokens, run_cost
-from sql_export import Exported, calls_of, shared_export
+from sql_export import CONFIG, Exported, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
+from etl.fakeapi import Dataset
 from etl.values import Json
 
 Row = dict[str, Any]
@@ -251,12 +253,18 @@ def _usage_of(run: Json, key: str) -> int:
 _TOKENS = ("prompt_tokens", "cached_prompt_tokens", "completion_tokens", "reasoning_tokens")
 
 
+@functools.cache
+def _assistant_names() -> dict[str, str | None]:
+    """The names of the assistants the fake serves (an export fetches each one its runs name)."""
+    return {a["id"]: a.get("name") for a in Dataset(CONFIG).truth().assistants}
+
+
 def cost_by_assistant_day(runs: Iterable[Json]) -> list[Row]:
     groups = _cost_rows(runs, lambda r: (r["assistant_id"], _day(r["created_at"])))
     return [
         {
             "assistant_id": assistant,
-            "assistant_name": None,  # the OpenAI fake has no assistants endpoint: no assistants rows
+            "assistant_name": _assistant_names().get(assistant),
             "day": day,
             "runs": len(group),
             "unpriced_runs": 0,
@@ -573,6 +581,7 @@ def test_tokens_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection)
 def test_cost_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
     expected = cost_by_assistant_day(exported.runs)
     assert any(r["cached_prompt_tokens"] for r in expected) and any(r["reasoning_tokens"] for r in expected)
+    assert any(r["assistant_name"] for r in expected), "the assistants table should name the assistants"
     _assert_rows(_run(con, "cost_by_assistant_day"), expected)
 
 
