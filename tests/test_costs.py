@@ -163,11 +163,17 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(params=["duckdb", "parquet"])
-def priced(request: pytest.FixtureRequest, inputs: Path, tmp_path: Path) -> Iterator[str]:
+def priced(
+    request: pytest.FixtureRequest, inputs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> Iterator[str]:
     """The runs imported into a destination of each kind, then priced with the prices file and the map."""
     dest = str(tmp_path / ("costs.duckdb" if request.param == "duckdb" else "costs"))
     imported = _invoke("import", str(inputs / "runs.jsonl"), "--dest", dest)
     assert imported.exit_code == 0, imported.output
+    # Without the files, the deployment and the file's model are unpriced too, and the import says so.
+    assert "no price for the runs of acme-llm (3 runs), mystery-model-9 (1 runs), prod-mini-eu (1 runs)" in (
+        caplog.text
+    )
     # The assistants table (as a Foundry export writes it) names the assistant in cost_by_assistant_day.
     batch = Batch()
     batch.add("assistants", {"id": "asst_cost", "object": "assistant", "name": "Cost bot", "created_at": 1}, NOW)
