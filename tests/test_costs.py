@@ -19,6 +19,7 @@ from etl import sqlrun
 from etl.cli import cli
 from etl.load import open_destination
 from etl.load.batch import Batch, write_batch
+from etl.load.duckdb import load_parquet_into_duckdb
 from etl.prices import PriceBook, read_prices_file
 
 Json = dict[str, Any]
@@ -346,3 +347,18 @@ def test_price_at_is_a_lookup_by_model_and_moment(tmp_path: Path) -> None:
     )
     assert book.price_at("acme-llm", datetime(2025, 12, 31, tzinfo=UTC)) is None
     assert book.price_at("mystery-model-9", datetime(2026, 1, 1, tzinfo=UTC)) is None
+
+
+def test_loading_a_parquet_root_into_duckdb_brings_its_prices(inputs: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    assert _invoke("import", str(inputs / "runs.jsonl"), "--dest", root).exit_code == 0
+    priced = _invoke("prices", "--dest", root, "--prices", str(inputs / "prices.csv"))
+    assert priced.exit_code == 0, priced.output
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    counts = load_parquet_into_duckdb(root, warehouse)
+    assert counts["model_prices"] == len(_rows(root, "SELECT * FROM model_prices")) > 0
+    sql = "SELECT run_id, priced, cost_usd FROM run_costs ORDER BY run_id"
+    assert _rows(warehouse, sql) == _rows(root, sql)
+    assert {r["run_id"]: r["cost_usd"] for r in _rows(warehouse, sql)}["run_file_1"] == pytest.approx(
+        EXPECTED["run_file_1"]
+    )
