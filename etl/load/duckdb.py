@@ -277,8 +277,8 @@ def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
         raise DestinationError(f"cannot open {uri}: {exc}") from None
     if size < _HEADER_BYTES + block_size * blocks:
         raise DestinationError(
-            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has {size} bytes "
-            "(truncated?): restore it from a copy, or export into a new file"
+            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has"
+            f" {size} bytes (truncated?): restore it from a copy, or export into a new file"
         )
 
 
