@@ -2,7 +2,8 @@
 
 The DuckDB DDL (``duckdb_ddl``), the README's schema section (``markdown``) and ``runsteps schema`` are all
 derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs), ``RESPONSE_TABLES`` (responses and
-conversations, the successors) and ``ENTITY_TABLES`` (threads and assistants, which stand alone). Column names are
+conversations, the successors), ``ENTITY_TABLES`` (threads and assistants, which stand alone) and
+``WHOLE_TABLES`` (``model_prices``, replaced whole). Column names are
 part of the external contract (the README's Tables section lists them): columns may be added, never renamed.
 """
 
@@ -80,7 +81,7 @@ class Table:
     def references(self) -> tuple[Reference, ...]:
         """Every other table's key the rows point at: the head of the family (a step child's step, a response
         item's response), then ``also_references``."""
-        head = None if self.entity else _family_head(self.replaces)
+        head = None if self.entity or self.replaces not in self.schema.names else _family_head(self.replaces)
         own = () if head is None or head.name == self.name else (Reference(self.replaces, head.name, self.replaces),)
         return own + self.also_references
 
@@ -422,6 +423,35 @@ ENTITY_TABLES: dict[str, Table] = {t.name: t for t in (THREADS, ASSISTANTS)}
 RESPONSE_TABLES: dict[str, Table] = {t.name: t for t in (RESPONSES, RESPONSE_ITEMS, CONVERSATIONS, CONVERSATION_ITEMS)}
 PARTITIONED_TABLES: dict[str, Table] = TABLES | RESPONSE_TABLES
 ALL_TABLES: dict[str, Table] = PARTITIONED_TABLES | ENTITY_TABLES
+
+MODEL_PRICES = Table(
+    "model_prices",
+    "what a million tokens of each model cost, by period: written by each export and by runsteps prices",
+    pa.schema(
+        [
+            _col("model", pa.string(), "the model as runs.model names it (Azure: the deployment)", nullable=False),
+            _col("priced_as", pa.string(), "the model whose prices these are (through --model-map; else model)",
+                 nullable=False),
+            _col("provider", pa.string(), "genai-prices provider id; NULL for prices from a file"),
+            _col("valid_from", TIMESTAMP, "start of the period (1970-01-01 when the source gives none)",
+                 nullable=False),
+            _col("valid_to", TIMESTAMP, "end of the period, exclusive; NULL while current"),
+            _col("input_usd_per_mtok", pa.float64(), "USD per million prompt tokens not read from the cache",
+                 nullable=False),
+            _col("cached_input_usd_per_mtok", pa.float64(),
+                 "USD per million cached prompt tokens; NULL: they cost the input price"),
+            _col("output_usd_per_mtok", pa.float64(), "USD per million completion tokens (reasoning included)",
+                 nullable=False),
+            _col("source", pa.string(), "genai-prices <version>, or the name of the prices file", nullable=False),
+        ]
+    ),
+    ("model", "valid_from"),
+)
+
+# Tables written whole, not by run: each export (and runsteps prices) replaces every row.
+WHOLE_TABLES: dict[str, Table] = {MODEL_PRICES.name: MODEL_PRICES}
+# Every table a destination may hold: what ``runsteps schema`` and the README describe.
+EVERY_TABLE: dict[str, Table] = ALL_TABLES | WHOLE_TABLES
 STEP_CHILD_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.is_step_child)
 
 _DUCKDB_TYPES: dict[pa.DataType, str] = {
@@ -458,7 +488,7 @@ def doc(field: pa.Field) -> str:
 def markdown() -> str:
     """The tables and their columns as Markdown: the README's schema section and ``runsteps schema``."""
     out: list[str] = []
-    for table in ALL_TABLES.values():
+    for table in EVERY_TABLE.values():
         out.append(f"### `{table.name}`: {table.doc}")
         out.append("")
         out.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}")

@@ -25,7 +25,7 @@ from etl import sqlfiles
 from etl.errors import DestinationError, InputError
 from etl.load import is_duckdb_uri
 from etl.load.duckdb import NO_AUTO_EXTENSIONS, check_intact
-from etl.schema import ALL_TABLES
+from etl.schema import ALL_TABLES, WHOLE_TABLES
 
 _MAIN_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
 # Applied in this order, the last one freezing the others: a statement cannot turn any of them back.
@@ -71,7 +71,7 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
         raise
     # A file from an older version or another tool may lack a table: show it empty, with its columns.
     present = {row[0] for row in con.execute(_MAIN_TABLES).fetchall()}
-    for name, table in ALL_TABLES.items():
+    for name, table in (ALL_TABLES | WHOLE_TABLES).items():
         if name not in present:
             con.register(name, table.schema.empty_table())
     return con
@@ -79,7 +79,7 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
 
 def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
     from etl.load.fs import open_store, store_error
-    from etl.load.parquet import parquet_dataset  # only Parquet users pay for importing the writer
+    from etl.load.parquet import parquet_dataset, whole_table_dataset  # only Parquet users pay for importing the writer
 
     store = open_store(dest)  # one check of the root (and one S3 probe), shared by the five tables
     con = duckdb.connect(config=NO_AUTO_EXTENSIONS)
@@ -87,16 +87,29 @@ def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
         for name in ALL_TABLES:
             # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
             con.register(name, parquet_dataset(store.root, name, store.fs))
+        for table in WHOLE_TABLES.values():
+            con.register(table.name, whole_table_dataset(store.root, table, store.fs))
     return con
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, dest: str) -> None:
-    for view in sqlfiles.sql_files("views").values():
-        try:
-            # view.name is a plain identifier (sqlfiles checks file names), so it can stand in the statement.
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view.name} AS {view.body}")
-        except duckdb.Error as exc:
-            raise DestinationError(f"view {view.name} does not fit the tables at {dest}: {_first_line(exc)}") from exc
+    """Create every view of ``sql/views``; a view built on others (era_daily on era_units) waits for them."""
+    pending = list(sqlfiles.sql_files("views").values())
+    while pending:
+        failed: list[tuple[sqlfiles.SqlFile, duckdb.Error]] = []
+        for view in pending:
+            try:
+                # view.name is a plain identifier (sqlfiles checks file names), so it can stand in the statement.
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {view.name} AS {view.body}")
+            except duckdb.Error as exc:
+                failed.append((view, exc))
+        if len(failed) == len(pending):  # no progress: name a view that fails for a reason of its own
+            waiting = {view.name for view, _ in failed}
+            first, error = next(((v, e) for v, e in failed if not any(name in str(e) for name in waiting)), failed[0])
+            raise DestinationError(
+                f"view {first.name} does not fit the tables at {dest}: {_first_line(error)}"
+            ) from error
+        pending = [view for view, _ in failed]
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str, object] | None = None) -> pa.Table:

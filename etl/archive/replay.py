@@ -39,6 +39,7 @@ from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
 from etl.load.batch import BATCH_OBJECTS, BATCH_RUNS, Batch, write_batch
 from etl.load.fs import Store
+from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import LoadSummary
 from etl.values import iso
@@ -193,6 +194,7 @@ def run_replay(
                 batch = Batch()
         if batch:
             summary.count(write_batch(destination, batch))
+        write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
         summary.elapsed_s = time.monotonic() - started
         destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": iso()})
     return summary

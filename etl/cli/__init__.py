@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "import": "importing:import_",
     "fake-api": "fakeapi:fake_api",
     "demo": "demo:demo",
+    "prices": "prices:prices",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import duckdb
 
 from etl import sqlrun
 from etl.cli._common import checked_storage_version, duckdb_storage_option, handle_errors, print_summary
@@ -18,6 +19,19 @@ REPORT_QUERIES = (
     ("Tool calls by type", "tool_calls_by_type"),
     ("Tokens by assistant", "tokens_by_assistant"),
 )
+
+
+def cost_line(con: duckdb.DuckDBPyConnection) -> str:
+    """One line: what the exported runs cost, how many runs are unpriced, and what the figure leaves out."""
+    rows = sqlrun.run_sql(
+        con,
+        "SELECT sum(cost_usd) AS usd, count(*) AS runs, count(*) FILTER (WHERE NOT priced) AS unpriced FROM run_costs",
+    ).to_pylist()
+    usd, runs, unpriced = rows[0]["usd"] or 0.0, rows[0]["runs"], rows[0]["unpriced"]
+    return (
+        f"Cost: ${usd:,.2f} for {runs} runs ({unpriced} unpriced), at token prices on each run's date; "
+        "tool fees and storage not included"
+    )
 
 
 @click.command()
@@ -68,6 +82,7 @@ def demo(
         for title, name in REPORT_QUERIES:
             click.echo(f"\n{title}  (runsteps sql run {name} --dest {dest})")
             click.echo(render(sqlrun.run_query(con, name), "table"))
+        click.echo(f"\n{cost_line(con)}  (runsteps sql run cost_by_model --dest {dest})")
     click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
     try:
         page = write_report(dest, Scope(), report_path)

@@ -18,6 +18,7 @@ from etl.cli._common import (
     print_summary,
     shard_option,
 )
+from etl.cli.prices import price_options
 from etl.cli.progress import Bars, configure_logging
 from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value
 from etl.errors import InputError
@@ -25,6 +26,7 @@ from etl.extract import RunRef, parse_instant
 from etl.extract.auth import with_credential
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
+from etl.prices import PriceBook, load_price_book
 from etl.providers import PROVIDERS, AuthKind, get_provider, infer_provider
 from etl.sharding import Shard
 
@@ -92,6 +94,16 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def deadline_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--deadline: a bound on the whole job, for schedulers (shared by export and backfill)."""
+    return click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Stop after this long: batches written so far are kept, the rest is left for the next run (exit 3).",
+    )(func)
 
 
 def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -239,8 +251,10 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
+@price_options
 @duckdb_storage_option
 @api_options
+@deadline_option
 @output_options
 @handle_errors
 def export(**options: Any) -> None:
@@ -254,6 +268,7 @@ def export(**options: Any) -> None:
         _export_responses(options)
         return
     sources = sources_from(options)
+    book = load_price_book(options["prices_file"], options["model_map"])
     settings = settings_from(options)
     # One validation step before anything is opened: the archive and the destination are created only after it.
     check_places(options)
@@ -261,7 +276,7 @@ def export(**options: Any) -> None:
     if sources.empty:
         raise InputError("nothing to export: the files given hold no thread or run ids")
     check_host_resolves(settings)
-    export_options = _export_options(options)
+    export_options = _export_options(options, book)
     archive = archive_hook(options["archive"], settings, options["s3_endpoint_url"])
     with archive as on_response, observer_for(options["progress"]) as observer:
         if on_response is not None:
@@ -282,9 +297,10 @@ def check_places(options: dict[str, Any]) -> None:
         check_destination(options["dest"])
 
 
-def _export_options(options: dict[str, Any]) -> ExportOptions:
-    """Where and how to write, from the command line."""
+def _export_options(options: dict[str, Any], prices: PriceBook | None = None) -> ExportOptions:
+    """Where and how to write, from the command line (``prices``: the files already read, else read here)."""
     return ExportOptions(
+        prices=load_price_book(options["prices_file"], options["model_map"]) if prices is None else prices,
         dest=options["dest"],
         duckdb_storage_version=checked_storage_version(options["duckdb_storage_version"]),
         s3_endpoint_url=options["s3_endpoint_url"],
@@ -292,6 +308,7 @@ def _export_options(options: dict[str, Any]) -> ExportOptions:
         refresh=options["refresh"],
         dry_run=options["dry_run"],
         batch_steps=options["batch_steps"],
+        deadline=options["deadline"],
     )
 
 

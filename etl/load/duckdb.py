@@ -15,9 +15,10 @@ open it, not only the DuckDB that wrote it); an existing file keeps the format i
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -38,8 +39,8 @@ from etl.load.duckdb_state import (
     upsert_run_records,
 )
 from etl.load.fs import open_store
-from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
-from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
+from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset, whole_table_dataset
+from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
@@ -150,7 +151,6 @@ class DuckDBDestination(DuckDBStateStore):
             _replace_batch_rows(con, tables, views)
             upsert_run_records(con, batch.records)
 
-
     def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
         """Where each conversation's stored items end (conversations with none stored are left out)."""
         ids = list(conversation_ids)
@@ -162,6 +162,20 @@ class DuckDBDestination(DuckDBStateStore):
             [ids],
         ).fetchall()
         return {conversation: ItemCursor(int(count), last) for conversation, count, last in rows}
+
+    def read_table(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Some columns of a table as the file holds it now (empty, typed, when the file lacks the table)."""
+        spec = WHOLE_TABLES.get(name) or ALL_TABLES[name]
+        con = self.connection
+        if not _has_table(con, name):
+            return spec.schema.empty_table().select(list(columns))
+        return con.sql(f"SELECT {', '.join(spec.schema.field(c).name for c in columns)} FROM {name}").to_arrow_table()
+
+    def replace_table(self, table: Table, rows: pa.Table) -> None:
+        """Make a table that is written whole hold exactly ``rows``, in one transaction."""
+        con = self._writable()
+        with _transaction(con, f"writing {table.name} to {self.uri}"):
+            _replace_whole(con, table, rows)
 
 
 def load_parquet_into_duckdb(
@@ -198,6 +212,10 @@ def load_parquet_into_duckdb(
                 loaded = _load_table(con, table, rows, "TRUE" if table.entity else scope)
                 if loaded or table.name in TABLES:  # the other tables only when they hold rows
                     counts[table.name] = loaded
+            for whole in WHOLE_TABLES.values():
+                dataset = whole_table_dataset(store.root, whole, store.fs)
+                if dataset.files:  # a root that never wrote prices leaves the file's own
+                    counts[whole.name] = _replace_whole(con, whole, dataset.to_table())
             counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
     return counts
 
@@ -205,16 +223,22 @@ def load_parquet_into_duckdb(
 def parse_storage_version(text: str) -> str:
     """``latest`` or a DuckDB version (``v1.2.0``) this DuckDB can write files for; checked without opening a file."""
     value = text.strip()
-    if _STORAGE_VERSION.fullmatch(value):
-        try:
-            duckdb.connect(":memory:", config={"storage_compatibility_version": value}).close()
-            return value
-        except duckdb.Error:
-            pass
+    if _STORAGE_VERSION.fullmatch(value) and _writes(value):
+        return value
     raise InputError(
         f"DuckDB storage version {text!r} is not one DuckDB {duckdb.__version__} writes: give latest, or the "
         f"oldest DuckDB release that must read the file as vX.Y.Z (default {DUCKDB_STORAGE_VERSION})"
     )
+
+
+@functools.cache
+def _writes(version: str) -> bool:
+    """True when this DuckDB knows ``version`` (asking an in-memory database costs ~10 ms: asked once)."""
+    try:
+        duckdb.connect(":memory:", config={"storage_compatibility_version": version}).close()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def _create_file(uri: str, path: Path, storage_version: str) -> None:
@@ -245,14 +269,16 @@ def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
     if Path(f"{path}.wal").exists():
         return  # blocks of the write-ahead log are not in the file yet: its size says nothing
     try:
-        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+        # used_blocks, not total_blocks: a checkpoint cuts free blocks off the end of the file while total_blocks
+        # still counts them, so only the blocks in use must all be in the file.
+        block_size, blocks = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchall()[0]
         size = path.stat().st_size
     except (duckdb.Error, OSError) as exc:
         raise DestinationError(f"cannot open {uri}: {exc}") from None
     if size < _HEADER_BYTES + block_size * blocks:
         raise DestinationError(
-            f"{uri} is damaged: its header lists {blocks} blocks of {block_size} bytes but the file has {size} bytes "
-            "(truncated?): restore it from a copy, or export into a new file"
+            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has"
+            f" {size} bytes (truncated?): restore it from a copy, or export into a new file"
         )
 
 
@@ -390,6 +416,29 @@ def _delete_missing(con: duckdb.DuckDBPyConnection, table: Table, source: str, s
     con.execute(
         f"DELETE FROM {table.name} AS t WHERE ({scope}) AND NOT EXISTS (SELECT 1 FROM {source} AS n WHERE {same_key})"
     )
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [name]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _replace_whole(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:
+    """Make ``table`` hold exactly ``rows`` (inside the caller's transaction); returns the rows written."""
+    con.execute(duckdb_ddl(table))
+    _add_missing_columns(con, table)
+    con.register("_runsteps_whole", rows.select(table.schema.names).cast(table.schema))
+    try:
+        # Upsert and delete the rest: deleting every key and inserting it again in one transaction trips the index.
+        _delete_missing(con, table, "_runsteps_whole", "TRUE")
+        if rows.num_rows:
+            con.execute(f"INSERT OR REPLACE INTO {table.name} BY NAME SELECT * FROM _runsteps_whole")
+    finally:
+        con.unregister("_runsteps_whole")
+    written: int = rows.num_rows
+    return written
 
 
 def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBatchReader, scope: str) -> int:
