@@ -21,6 +21,7 @@ from etl.cli.export import (
     SourceOptions,
     WriteOptions,
     api_options,
+    deadline_option,
     observer_for,
     output_options,
 )
@@ -46,6 +47,7 @@ from etl.sharding import Shard
     click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished."),
     shard_option,
     duckdb_storage_option,
+    deadline_option,
 )
 @api_options
 @output_options
@@ -66,6 +68,7 @@ def backfill(sources: SourceOptions, chunk: str, write: WriteOptions, api: ApiOp
         shard=Shard.parse(write.shard),
         refresh=write.refresh,
         s3_endpoint_url=write.s3_endpoint_url,
+        deadline=write.deadline,
     )
 
     def on_chunk(chunk: Chunk, position: int, total: int) -> None:

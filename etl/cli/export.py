@@ -152,6 +152,14 @@ api_options = option_group(
 )
 
 
+deadline_option = click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after this long: batches written so far are kept, the rest is left for the next run (exit 3).",
+)  # a bound on the whole job, for schedulers (export and backfill)
+
+
 @dataclass(frozen=True)
 class OutputOptions:
     """How the job reports itself (shared by export and backfill)."""
@@ -241,6 +249,7 @@ class WriteOptions:
     refresh: bool
     shard: str
     duckdb_storage_version: str
+    deadline: float | None = None
     dry_run: bool = False
     batch_steps: int = ExportOptions.batch_steps
 
@@ -255,6 +264,7 @@ class WriteOptions:
             refresh=self.refresh,
             dry_run=self.dry_run,
             batch_steps=self.batch_steps,
+            deadline=self.deadline,
         )
 
 
@@ -347,6 +357,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
         help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
     ),
     duckdb_storage_option,
+    deadline_option,
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
 @price_options

@@ -269,14 +269,16 @@ def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
     if Path(f"{path}.wal").exists():
         return  # blocks of the write-ahead log are not in the file yet: its size says nothing
     try:
-        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+        # used_blocks, not total_blocks: a checkpoint cuts free blocks off the end of the file while total_blocks
+        # still counts them, so only the blocks in use must all be in the file.
+        block_size, blocks = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchall()[0]
         size = path.stat().st_size
     except (duckdb.Error, OSError) as exc:
         raise DestinationError(f"cannot open {uri}: {exc}") from None
     if size < _HEADER_BYTES + block_size * blocks:
         raise DestinationError(
-            f"{uri} is damaged: its header lists {blocks} blocks of {block_size} bytes but the file has {size} bytes "
-            "(truncated?): restore it from a copy, or export into a new file"
+            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has"
+            f" {size} bytes (truncated?): restore it from a copy, or export into a new file"
         )
 
 
