@@ -1,9 +1,12 @@
 """The DuckDB destination: one file, one writer process, each batch one transaction with its state rows.
 
-Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
-longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
-removed key from the primary-key index at commit, which costs ~75 µs a row once a table spans more than one
-row group, while an upsert rewrites the row in place: replacing 50,000 keyed rows commits in 0.1 s, not 4 s.
+Each key is kept once by the writer, not by a primary-key index: a batch deletes the rows of its runs and
+steps (a re-exported step's children all go) and inserts the new ones, in one transaction. DuckDB keeps a
+primary-key index (ART) whole in memory and growing with the file, which made an export's memory grow with
+the destination: 200k steps took 1.4x the memory of 20k, and capping DuckDB's memory made large files fail to
+write. Without the indexes every page DuckDB holds can be evicted, so the writer caps its memory
+(``WRITER_MEMORY``) and an export's peak stays flat; ``runsteps sql check duplicate_keys`` verifies the keys.
+Files written with primary keys are rebuilt without them when a writer first opens them (``_drop_keys``).
 
 Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
 killed at any point leaves a file that opens with the whole batch or none of it.
@@ -39,6 +42,9 @@ from etl.schema import STEP_CHILD_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
+# What a writer lets DuckDB hold in memory (buffer pool and operators); more spills to a temp file beside the
+# destination (bench_memory, issue 16: 64 MB keeps an export's peak flat).
+WRITER_MEMORY = "64MB"
 _CONFIG_CLASH = "different configuration"
 
 # DuckDB shares one database instance between the connections of a process, so its file lock cannot tell two
@@ -180,9 +186,10 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
         raise DestinationError(f"cannot open {uri}: {text}") from exc
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
-    # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
-    # (seen at 64 MB with 200k steps). Insertion order is not needed: every table has a key.
+    # Insertion order is not needed: every table has a key. Readers keep DuckDB's default memory for queries.
     con.execute("SET preserve_insertion_order = false")
+    if not read_only:
+        con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
     return con
 
 
@@ -198,8 +205,25 @@ def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
     with _transaction(con, f"preparing {uri}"):
         for table in TABLES.values():
             con.execute(duckdb_ddl(table))
+            _drop_keys(con, table)
             _add_missing_columns(con, table)
         create_state_tables(con)
+
+
+def _drop_keys(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Rebuild a table an older version created with a primary key without it (see the module docstring)."""
+    keyed = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ?"
+        " AND constraint_type = 'PRIMARY KEY'",
+        [table.name],
+    ).fetchall()[0][0]
+    if not keyed:
+        return
+    con.execute(f"ALTER TABLE {table.name} RENAME TO _runsteps_keyed")
+    con.execute(duckdb_ddl(table))
+    # The old file may lack columns added since: BY NAME leaves them NULL.
+    con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _runsteps_keyed")
+    con.execute("DROP TABLE _runsteps_keyed")
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -265,31 +289,32 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
 
 
 def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
-    """Replace the batch's runs and steps, and make each re-written step's children exactly the batch's."""
+    """Delete the batch's runs and steps with all of their child rows, then insert the batch's rows."""
     step_ids = pc.unique(
         pa.chunked_array(
             [chunk for name in ("run_steps", *STEP_CHILD_TABLES) for chunk in tables[name]["step_id"].chunks],
             pa.string(),
         )
     )
+    if len(tables["runs"]):
+        _delete_keys(con, TABLES["runs"], views["runs"])
     if len(step_ids):
         con.register("_runsteps_new_steps", pa.table({"step_id": step_ids}))
         try:
-            rewritten = "t.step_id IN (SELECT step_id FROM _runsteps_new_steps)"
-            for name in STEP_CHILD_TABLES:
-                _delete_missing(con, TABLES[name], views[name], rewritten)
+            for name in ("run_steps", *STEP_CHILD_TABLES):
+                con.execute(f"DELETE FROM {name} WHERE step_id IN (SELECT step_id FROM _runsteps_new_steps)")
         finally:
             con.unregister("_runsteps_new_steps")
     for name, tbl in tables.items():
         if tbl.num_rows:
-            con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT * FROM {views[name]}")
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {views[name]}")
 
 
-def _delete_missing(con: duckdb.DuckDBPyConnection, table: Table, source: str, scope: str) -> None:
-    """Delete the rows of ``table`` within ``scope`` (a condition on alias ``t``) whose key ``source`` lacks."""
+def _delete_keys(con: duckdb.DuckDBPyConnection, table: Table, source: str, scope: str = "FALSE") -> None:
+    """Delete the rows of ``table`` whose key ``source`` holds, and those within ``scope`` (a condition on ``t``)."""
     same_key = " AND ".join(f"n.{k} = t.{k}" for k in table.key)
     con.execute(
-        f"DELETE FROM {table.name} AS t WHERE ({scope}) AND NOT EXISTS (SELECT 1 FROM {source} AS n WHERE {same_key})"
+        f"DELETE FROM {table.name} AS t WHERE ({scope}) OR EXISTS (SELECT 1 FROM {source} AS n WHERE {same_key})"
     )
 
 
@@ -303,8 +328,8 @@ def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBat
         con.execute("INSERT INTO _runsteps_stage BY NAME SELECT * FROM _runsteps_parquet")
     finally:
         con.unregister("_runsteps_parquet")
-    _delete_missing(con, table, "_runsteps_stage", scope)
-    con.execute(f"INSERT OR REPLACE INTO {table.name} BY NAME SELECT * FROM _runsteps_stage")
+    _delete_keys(con, table, "_runsteps_stage", scope)
+    con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _runsteps_stage")
     loaded: int = con.execute("SELECT count(*) FROM _runsteps_stage").fetchall()[0][0]
     con.execute("DROP TABLE _runsteps_stage")
     return loaded
