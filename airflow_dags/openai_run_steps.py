@@ -36,6 +36,7 @@ XCom or logs.
 | `threads_query_source` | `""` | DuckDB file or Parquet root the query runs over (empty: `dest`) |
 | `dest` | `/opt/airflow/data/runsteps` | Parquet root: a directory or `s3://bucket/prefix` (shared by all workers) |
 | `duckdb_path` | `""` | DuckDB file to load afterwards (empty: no load) |
+| `duckdb_storage_version` | `v1.2.0` | format of a new DuckDB file: the oldest DuckDB that must open it, or `latest` |
 | `shards` | `4` | export tasks run in parallel (1..8) |
 | `concurrency` | `16` | runs in flight per export task |
 | `include_file_search_content` | `false` | also fetch file search result content |
@@ -62,6 +63,9 @@ Thread sources combine (list, file and query); at least one must be given. Backf
         "threads_query_source": Param("", type="string", description="where the query runs (empty: dest)"),
         "dest": Param("/opt/airflow/data/runsteps", type="string", minLength=1, description="Parquet root"),
         "duckdb_path": Param("", type="string", description="DuckDB file to load afterwards (empty: none)"),
+        "duckdb_storage_version": Param(
+            "v1.2.0", type="string", pattern=r"^(latest|v\d+\.\d+\.\d+)$", description="format of a new DuckDB file"
+        ),
         "shards": Param(4, type="integer", minimum=1, maximum=8, description="parallel export tasks"),
         "concurrency": Param(16, type="integer", minimum=1, maximum=256, description="runs in flight per task"),
         "include_file_search_content": Param(False, type="boolean", description="fetch file search content"),

@@ -8,11 +8,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from etl.config import Settings
 from etl.errors import InputError
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export, thread_ids
+from etl.summary import HIDDEN, Metrics
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,8 @@ class Chunk:
     @property
     def label(self) -> str:
         """How the chunk is recorded and shown: ``<start>/<end>`` in ISO-8601 UTC."""
-        return f"{_iso(self.start)}/{_iso(self.end)}"
+        # Labels are recorded at the destination to resume a backfill: their Z form must never change.
+        return f"{iso(self.start)}/{iso(self.end)}".replace("+00:00", "Z")
 
 
 def chunks(since: int, until: int, size: int) -> list[Chunk]:
@@ -55,26 +58,24 @@ def job_id(sources: Sources, threads: list[str], size: int, options: ExportOptio
     return f"backfill-{digest.hexdigest()[:16]}"
 
 
-@dataclass
-class BackfillSummary:
+@dataclass(kw_only=True)
+class BackfillSummary(Metrics):
     """What a backfill did, chunk by chunk."""
 
+    kind: ClassVar[str] = "backfill"
     job: str
     chunks_total: int
     chunks_skipped: int = 0  # finished by an earlier run of the same backfill
-    exports: list[ExportSummary] = field(default_factory=list)
+    exports: list[ExportSummary] = field(default_factory=list, metadata=HIDDEN)
 
     @property
     def exit_code(self) -> int:
         """3 when some run failed in some chunk, else 0."""
         return max((s.exit_code for s in self.exports), default=0)
 
-    def as_dict(self) -> dict[str, object]:
-        """Totals over the chunks, as plain values."""
+    def derived(self) -> dict[str, Any]:
+        """Totals over the chunks."""
         return {
-            "job": self.job,
-            "chunks_total": self.chunks_total,
-            "chunks_skipped": self.chunks_skipped,
             "chunks_done": self.chunks_skipped + len(self.exports),
             "runs_ok": sum(s.runs_ok for s in self.exports),
             "runs_failed": sum(s.runs_failed for s in self.exports),
@@ -84,6 +85,14 @@ class BackfillSummary:
             "failures": [f for s in self.exports for f in s.failures],
             "exit_code": self.exit_code,
         }
+
+    def lines(self) -> list[str]:
+        """Each chunk's export, then the totals."""
+        totals = self.derived()
+        return [line for export in self.exports for line in export.lines()] + [
+            f"backfill {self.job}: {totals['chunks_done']}/{self.chunks_total} chunks done "
+            f"({self.chunks_skipped} finished earlier), {totals['runs_ok']} runs, {totals['steps']} steps"
+        ]
 
 
 def run_backfill(
@@ -105,7 +114,7 @@ def run_backfill(
     threads = _threads(sources)
     window = chunks(sources.since, sources.until, chunk_seconds)
     job = job_id(sources, threads, chunk_seconds, options)
-    summary = BackfillSummary(job, len(window))
+    summary = BackfillSummary(job=job, chunks_total=len(window))
     chunk_options = replace(options, use_watermarks=False)  # the chunk bounds the window, not a watermark
     # One claim on the destination for the whole backfill: no other export slips in between chunks.
     with options.open() as dest:
@@ -138,7 +147,3 @@ def _threads(sources: Sources) -> list[str]:
     if not threads:
         raise InputError("a backfill discovers runs per thread: give --thread or --threads-file")
     return threads
-
-
-def _iso(moment: int) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

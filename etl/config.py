@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl import __version__
+from etl.providers import RESPONSES_PROVIDERS, Provider, for_responses, get_provider, infer_provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 FILE_SEARCH_CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 USER_AGENT = f"run-steps-etl/{__version__}"
 
@@ -54,6 +56,12 @@ class Settings:
     organization: str | None = None
     project: str | None = None
     azure_api_version: str | None = None
+    provider: str | None = None  # openai, azure or foundry (etl.providers); None: inferred from the base URL
+    api_version: str | None = None  # the provider's api-version query value (foundry default v1)
+    api: str = "assistants"  # the API family: assistants (runs, run steps) or responses (responses, conversations)
+    # An azure-identity TokenCredential for providers that authenticate with Entra ID (built from the
+    # environment by etl.extract.auth when None); never shown, compared or copied into output.
+    credential: Any = field(default=None, repr=False, compare=False)
     concurrency: int = 16
     page_size: int = 100
     max_retries: int = 5
@@ -64,12 +72,28 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     user_agent: str = USER_AGENT
 
+    @property
+    def provider_spec(self) -> Provider:
+        """The provider described in ``etl.providers``: the one named, else the one the base URL implies."""
+        if self.api == "responses":
+            if self.provider:
+                return for_responses(get_provider(self.provider))
+            return for_responses(infer_provider(self.base_url, family=RESPONSES_PROVIDERS))
+        if self.provider:
+            return get_provider(self.provider)
+        return infer_provider(self.base_url, azure_api_version=self.azure_api_version)
+
+    @property
+    def api_version_value(self) -> str | None:
+        """The api-version every request carries (``InputError`` when the provider needs one and has none)."""
+        return self.provider_spec.api_version(self.api_version or self.azure_api_version)
+
     @classmethod
     def from_env(
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str | None = DEFAULT_API_KEY_ENV,
         **overrides: Any,
     ) -> Settings:
         """Settings from the environment (key, base URL, organization, project), then ``overrides``.
@@ -78,7 +102,7 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
-            "api_key": Secret(env.get(api_key_env, "")),
+            "api_key": Secret(env.get(api_key_env, "") if api_key_env else ""),
             "base_url": env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             "organization": env.get("OPENAI_ORG_ID") or None,
             "project": env.get("OPENAI_PROJECT_ID") or None,
@@ -92,8 +116,3 @@ class Settings:
 def env_value(name: str, default: str | None = None) -> str | None:
     """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
     return os.environ.get(name, default)
-
-
-def set_env_value(name: str, value: str) -> None:
-    """Set one environment variable for libraries that read only the environment (pyarrow's S3 endpoint)."""
-    os.environ[name] = value

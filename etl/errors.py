@@ -14,8 +14,10 @@
         ├── FatalApiError           400/404 and other 4xx: fails the one run, the others go on
         └── PagingError             a repeated cursor, or has_more with an empty page: fails the run
 
-Whether an error is worth retrying is a property of its class (``retriable``); only the CLI maps errors
-to exit codes (``exit_code`` is the mapping it uses). No message may contain the API key.
+Whether an error is worth retrying is a property of its class (``retriable``), and so is the exit code it
+means (``exit_code``): the CLI exits with it when an error stops a command, and an export that finishes with
+failed runs exits 3 by its summary (``ExportSummary.exit_code``) without raising. No message may contain the
+API key.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Import run steps (and runs) that people saved as JSON, through the same transform and loaders as an export.
+"""Import run steps (and runs) that people saved as JSON, through an export's write path.
 
 Accepted, in any mix, gzipped or plain (gzip is recognised by its magic bytes, not by the name):
 
@@ -34,17 +34,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from etl.archive.batches import RowBatch
-from etl.errors import InputError, TransformError
-from etl.load import open_destination
+from etl.errors import InputError
+from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination
-from etl.schema import TABLES
+from etl.load.batch import BATCH_OBJECTS, Batch, Written, write_batch
+from etl.sharding import Shard
+from etl.summary import LoadSummary
+from etl.values import Json, iso
 
-Json = dict[str, Any]
 DIRECTORY_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _GZIP_MAGIC = b"\x1f\x8b"
 _KEPT_PROBLEMS = 1000  # problems kept by name in the summary; all are counted and all are reported as they occur
@@ -75,40 +76,32 @@ class _Record:
     where: str  # inside the line's JSON value, e.g. "[3].data[17]"; "" for the value itself
 
 
-@dataclass
-class ImportSummary:
+@dataclass(kw_only=True)
+class ImportSummary(LoadSummary):
     """What an import did; ``as_dict`` is the ``--metrics-json`` object."""
 
-    dest: str
+    kind: ClassVar[str] = "import"
     extracted_at: datetime
     strict: bool = False
     files: int = 0
-    steps: int = 0
-    runs: int = 0
     bad_records: int = 0
-    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
-    schema_drift: int = 0
-    batches: int = 0
-    elapsed_s: float = 0.0
     problems: list[Problem] = field(default_factory=list)  # the first ones; ``bad_records`` counts all
 
-    def as_dict(self) -> dict[str, Any]:
-        """The summary as plain JSON-ready values."""
-        return {
-            "kind": "import",
-            "dest": self.dest,
-            "extracted_at": self.extracted_at.isoformat(),
-            "strict": self.strict,
-            "files": self.files,
-            "steps": self.steps,
-            "runs_ok": self.runs,
-            "bad_records": self.bad_records,
-            "rows": self.rows,
-            "schema_drift": self.schema_drift,
-            "batches": self.batches,
-            "elapsed_s": round(self.elapsed_s, 3),
-            "problems": [str(problem) for problem in self.problems],
-        }
+    def count(self, written: Written) -> None:
+        """Add one written batch; an import settles no run, so ``runs_ok`` counts the run objects it wrote."""
+        super().count(written)
+        self.runs_ok += written.objects.get("runs", 0)
+
+    def head(self) -> list[str]:
+        """What was imported, from how many files."""
+        return [
+            f"imported {self.steps} steps and {self.runs_ok} runs from {self.files} files into {self.dest}"
+            f" in {self.elapsed_s:.1f}s (extracted_at {iso(self.extracted_at)})"
+        ]
+
+    def tail(self) -> list[str]:
+        """How many records were skipped (each was reported as it was found)."""
+        return [f"bad records skipped: {self.bad_records}"]
 
 
 def run_import(
@@ -117,14 +110,16 @@ def run_import(
     *,
     extracted_at: datetime,
     strict: bool = False,
-    batch_size: int = 20_000,
+    batch_size: int = BATCH_OBJECTS,
     on_problem: Callable[[Problem], None] | None = None,
     s3_endpoint_url: str | None = None,
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ImportSummary:
     """Load the run steps and runs in ``paths`` into ``dest``; ``extracted_at`` stamps every row (use now).
 
     ``on_problem`` hears each bad record as it is found. With ``strict``, any bad record raises ``InputError``
-    and nothing is written (the destination is not even created).
+    and nothing is written (the destination is not even created). ``duckdb_storage_version``: the storage
+    format of a DuckDB file this creates.
     """
     started = time.monotonic()
     moment = datetime.fromtimestamp(int(extracted_at.timestamp()), UTC)
@@ -136,10 +131,12 @@ def run_import(
             raise InputError(f"{check.bad_records} bad records in {len(files)} files (--strict): nothing was written")
         on_problem = None  # the files were read once already: a second report would repeat the first
     summary = ImportSummary(dest=dest, extracted_at=moment, strict=strict)
-    with open_destination(dest, s3_endpoint_url=s3_endpoint_url) as destination:
+    with open_destination(
+        dest, s3_endpoint_url=s3_endpoint_url, duckdb_storage_version=duckdb_storage_version
+    ) as destination:
         _load(files, moment, destination, summary, batch_size, on_problem)
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": "0/1", "started_at": moment.isoformat()})
+        destination.record_export(summary.as_dict() | {"shard": str(Shard()), "started_at": iso(moment)})
     return summary
 
 
@@ -176,57 +173,35 @@ def _load(
         if on_problem is not None:
             on_problem(problem)
 
-    batch = _Batch()
+    batch, sources = Batch(), dict[str, _Record]()
     for path in files:
         summary.files += 1
         for item in iter_records(path):
             if isinstance(item, Problem):
                 report(item)
                 continue
-            batch.add(item, extracted_at)
-            if batch.rows.steps + batch.rows.runs >= batch_size:
-                _flush(batch, destination, summary, report)
-                batch = _Batch()
-    if batch.rows:
-        _flush(batch, destination, summary, report)
-
-
-class _Batch:
-    """A ``RowBatch`` that remembers where each object came from, to name the record the transform refuses."""
-
-    def __init__(self) -> None:
-        self.rows = RowBatch()
-        self.sources: dict[str, _Record] = {}
-
-    def add(self, record: _Record, extracted_at: datetime) -> None:
-        if record.kind == "step":
-            self.rows.add_step(record.obj, extracted_at)
-        else:
-            self.rows.add_run(record.obj, extracted_at)
-        self.sources[record.obj["id"]] = record
+            batch.add("steps" if item.kind == "step" else "runs", item.obj, extracted_at)
+            sources[item.obj["id"]] = item  # to name the record the transform refuses
+            if batch.objects >= batch_size:
+                _flush(batch, sources, destination, summary, report)
+                batch, sources = Batch(), {}
+    if batch:
+        _flush(batch, sources, destination, summary, report)
 
 
 def _flush(
-    batch: _Batch, destination: Destination | None, summary: ImportSummary, report: Callable[[Problem], None]
+    batch: Batch,
+    sources: dict[str, _Record],
+    destination: Destination | None,
+    summary: ImportSummary,
+    report: Callable[[Problem], None],
 ) -> None:
-    """Transform a batch, dropping (and reporting) each object the transform refuses, then write it."""
-    while True:
-        try:
-            export_batch, drift = batch.rows.to_export_batch()
-            break
-        except TransformError as exc:
-            source = batch.sources.get(exc.object_id or "")
-            if source is None or not batch.rows.drop(source.obj["id"]):
-                raise  # an error no record can be blamed for is a bug, not bad input
-            report(_problem(source.path, source.line, source.where, str(exc)))
-    if destination is not None:
-        destination.write(export_batch)
-    summary.steps += batch.rows.steps
-    summary.runs += batch.rows.runs
-    for name, table in export_batch.tables.items():
-        summary.rows[name] += table.num_rows
-    summary.schema_drift += drift
-    summary.batches += 1
+    """Write a batch (or only transform it); each object the transform refuses is left out and reported."""
+    written = write_batch(destination, batch)
+    for object_id, exc in written.refused.items():
+        source = sources[object_id]
+        report(_problem(source.path, source.line, source.where, str(exc)))
+    summary.count(written)
 
 
 # -- reading files -----------------------------------------------------------------------------------------

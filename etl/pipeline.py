@@ -7,9 +7,9 @@ Read top to bottom:
    discovered per thread; each run once, only this shard's, and none that an earlier export already finished
    (unless ``refresh``).
 3. ``iter_fetched_runs`` fetches them, many at once, with retries; each comes back whole or failed.
-4. ``_Batch`` collects finished runs; ``to_runs_table`` / ``to_step_tables`` turn them into Arrow tables.
-5. ``Destination.write`` lands each batch (rows and run records together), in a worker thread, so fetching
-   goes on while a batch is written and the bounded fetch queue pushes back when writing is the bottleneck.
+4. A ``Batch`` (``etl.load.batch``) collects finished runs; ``write_batch`` turns it into the tables and lands
+   it (rows and run records together) in a worker thread, so fetching goes on while a batch is written and the
+   bounded fetch queue pushes back when writing is the bottleneck. Replay and import feed the same path.
 6. Watermarks and the export's summary are recorded last.
 """
 
@@ -18,17 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
-
-import pyarrow as pa
+from typing import Any, ClassVar
 
 from etl.config import Settings
-from etl.errors import DestinationError, EtlError, InputError, TransformError
+from etl.errors import DestinationError, EtlError, InputError
 from etl.extract import (
     ApiClient,
     DiscoveredThread,
@@ -40,13 +36,16 @@ from etl.extract import (
     read_runs_file,
     read_threads_file,
 )
-from etl.load import open_destination
-from etl.load.base import Destination, ExportBatch, RunRecord, StateStore
-from etl.schema import TABLES
+from etl.load import DUCKDB_STORAGE_VERSION, open_destination
+from etl.load.base import Destination, RunRecord, StateStore
+from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
 from etl.sharding import Shard
-from etl.transform import Drift, to_tables
+from etl.summary import HIDDEN, LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
+_progress = logging.getLogger("etl.progress")
+PROGRESS_INTERVAL_S = 10.0  # LogLines: seconds between progress lines
 
 
 @dataclass(frozen=True)
@@ -80,14 +79,21 @@ class ExportOptions:
     refresh: bool = False  # fetch runs an earlier export already finished
     dry_run: bool = False  # list the runs that would be fetched; write nothing
     use_watermarks: bool = True  # start discovery where the last export of this shard stopped
-    batch_steps: int = 5_000  # steps per write: bounds memory (see README, Benchmarks: Memory)
-    batch_runs: int = 2_000  # runs per write, for jobs of many small runs
+    batch_steps: int = BATCH_STEPS
+    batch_runs: int = BATCH_RUNS
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
 
     def open(self, *, read_only: bool = False) -> Destination:
         """The destination these options name, for this shard."""
-        return open_destination(self.dest, self.shard, read_only=read_only, s3_endpoint_url=self.s3_endpoint_url)
+        return open_destination(
+            self.dest,
+            self.shard,
+            read_only=read_only,
+            s3_endpoint_url=self.s3_endpoint_url,
+            duckdb_storage_version=self.duckdb_storage_version,
+        )
 
     @property
     def scope(self) -> str:
@@ -95,28 +101,19 @@ class ExportOptions:
         return f"shard-{self.shard.index}-of-{self.shard.count}"
 
 
-@dataclass
-class ExportSummary:
+@dataclass(kw_only=True)
+class ExportSummary(LoadSummary):
     """What an export did; ``as_dict`` is the ``--metrics-json`` object."""
 
-    dest: str
+    kind: ClassVar[str] = "export"
     shard: str
     dry_run: bool = False
-    runs_ok: int = 0
-    runs_failed: int = 0
     runs_skipped: int = 0  # finished by an earlier export: not fetched
     failures: list[dict[str, str]] = field(default_factory=list)
-    steps: int = 0
-    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
-    schema_drift: int = 0  # rows kept whose step, tool call or output type this version does not know
-    drift_kinds: Counter[str] = field(default_factory=Counter)  # e.g. "step_type:reasoning" -> rows
-    unknown_fields: set[str] = field(default_factory=set)  # keys sent but not stored, e.g. "function.strict"
     requests: int = 0
     retries: int = 0
-    batches: int = 0
-    elapsed_s: float = 0.0
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    planned: list[str] = field(default_factory=list)  # dry run: the runs that would be fetched
+    started_at: str = field(default_factory=iso)
+    planned: list[str] = field(default_factory=list, metadata=HIDDEN)  # dry run: the runs that would be fetched
 
     @property
     def steps_per_s(self) -> float:
@@ -128,30 +125,35 @@ class ExportSummary:
         """0 when every run was exported, 3 when some failed (each one is in ``failures``)."""
         return 3 if self.failures else 0
 
-    def as_dict(self) -> dict[str, Any]:
-        """The summary as plain JSON-ready values (no secrets: it holds ids, counts and reasons only)."""
+    def derived(self) -> dict[str, Any]:
+        """The planned count of a dry run, the rate and the exit code."""
         return {
-            "dest": self.dest,
-            "shard": self.shard,
-            "dry_run": self.dry_run,
-            "started_at": self.started_at,
-            "runs_ok": self.runs_ok,
-            "runs_failed": self.runs_failed,
-            "runs_skipped": self.runs_skipped,
             "runs_planned": len(self.planned) if self.dry_run else None,
-            "failures": self.failures,
-            "steps": self.steps,
-            "rows": self.rows,
-            "schema_drift": self.schema_drift,
-            "schema_drift_kinds": dict(sorted(self.drift_kinds.items())),
-            "unknown_fields": sorted(self.unknown_fields),
-            "requests": self.requests,
-            "retries": self.retries,
-            "batches": self.batches,
-            "elapsed_s": round(self.elapsed_s, 3),
             "steps_per_s": round(self.steps_per_s, 1),
             "exit_code": self.exit_code,
         }
+
+    def failed(self, record: RunRecord) -> None:
+        """Name the run and why it failed."""
+        self.failures.append({"thread_id": record.thread_id, "run_id": record.run_id, "reason": record.error or ""})
+
+    def head(self) -> list[str]:
+        """Runs, steps and requests."""
+        return [
+            f"export to {self.dest} (shard {self.shard}) finished in {self.elapsed_s:.1f} s",
+            f"  runs: {self.runs_ok} ok, {self.runs_failed} failed, {self.runs_skipped} skipped (exported before)",
+            f"  steps: {self.steps} ({self.steps_per_s:,.0f} steps/s)",
+            f"  requests: {self.requests} ({self.retries} retries), schema drift: {self.schema_drift} rows",
+        ]
+
+    def tail(self) -> list[str]:
+        """Each failed run, or thread whose runs could not be listed."""
+        lines = []
+        for failure in self.failures:
+            run = failure["run_id"]
+            where = f"{failure['thread_id']}/{run}" if run else f"thread {failure['thread_id']}"
+            lines.append(f"  FAILED {where}: {failure['reason']}")
+        return lines
 
 
 class ExportObserver:
@@ -165,6 +167,35 @@ class ExportObserver:
 
     def batch_written(self, summary: ExportSummary) -> None:
         """A batch landed at the destination."""
+
+
+class LogLines(ExportObserver):
+    """Every ``interval`` seconds one plain line: runs and steps done, rates (for Airflow and CI logs)."""
+
+    def __init__(self, interval: float = PROGRESS_INTERVAL_S) -> None:
+        self.interval = interval
+        self.started = self.last = time.monotonic()
+        self.runs = self.steps = self.failed = self.queued = 0
+
+    def discovered(self, runs: int) -> None:
+        self.queued += runs
+
+    def run_done(self, fetched: FetchedRun) -> None:
+        self.runs += 1
+        self.steps += len(fetched.steps)
+        self.failed += 0 if fetched.ok else 1
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            elapsed = now - self.started
+            _progress.info(
+                "progress: %d runs (%d failed), %d steps, %.1f runs/s, %.1f steps/s",
+                self.runs,
+                self.failed,
+                self.steps,
+                self.runs / elapsed,
+                self.steps / elapsed,
+            )
 
 
 def run_export(
@@ -341,107 +372,29 @@ async def _fetch_and_write(
                 observer.discovered(1)
                 yield ref
 
-    batch = _Batch()
+    batch = Batch()
     async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
         async for fetched in fetched_runs:
             observer.run_done(fetched)
-            batch.add(fetched)
-            if batch.steps >= options.batch_steps or batch.runs >= options.batch_runs:
+            _add(batch, fetched)
+            if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
                 await _write(dest, batch, summary, observer)
-                batch = _Batch()
-    if batch.runs:
+                batch = Batch()
+    if batch:
         await _write(dest, batch, summary, observer)
 
 
-async def _write(dest: Destination, batch: _Batch, summary: ExportSummary, observer: ExportObserver) -> None:
-    """Transform one batch and land it in a worker thread, so fetching goes on meanwhile; then count it."""
+def _add(batch: Batch, fetched: FetchedRun) -> None:
+    """One fetched run into the batch: whole, stamped with its fetch second, or failed and why."""
+    ref = fetched.ref
+    error = None if fetched.ok else str(fetched.error)
+    batch.add_run(ref.thread_id, ref.run_id, fetched.run, fetched.steps, fetched.fetched_at, error=error)
 
-    def transform_and_write() -> tuple[ExportBatch, Drift]:
-        export_batch, drift = batch.to_export_batch()
-        dest.write(export_batch)
-        return export_batch, drift
 
-    export_batch, drift = await asyncio.to_thread(transform_and_write)
-    for record in export_batch.records:
-        if record.exported:
-            summary.runs_ok += 1
-            summary.steps += record.step_count
-        else:
-            summary.runs_failed += 1
-            summary.failures.append(
-                {"thread_id": record.thread_id, "run_id": record.run_id, "reason": record.error or ""}
-            )
-    for name, table in export_batch.tables.items():
-        summary.rows[name] += table.num_rows
-    summary.schema_drift += drift.rows
-    summary.drift_kinds.update(drift.kinds)
-    summary.unknown_fields |= drift.unknown_fields
-    summary.batches += 1
+async def _write(dest: Destination, batch: Batch, summary: ExportSummary, observer: ExportObserver) -> None:
+    """Transform and land one batch in a worker thread, so fetching goes on meanwhile; then count it."""
+    summary.count(await asyncio.to_thread(write_batch, dest, batch))
     observer.batch_written(summary)
-
-
-class _Batch:
-    """Runs fetched since the last write; each row's ``extracted_at`` is its run's fetch second."""
-
-    def __init__(self) -> None:
-        self.runs = 0
-        self.steps = 0
-        self._fetched: list[FetchedRun] = []
-
-    def add(self, fetched: FetchedRun) -> None:
-        """Take one fetched run, whole or failed."""
-        self.runs += 1
-        self.steps += len(fetched.steps) if fetched.ok else 0
-        self._fetched.append(fetched)
-
-    def to_export_batch(self) -> tuple[ExportBatch, Drift]:
-        """The batch as Arrow tables in the schemas of ``etl.schema`` with its run records, and its schema drift.
-
-        A run whose objects do not fit the tables (``TransformError``) fails alone: it is recorded as failed with
-        the reason, and the other runs of the batch are written.
-        """
-        whole = [f for f in self._fetched if f.ok]
-        errors: dict[str, str] = {f.ref.run_id: str(f.error) for f in self._fetched if not f.ok}
-        try:
-            tables, drift = _to_tables(whole)
-        except TransformError:
-            for fetched in whole:  # find the culprits run by run
-                try:
-                    _to_tables([fetched])
-                except TransformError as exc:
-                    errors[fetched.ref.run_id] = f"the API sent data that does not fit the tables: {exc}"
-            tables, drift = _to_tables([f for f in whole if f.ref.run_id not in errors])
-        records = [_record(f, errors.get(f.ref.run_id)) for f in self._fetched]
-        return ExportBatch(tables=tables, records=records), drift
-
-
-def _to_tables(runs: list[FetchedRun]) -> tuple[dict[str, pa.Table], Drift]:
-    """Rows of whole runs in every table, each stamped with its run's fetch second."""
-
-    def second(fetched: FetchedRun) -> datetime:
-        return datetime.fromtimestamp(int(fetched.fetched_at.timestamp()), UTC)
-
-    return to_tables(
-        ((second(f), f.run) for f in runs if f.run is not None),
-        ((second(f), step) for f in runs for step in f.steps),
-    )
-
-
-def _record(fetched: FetchedRun, error: str | None) -> RunRecord:
-    """What the destination keeps of one run's export: whole and written, or failed and why."""
-    run = fetched.run or {}
-    status, created_at = run.get("status"), run.get("created_at")
-    exported = error is None
-    return RunRecord(
-        run_id=fetched.ref.run_id,
-        thread_id=fetched.ref.thread_id,
-        run_status=status if isinstance(status, str) else None,
-        run_created_at=created_at if isinstance(created_at, int) else None,
-        step_count=len(fetched.steps) if exported else 0,
-        exported=exported,
-        error=error,
-        exported_at=datetime.now(UTC),
-    )
 
 
 def _new_watermarks(discovered: Mapping[str, _ListedThread]) -> dict[str, int]:

@@ -1,8 +1,9 @@
 """The Arrow schemas of every table: the single source of truth.
 
 The DuckDB DDL (``duckdb_ddl``), the README's schema section (``markdown``) and ``runsteps schema`` are all
-derived from the ``TABLES`` below. Column names are part of the external contract
-(``shared/spec/interface.md``); columns may be added, never renamed.
+derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs), ``RESPONSE_TABLES`` (responses and
+conversations, the successors) and ``ENTITY_TABLES`` (threads and assistants, which stand alone). Column names are
+part of the external contract (the README's Tables section lists them): columns may be added, never renamed.
 """
 
 from __future__ import annotations
@@ -22,19 +23,47 @@ def _extracted_at() -> pa.Field:
     return _col("extracted_at", TIMESTAMP, "when this row was fetched from the API", nullable=False)
 
 
+def _token_details() -> list[pa.Field]:
+    """The usage details that decide the price, on runs and steps alike."""
+    return [
+        _col(
+            "cached_prompt_tokens",
+            pa.int64(),
+            "usage.prompt_token_details.cached_tokens (or prompt_tokens_details): "
+            "prompt tokens read from the cache, part of prompt_tokens; NULL when not sent",
+        ),
+        _col(
+            "reasoning_tokens",
+            pa.int64(),
+            "usage.completion_tokens_details.reasoning_tokens, part of completion_tokens; NULL when not sent",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Table:
-    """One output table: its schema, its key, and the step whose children it holds."""
+    """One output table: its schema, its key, and whether its rows belong to a run (and step) or stand alone."""
 
     name: str
     doc: str
     schema: pa.Schema
     key: tuple[str, ...]
+    # A table of things that exist apart from any one run (threads, assistants): keyed by its own id, no run_id,
+    # each row replaced whole when the thing is seen again.
+    entity: bool = False
+    # The unit a row of a day-partitioned table belongs to: its hash bucket (Parquet files, shards) and the state
+    # record of its export (a run; a response; a conversation).
+    unit: str = "run_id"
+    # The id whose rows a re-write replaces as a whole: a step's children go with the step, a response's items
+    # with the response. Tables sharing it form one family (a re-written id leaves no stale row in any of them).
+    replaces: str = "step_id"
+    # The thread-like owner recorded with a unit in the export state (None: the unit is its own owner).
+    owner: str | None = "thread_id"
 
     @property
     def is_step_child(self) -> bool:
         """True for tables whose rows belong to one step and are replaced with it."""
-        return self.name not in ("runs", "run_steps")
+        return not self.entity and self.replaces == "step_id" and self.name != "run_steps"
 
 
 RUNS = Table(
@@ -60,6 +89,7 @@ RUNS = Table(
             _col("prompt_tokens", pa.int64(), "usage.prompt_tokens; NULL until the run is terminal"),
             _col("completion_tokens", pa.int64(), "usage.completion_tokens"),
             _col("total_tokens", pa.int64(), "usage.total_tokens"),
+            *_token_details(),
             _col("temperature", pa.float64(), "sampling temperature"),
             _col("top_p", pa.float64(), "nucleus sampling"),
             _col("max_prompt_tokens", pa.int64(), "prompt token cap"),
@@ -71,6 +101,7 @@ RUNS = Table(
         ]
     ),
     ("run_id",),
+    replaces="run_id",
 )
 
 RUN_STEPS = Table(
@@ -96,7 +127,9 @@ RUN_STEPS = Table(
             _col("prompt_tokens", pa.int64(), "usage.prompt_tokens; NULL while in_progress"),
             _col("completion_tokens", pa.int64(), "usage.completion_tokens"),
             _col("total_tokens", pa.int64(), "usage.total_tokens"),
+            *_token_details(),
             _col("metadata_json", pa.string(), "metadata, as JSON text; NULL when absent"),
+            _col("details_json", pa.string(), "activities steps (Foundry): step_details.activities as JSON text"),
             _col("raw_json", pa.string(), "the whole step as JSON when its type is unknown; else NULL"),
             _extracted_at(),
         ]
@@ -115,16 +148,26 @@ TOOL_CALLS = Table(
             _col("run_id", pa.string(), "run the step belongs to", nullable=False),
             _col("thread_id", pa.string(), "thread the run belongs to", nullable=False),
             _col("created_at", TIMESTAMP, "the step's created_at", nullable=False),
-            _col("type", pa.string(), "code_interpreter, file_search, function, or a newer type as sent",
-                 nullable=False),
-            _col("function_name", pa.string(), "function.name"),
-            _col("function_arguments", pa.string(), "function.arguments, as sent (JSON text)"),
-            _col("function_output", pa.string(), "function.output; NULL until outputs were submitted"),
+            _col("type", pa.string(), "code_interpreter, file_search, function, a Foundry tool type (azure_function, "
+                 "mcp, connected_agent, bing_grounding...), or a newer type as sent", nullable=False),
+            _col("function_name", pa.string(), "name of the function (function, azure_function, mcp, connected_agent)"),
+            _col("function_arguments", pa.string(), "its arguments, as sent (JSON text)"),
+            _col("function_output", pa.string(), "its output; NULL until outputs were submitted (Foundry function: "
+                 "never sent)"),
             _col("code_input", pa.string(), "code_interpreter.input"),
             _col("code_output_count", pa.int32(), "number of code_interpreter outputs"),
             _col("file_search_ranker", pa.string(), "file_search.ranking_options.ranker"),
             _col("file_search_score_threshold", pa.float64(), "file_search.ranking_options.score_threshold"),
             _col("file_search_result_count", pa.int32(), "number of file_search results"),
+            _col("mcp_server_label", pa.string(), "mcp: the MCP server's label"),
+            _col("connected_run_id", pa.string(), "connected_agent: the child agent's run"),
+            _col("connected_thread_id", pa.string(), "connected_agent: the child run's thread"),
+            _col("connected_assistant_id", pa.string(), "connected_agent: the child agent"),
+            _col("tool_input", pa.string(), "deep_research, browser_automation: input"),
+            _col("tool_output", pa.string(), "deep_research, browser_automation: output"),
+            _col("details_json", pa.string(), "the payload as JSON text: bing_grounding, bing_custom_search, "
+                 "azure_ai_search, openapi, sharepoint_grounding, fabric_dataagent (request/response maps), "
+                 "browser_automation (steps), computer_use_preview (action, safety checks, output)"),
             _col("raw_json", pa.string(), "the whole tool call as JSON when its type is unknown; else NULL"),
             _extracted_at(),
         ]
@@ -175,9 +218,180 @@ FILE_SEARCH_RESULTS = Table(
     ("step_id", "tool_call_index", "result_index"),
 )
 
+THREADS = Table(
+    "threads",
+    "one row per thread seen (Foundry --all-threads lists every thread of the project)",
+    pa.schema(
+        [
+            _col("thread_id", pa.string(), "thread id (thread_...)", nullable=False),
+            _col("created_at", TIMESTAMP, "when the thread was created"),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _col("tool_resources_json", pa.string(), "tool_resources, as JSON text"),
+            _extracted_at(),
+        ]
+    ),
+    ("thread_id",),
+    entity=True,
+)
+
+ASSISTANTS = Table(
+    "assistants",
+    "one row per assistant (Foundry: agent) that exported runs reference, or that the project lists",
+    pa.schema(
+        [
+            _col("assistant_id", pa.string(), "assistant id (asst_...)", nullable=False),
+            _col("name", pa.string(), "the assistant's name"),
+            _col("description", pa.string(), "its description"),
+            _col("model", pa.string(), "model (Azure, Foundry: deployment name)"),
+            _col("instructions", pa.string(), "its instructions"),
+            _col("tools_json", pa.string(), "tools, as JSON text"),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _col("created_at", TIMESTAMP, "when the assistant was created"),
+            _col("gone", pa.bool_(), "true when the API answered 404 for it (deleted): the other columns are NULL",
+                 nullable=False),
+            _extracted_at(),
+        ]
+    ),
+    ("assistant_id",),
+    entity=True,
+)
+
+# -- the successors: the Responses and Conversations APIs (``--source responses``) ------------------------------
+
+_ITEM_COLUMNS = (
+    ("item_id", "item id as sent (msg_..., fc_...); NULL for input items sent without one"),
+    ("type", "message, function_call, reasoning, ... or a newer type as sent"),
+    ("role", "user, assistant, system or developer (messages)"),
+    ("status", "in_progress, completed or incomplete (items that carry one)"),
+    ("text", "the text parts of a message (input_text, output_text, refusal) or a reasoning summary, joined"
+     " with newlines"),
+    ("call_id", "call id linking a tool call to its output"),
+    ("name", "function, custom tool or MCP tool name"),
+    ("arguments", "arguments (JSON text) or a custom tool's input, as sent"),
+    ("output", "a tool call's output, as sent (JSON text when it is not a string)"),
+)
+
+
+def _item_columns(*, server_label: bool) -> list[pa.Field]:
+    """The columns every item table shares, then details and raw JSON."""
+    fields = [_col(name, pa.string(), text, nullable=name != "type") for name, text in _ITEM_COLUMNS]
+    if server_label:
+        fields.append(_col("server_label", pa.string(), "MCP server label (mcp_* items)"))
+    fields.append(_col("details_json", pa.string(), "the rest of a known item (queries, results, actions, ...) as "
+                       "JSON text; large payloads (base64 images, encrypted reasoning) only with --keep-payloads"))
+    fields.append(_col("raw_json", pa.string(), "the whole item as JSON when its type is unknown; else NULL"))
+    return fields
+
+
+RESPONSES = Table(
+    "responses",
+    "one row per response (the successor of a run): its setup, outcome and token usage",
+    pa.schema(
+        [
+            _col("response_id", pa.string(), "response id (resp_...)", nullable=False),
+            _col("conversation_id", pa.string(), "conversation the response belongs to (conversation.id)"),
+            _col("previous_response_id", pa.string(), "the response this one continues"),
+            _col("agent", pa.string(), "who answered: a Foundry agent's name (agent.name), else the prompt id"),
+            _col("agent_version", pa.string(), "agent.version or prompt.version"),
+            _col("model", pa.string(), "model (Azure: deployment name)"),
+            _col("status", pa.string(), "completed, failed, in_progress, cancelled, queued or incomplete"),
+            _col("created_at", TIMESTAMP, "when the response was created", nullable=False),
+            _col("completed_at", TIMESTAMP, "when the response completed"),
+            _col("input_tokens", pa.int64(), "usage.input_tokens; NULL until the response is finished"),
+            _col("cached_input_tokens", pa.int64(), "usage.input_tokens_details.cached_tokens"),
+            _col("output_tokens", pa.int64(), "usage.output_tokens"),
+            _col("reasoning_tokens", pa.int64(), "usage.output_tokens_details.reasoning_tokens"),
+            _col("total_tokens", pa.int64(), "usage.total_tokens"),
+            _col("service_tier", pa.string(), "the service tier used"),
+            _col("error_code", pa.string(), "error.code (failed responses)"),
+            _col("error_message", pa.string(), "error.message"),
+            _col("incomplete_reason", pa.string(), "incomplete_details.reason (max_output_tokens, content_filter)"),
+            _col("temperature", pa.float64(), "sampling temperature"),
+            _col("top_p", pa.float64(), "nucleus sampling"),
+            _col("max_output_tokens", pa.int64(), "output token cap"),
+            _col("input_item_count", pa.int32(), "input items stored in response_items"),
+            _col("output_item_count", pa.int32(), "output items (output[])"),
+            _col("instructions", pa.string(), "instructions: the text, or the items as JSON text"),
+            _col("tools_json", pa.string(), "tools, as JSON text"),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _extracted_at(),
+        ]
+    ),
+    ("response_id",),
+    unit="response_id",
+    replaces="response_id",
+    owner=None,
+)
+
+RESPONSE_ITEMS = Table(
+    "response_items",
+    "one row per input or output item of a response (the successor of a run step)",
+    pa.schema(
+        [
+            _col("response_id", pa.string(), "response the item belongs to", nullable=False),
+            _col("direction", pa.string(), "input (GET /responses/{id}/input_items) or output (output[])",
+                 nullable=False),
+            _col("item_index", pa.int32(), "0-based position in the input items (oldest first) or in output[]",
+                 nullable=False),
+            *_item_columns(server_label=True),
+            _col("created_at", TIMESTAMP, "the response's created_at (items carry no timestamp)", nullable=False),
+            _extracted_at(),
+        ]
+    ),
+    ("response_id", "direction", "item_index"),
+    unit="response_id",
+    replaces="response_id",
+    owner=None,
+)
+
+CONVERSATIONS = Table(
+    "conversations",
+    "one row per conversation (the successor of a thread)",
+    pa.schema(
+        [
+            _col("conversation_id", pa.string(), "conversation id (conv_...)", nullable=False),
+            _col("created_at", TIMESTAMP, "when the conversation was created", nullable=False),
+            _col("metadata_json", pa.string(), "metadata, as JSON text"),
+            _col("item_count", pa.int64(), "items stored for the conversation in conversation_items"),
+            _extracted_at(),
+        ]
+    ),
+    ("conversation_id",),
+    unit="conversation_id",
+    replaces="conversation_id",
+    owner=None,
+)
+
+CONVERSATION_ITEMS = Table(
+    "conversation_items",
+    "one row per item of a conversation, oldest first; later exports add only the new ones",
+    pa.schema(
+        [
+            _col("conversation_id", pa.string(), "conversation the item belongs to", nullable=False),
+            _col("position", pa.int64(), "0-based position in the conversation, oldest first", nullable=False),
+            *_item_columns(server_label=False),
+            _col("response_id", pa.string(), "the exported response that produced or consumed the item, where known"),
+            _col("created_at", TIMESTAMP, "the conversation's created_at (items carry no timestamp)",
+                 nullable=False),
+            _extracted_at(),
+        ]
+    ),
+    ("conversation_id", "position"),
+    unit="conversation_id",
+    # Items are only ever added: a re-read item replaces its own row, never the conversation's others.
+    replaces="item_id",
+    owner=None,
+)
+
+# The tables whose rows belong to runs (each row carries run_id), and the entity tables beside them.
 TABLES: dict[str, Table] = {
     t.name: t for t in (RUNS, RUN_STEPS, TOOL_CALLS, CODE_INTERPRETER_OUTPUTS, FILE_SEARCH_RESULTS)
 }
+ENTITY_TABLES: dict[str, Table] = {t.name: t for t in (THREADS, ASSISTANTS)}
+# The successors' tables (``--source responses``): day-partitioned like the run tables, by response or conversation.
+RESPONSE_TABLES: dict[str, Table] = {t.name: t for t in (RESPONSES, RESPONSE_ITEMS, CONVERSATIONS, CONVERSATION_ITEMS)}
+PARTITIONED_TABLES: dict[str, Table] = TABLES | RESPONSE_TABLES
+ALL_TABLES: dict[str, Table] = PARTITIONED_TABLES | ENTITY_TABLES
 STEP_CHILD_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.is_step_child)
 
 _DUCKDB_TYPES: dict[pa.DataType, str] = {
@@ -186,6 +400,7 @@ _DUCKDB_TYPES: dict[pa.DataType, str] = {
     pa.int64(): "BIGINT",
     pa.float64(): "DOUBLE",
     TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+    pa.bool_(): "BOOLEAN",
 }
 
 
@@ -212,7 +427,7 @@ def doc(field: pa.Field) -> str:
 def markdown() -> str:
     """The tables and their columns as Markdown: the README's schema section and ``runsteps schema``."""
     out: list[str] = []
-    for table in TABLES.values():
+    for table in ALL_TABLES.values():
         out.append(f"### `{table.name}`: {table.doc}")
         out.append("")
         out.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}")

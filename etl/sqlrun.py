@@ -19,7 +19,7 @@ import pyarrow as pa
 from etl import sqlfiles
 from etl.errors import DestinationError, InputError
 from etl.load import is_duckdb_uri
-from etl.schema import TABLES
+from etl.schema import ALL_TABLES
 
 _MAIN_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
 
@@ -46,7 +46,7 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
         raise DestinationError(f"cannot open {dest} read-only: {_first_line(exc)}") from exc
     # A file from an older version or another tool may lack a table: show it empty, with its columns.
     present = {row[0] for row in con.execute(_MAIN_TABLES).fetchall()}
-    for name, table in TABLES.items():
+    for name, table in ALL_TABLES.items():
         if name not in present:
             con.register(name, table.schema.empty_table())
     return con
@@ -59,7 +59,7 @@ def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
     store = open_store(dest)  # one check of the root (and one S3 probe), shared by the five tables
     con = duckdb.connect()
     with store_error(store, "list the tables"):
-        for name in TABLES:
+        for name in ALL_TABLES:
             # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
             con.register(name, parquet_dataset(store.root, name, store.fs))
     return con

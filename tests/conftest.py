@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,3 +32,16 @@ def fake_api_factory() -> Iterator[Callable[..., FakeServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+DBT_VENV = Path(__file__).resolve().parents[1] / ".venv-dbt"
+
+
+@pytest.fixture(scope="session")
+def dbt_venv() -> Path:
+    """The second venv (DuckDB 1.x, dbt-core, dbt-duckdb) that ``make test`` builds; CI must have it."""
+    if not (DBT_VENV / "bin" / "python").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{DBT_VENV} is missing: `make test` builds it with `make dbt-venv`")
+        pytest.skip(f"{DBT_VENV} is missing: build it with `make dbt-venv`")
+    return DBT_VENV

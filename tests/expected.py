@@ -56,6 +56,7 @@ def expected_tables(
             "prompt_tokens": usage.get("prompt_tokens"),
             "completion_tokens": usage.get("completion_tokens"),
             "total_tokens": usage.get("total_tokens"),
+            **token_details(usage),
             "instructions": run.get("instructions"),
             "tools_json": run.get("tools"),
             "metadata_json": run.get("metadata"),
@@ -64,6 +65,13 @@ def expected_tables(
     for step in steps:
         _add_step(tables, step, content)
     return tables
+
+
+def token_details(usage: Row) -> Row:
+    """cached_prompt_tokens and reasoning_tokens of a usage object (either spelling of the prompt details)."""
+    prompt = usage.get("prompt_token_details") or usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
+    return {"cached_prompt_tokens": prompt.get("cached_tokens"), "reasoning_tokens": completion.get("reasoning_tokens")}
 
 
 def _add_step(tables: dict[str, dict[tuple[Any, ...], Row]], step: Row, content: bool) -> None:
@@ -92,6 +100,7 @@ def _add_step(tables: dict[str, dict[tuple[Any, ...], Row]], step: Row, content:
         "prompt_tokens": usage.get("prompt_tokens"),
         "completion_tokens": usage.get("completion_tokens"),
         "total_tokens": usage.get("total_tokens"),
+        **token_details(usage),
         "metadata_json": step.get("metadata"),
         "raw_json": None if known else step,
     }

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from etl.config import Secret, Settings
 from etl.fakeapi import FakeConfig, serve_in_thread
 from etl.pipeline import ExportOptions, Sources, run_export
-
-Json = dict[str, Any]
+from etl.values import Json
 
 # Several days, every step and tool call variant, runs of 0 to 120 steps; small enough to export in seconds.
 CONFIG = FakeConfig(

@@ -22,6 +22,7 @@ import pytest
 
 from etl.fakeapi import FakeConfig, FakeServer
 from etl.load.parquet import parquet_dataset
+from etl.orchestrate import DagParams
 from etl.schema import TABLES
 
 pytestmark = [
@@ -133,6 +134,7 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
         "threads_query_source": "",
         "dest": "/opt/airflow/data/runsteps",
         "duckdb_path": "",
+        "duckdb_storage_version": "v1.2.0",
         "shards": 4,
         "concurrency": 16,
         "include_file_search_content": False,
@@ -140,6 +142,9 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
     for name, default in parsed["params"].items():
         shown = default if isinstance(default, str) and default else json.dumps(default)
         assert f"| `{name}` | `{shown}` |" in parsed["doc_md"], name
+    # The DAG file may not import etl, so it repeats these defaults: they must stay those of etl's DagParams.
+    for name in ("conn_id", "duckdb_storage_version", "shards", "concurrency", "include_file_search_content"):
+        assert parsed["params"][name] == getattr(DagParams, name), name
 
 
 @pytest.mark.slow

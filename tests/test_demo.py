@@ -14,8 +14,11 @@ from etl.fakeapi.dataset import Dataset
 
 def test_demo_exports_the_fake_and_reports_from_sql(tmp_path: Path, monkeypatch: object) -> None:
     dest = tmp_path / "demo.duckdb"
+    page = tmp_path / "demo.html"
+    args = ["demo", "--dest", str(dest), "--threads", "3", "--runs-per-thread", "4", "--no-progress"]
     result = CliRunner().invoke(
-        cli, ["demo", "--dest", str(dest), "--threads", "3", "--runs-per-thread", "4", "--no-progress"],
+        cli,
+        [*args, "--report", str(page)],
         env={"OPENAI_API_KEY": None},
     )
     assert result.exit_code == 0, result.output
@@ -31,3 +34,6 @@ def test_demo_exports_the_fake_and_reports_from_sql(tmp_path: Path, monkeypatch:
             by_type[call["type"]] = by_type.get(call["type"], 0) + 1
     for kind, count in by_type.items():
         assert any(kind in line and f" {count} " in f" {line} " for line in result.output.splitlines()), kind
+    # The HTML report of the same export, its path printed last.
+    assert result.output.rstrip().endswith(f"one self-contained page: {page.resolve()}")
+    assert f"{len(truth.steps):,}" in page.read_text(encoding="utf-8")

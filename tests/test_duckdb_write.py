@@ -15,7 +15,7 @@ from etl.load import open_destination
 from etl.load.base import ExportBatch
 from etl.load.duckdb import DuckDBDestination
 from etl.load.duckdb_state import SCHEMA_VERSION
-from etl.schema import STEP_CHILD_TABLES, TABLES, duckdb_type
+from etl.schema import ALL_TABLES, STEP_CHILD_TABLES, TABLES, duckdb_type
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -47,7 +47,7 @@ def test_open_destination_creates_typed_tables_without_key_indexes_and_state(tmp
             ).fetchall()
             assert columns == [(f.name, duckdb_type(f.type)) for f in table.schema]
         tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert tables - set(TABLES) == {
+        assert tables - set(ALL_TABLES) == {
             "_runsteps_meta", "_runsteps_runs", "_runsteps_watermarks", "_runsteps_chunks", "_runsteps_exports"
         }
         version = con.execute("SELECT value FROM _runsteps_meta WHERE key = 'schema_version'").fetchall()

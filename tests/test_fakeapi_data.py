@@ -7,15 +7,13 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from etl.fakeapi import BOUNDARY_SIZES, Dataset, FakeConfig, FakeServer, Truth
 from etl.fakeapi.config import StepsSpec
-
-Json = dict[str, Any]
+from etl.values import Json
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +93,30 @@ def test_statuses_timestamps_usage_and_errors_are_consistent(small: Truth) -> No
     assert [c["id"] for c in pending["required_action"]["submit_tool_outputs"]["tool_calls"]] == waiting
 
 
+def test_usage_details_in_both_spellings_and_absent(small: Truth) -> None:
+    """Some runs and their steps send cached and reasoning tokens (both spellings), some send none; sums agree."""
+    runs = [r for r in small.runs if r["usage"] is not None]
+    spellings = {
+        next((k for k in ("prompt_token_details", "prompt_tokens_details") if k in r["usage"]), None) for r in runs
+    }
+    assert spellings == {"prompt_token_details", "prompt_tokens_details", None}
+    assert any(r["usage"].get("completion_tokens_details", {}).get("reasoning_tokens") for r in runs)
+    for run in runs:
+        steps = [s["usage"] for s in small.steps if s["run_id"] == run["id"] and s["usage"]]
+        for key, inner in (
+            ("prompt_token_details", "cached_tokens"),
+            ("prompt_tokens_details", "cached_tokens"),
+            ("completion_tokens_details", "reasoning_tokens"),
+        ):
+            if key in run["usage"]:
+                assert run["usage"][key][inner] == sum(u[key][inner] for u in steps)
+        for usage in steps:
+            details = usage.get("prompt_token_details") or usage.get("prompt_tokens_details")
+            if details:
+                assert 0 <= details["cached_tokens"] <= usage["prompt_tokens"]
+                assert 0 <= usage["completion_tokens_details"]["reasoning_tokens"] <= usage["completion_tokens"]
+
+
 def test_ids_look_like_the_apis(small: Truth) -> None:
     alnum24 = "[A-Za-z0-9]{24}"
     assert all(re.fullmatch(f"thread_{alnum24}", t) for t in small.thread_ids)
@@ -139,7 +161,7 @@ def test_future_variants_only_when_asked() -> None:
         found |= {key for r in truth.runs for key in r if key == "reasoning_effort"}
         return found - {"message_creation", "tool_calls", "code_interpreter", "file_search", "function"}
     assert oddities(plain) == set()
-    assert oddities(future) == {"reasoning", "mcp", "attempt", "reasoning_effort"}
+    assert oddities(future) == {"reasoning", "web_search", "attempt", "reasoning_effort"}
 
 
 def test_long_output_can_be_switched_off() -> None:

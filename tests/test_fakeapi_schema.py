@@ -79,7 +79,7 @@ def test_future_variants_are_outside_the_spec(fake_api_factory: Callable[..., Fa
     types = {step["type"] for step in future} | {
         call["type"] for step in future for call in step["step_details"].get("tool_calls", [])
     }
-    assert {"reasoning", "mcp"} <= types
+    assert {"reasoning", "web_search"} <= types
 
 
 def test_error_bodies_validate_as_error_response(fake_api_factory: Callable[..., FakeServer]) -> None:

@@ -18,10 +18,10 @@ from etl.cli import cli
 from etl.errors import InputError
 from etl.fakeapi import FakeConfig, serve_in_thread
 from etl.importing import Problem, run_import
+from etl.values import Json
 
 KEY = "sk-test-import-0123456789abcdef"
 MOMENT = datetime(2026, 11, 20, 8, 30, 15, tzinfo=UTC)
-Json = dict[str, Any]
 Tables = dict[str, dict[tuple[Any, ...], Json]]
 
 # Fields the SDK's models declare (openai-python types/beta/threads/runs/run_step.py, run.py): model_dump_json()
@@ -164,7 +164,7 @@ def test_every_shape_imports_as_a_direct_export(
 
     summary = run_import([str(tmp_path / "in")], dest, extracted_at=MOMENT)
 
-    assert summary.problems == [] and (summary.steps, summary.runs) == (len(steps), len(runs))
+    assert summary.problems == [] and (summary.steps, summary.runs_ok) == (len(steps), len(runs))
     imported = actual_tables(dest)
     stamps = {row["extracted_at"] for rows in imported.values() for row in rows.values()}
     assert stamps == {int(MOMENT.timestamp())}
@@ -264,7 +264,7 @@ def test_a_mixed_directory_loads_the_good_records_and_names_each_bad_one(
     for text, prefix in zip(found, sorted(expected_problems), strict=True):
         assert text.startswith(prefix), (text, prefix)
     assert summary.files == 7  # README.txt is not a data file
-    assert (summary.steps, summary.runs) == (len(good_steps), len(good_runs))
+    assert (summary.steps, summary.runs_ok) == (len(good_steps), len(good_runs))
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "parquet"])

@@ -47,7 +47,7 @@ def test_list_names_every_file_with_its_description_and_parameters() -> None:
     files = [f for kind in sqlfiles.KINDS for f in sqlfiles.sql_files(kind).values()]
     assert set(listed) == {(sqlfiles.SINGULAR[f.kind], f.name) for f in files}
     top = listed[("query", "top_runs")]
-    assert top["params"] == "by=steps, limit=20, since=1970-01-01, until=9999-12-31"
+    assert top["params"] == "by=steps, limit=20, since=1970-01-01, until=9999-12-31, assistants=NULL"
     assert top["description"].startswith("Runs with the most steps or tokens")
 
     table = _sql("list").output
@@ -220,4 +220,5 @@ def test_tables_that_do_not_fit_the_views_are_exit_2(tmp_path: Path) -> None:
         con.execute("CREATE TABLE run_steps (step_id VARCHAR)")
     result = _sql("query", "SELECT 1", "--dest", str(path))
     assert result.exit_code == 2
-    assert result.output.startswith(f"error: view step_tool_calls does not fit the tables at {path}: Binder Error")
+    # The first view (by name) that reads the missing columns is named.
+    assert result.output.startswith(f"error: view step_durations does not fit the tables at {path}: Binder Error")

@@ -14,8 +14,8 @@ import pytest
 from sql_export import Exported, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
+from etl.values import Json
 
-Json = dict[str, Any]
 Row = dict[str, Any]
 
 
@@ -270,6 +270,109 @@ def tokens_by_assistant(steps: Iterable[Json]) -> list[Row]:
     return sorted(totals.values(), key=lambda r: (-r["total_tokens"], r["assistant_id"]))
 
 
+def overview(runs: Iterable[Json], steps: Iterable[Json]) -> Row:
+    runs, steps = list(runs), list(steps)
+    failed = sum(1 for r in runs if r["status"] in ("failed", "expired"))
+    active = sum(1 for r in runs if r["status"] in ("queued", "in_progress", "requires_action", "cancelling"))
+    return {
+        "first_step_at": _at(min(s["created_at"] for s in steps)) if steps else None,
+        "last_step_at": _at(max(s["created_at"] for s in steps)) if steps else None,
+        "runs": len(runs),
+        "steps": len(steps),
+        "threads": len({s["thread_id"] for s in steps}),
+        "assistants": len({s["assistant_id"] for s in steps}),
+        "tool_calls": sum(len(calls_of(s)) for s in steps),
+        "prompt_tokens": sum(_usage(s, "prompt_tokens") for s in steps),
+        "completion_tokens": sum(_usage(s, "completion_tokens") for s in steps),
+        "total_tokens": sum(_usage(s, "total_tokens") for s in steps),
+        "failed_runs": failed,
+        "active_runs": active,
+        "failure_rate": failed / len(runs) if runs else None,
+        "active_share": active / len(runs) if runs else None,
+    }
+
+
+def tool_calls_by_day(steps: Iterable[Json]) -> list[Row]:
+    groups: dict[tuple[date, str], list[Json]] = defaultdict(list)
+    for step in steps:
+        for call in calls_of(step):
+            groups[(_day(step["created_at"]), call["type"])].append(step)
+    return [
+        {
+            "day": day,
+            "tool_type": tool_type,
+            "tool_calls": len(group),
+            "steps": len({s["id"] for s in group}),
+            "runs": len({s["run_id"] for s in group}),
+        }
+        for (day, tool_type), group in sorted(groups.items())
+    ]
+
+
+DURATION_EDGES = [0, 1, 2, 5, 10, 30, 60, 120, 300, 600]
+DURATION_LABELS = [
+    "< 1 s",
+    "1-2 s",
+    "2-5 s",
+    "5-10 s",
+    "10-30 s",
+    "30-60 s",
+    "1-2 min",
+    "2-5 min",
+    "5-10 min",
+    "10 min +",
+]
+
+
+def step_duration_histogram(steps: Iterable[Json]) -> list[Row]:
+    groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for step in steps:
+        if step["status"] != "completed" or step.get("completed_at") is None:
+            continue
+        for tool_type in sorted({c["type"] for c in calls_of(step)}) or [None]:
+            groups[(step["type"], tool_type)].append(step["completed_at"] - step["created_at"])
+    rows = []
+    for (step_type, tool_type), values in sorted(groups.items(), key=lambda i: (i[0][0], i[0][1] or "")):
+        counts = [0] * len(DURATION_EDGES)
+        for seconds in values:
+            counts[max(i for i, edge in enumerate(DURATION_EDGES) if seconds >= edge or i == 0)] += 1
+        for bucket, n in enumerate(counts):
+            rows.append(
+                {
+                    "step_type": step_type,
+                    "tool_type": tool_type,
+                    "bucket": bucket,
+                    "label": DURATION_LABELS[bucket],
+                    "seconds_from": DURATION_EDGES[bucket] if bucket else None,
+                    "seconds_to": DURATION_EDGES[bucket + 1] if bucket + 1 < len(DURATION_EDGES) else None,
+                    "steps": n,
+                }
+            )
+    return rows
+
+
+def top_threads(steps: Iterable[Json], *, by: str, limit: int) -> list[Row]:
+    per_thread: dict[str, list[Json]] = defaultdict(list)
+    for step in steps:
+        per_thread[step["thread_id"]].append(step)
+    rows = [
+        {
+            "thread_id": thread_id,
+            "runs": len({s["run_id"] for s in group}),
+            "assistants": len({s["assistant_id"] for s in group}),
+            "first_step_at": _at(min(s["created_at"] for s in group)),
+            "last_step_at": _at(max(s["created_at"] for s in group)),
+            "steps": len(group),
+            "tool_calls": sum(len(calls_of(s)) for s in group),
+            "prompt_tokens": sum(_usage(s, "prompt_tokens") for s in group),
+            "completion_tokens": sum(_usage(s, "completion_tokens") for s in group),
+            "total_tokens": sum(_usage(s, "total_tokens") for s in group),
+        }
+        for thread_id, group in per_thread.items()
+    ]
+    return sorted(rows, key=lambda r: (-r[by], r["thread_id"]))[:limit]
+
+
 # -- the comparisons ------------------------------------------------------------------------------------
 
 
@@ -377,6 +480,77 @@ def test_tokens_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection)
     expected = tokens_by_assistant(exported.steps)
     assert len(expected) > 1
     _assert_rows(_run(con, "tokens_by_assistant"), expected)
+
+
+def test_overview(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = overview(exported.runs, exported.steps)
+    assert expected["failed_runs"] and expected["active_runs"], "the fake's runs should fail and stay active too"
+    _assert_rows(_run(con, "overview"), [expected])
+
+
+def test_overview_of_nothing(con: duckdb.DuckDBPyConnection) -> None:
+    rows = _run(con, "overview", {"since": "2001-01-01", "until": "2001-01-02"})
+    _assert_rows(rows, [overview([], [])])
+
+
+def test_tool_calls_by_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = tool_calls_by_day(exported.steps)
+    assert len({r["day"] for r in expected}) > 1
+    _assert_rows(_run(con, "tool_calls_by_day"), expected)
+
+
+def test_step_duration_histogram(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = step_duration_histogram(exported.steps)
+    assert sum(r["steps"] for r in expected) == sum(r["steps"] for r in step_duration_percentiles(exported.steps))
+    assert sum(1 for r in expected if r["steps"]) > 4, "durations should fall into several buckets"
+    _assert_rows(_run(con, "step_duration_histogram"), expected)
+
+
+@pytest.mark.parametrize("by", ["steps", "tokens"])
+def test_top_threads(exported: Exported, con: duckdb.DuckDBPyConnection, by: str) -> None:
+    key = "total_tokens" if by == "tokens" else "steps"
+    expected = top_threads(exported.steps, by=key, limit=3)
+    assert len(expected) == 3
+    _assert_rows(_run(con, "top_threads", {"by": by, "limit": "3"}), expected)
+
+
+# Each query that takes an assistants filter, and its figure over the chosen assistants' steps (and runs).
+FILTERED: dict[str, Any] = {
+    "overview": lambda runs, steps: [overview(runs, steps)],
+    "tokens_by_assistant_day": lambda runs, steps: tokens_by_assistant_day(steps),
+    "tokens_by_assistant": lambda runs, steps: tokens_by_assistant(steps),
+    "steps_by_type_status": lambda runs, steps: steps_by_type_status(steps),
+    "tool_calls_by_day": lambda runs, steps: tool_calls_by_day(steps),
+    "tool_usage_by_assistant": lambda runs, steps: tool_usage_by_assistant(steps),
+    "step_duration_percentiles": lambda runs, steps: step_duration_percentiles(steps),
+    "step_duration_histogram": lambda runs, steps: step_duration_histogram(steps),
+    "failure_rates_by_day": lambda runs, steps: failure_rates_by_day(steps),
+    "function_calls_missing_output": lambda runs, steps: function_calls_missing_output(
+        steps, include_in_progress=False
+    ),
+    "file_search_top_files": lambda runs, steps: file_search_top_files(steps, 20),
+    "file_search_score_distribution": lambda runs, steps: file_search_score_distribution(steps, 10),
+    "top_runs": lambda runs, steps: top_runs(runs, steps, by="steps", limit=20),
+    "top_threads": lambda runs, steps: top_threads(steps, by="steps", limit=20),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILTERED))
+def test_assistants_filter(exported: Exported, con: duckdb.DuckDBPyConnection, name: str) -> None:
+    assistants = sorted({s["assistant_id"] for s in exported.steps})
+    assert len(assistants) > 2
+    chosen = set(assistants[:2])
+    runs = [r for r in exported.runs if r["assistant_id"] in chosen]
+    steps = [s for s in exported.steps if s["assistant_id"] in chosen]
+    expected = FILTERED[name](runs, steps)
+    assert expected != FILTERED[name](exported.runs, exported.steps), "the filter should change the figure"
+    got = _run(con, name, {"assistants": ",".join(sorted(chosen))})
+    _assert_rows(got, expected)
+
+
+def test_every_query_takes_the_assistants_filter_it_can() -> None:
+    takes = {f.name for f in sqlfiles.sql_files("queries").values() if "assistants" in f.params}
+    assert takes == set(FILTERED)
 
 
 def test_every_query_is_compared() -> None:

@@ -75,7 +75,10 @@ def test_message_creation_step(variants: StepTables) -> None:
         "prompt_tokens": 100,
         "completion_tokens": 10,
         "total_tokens": 110,
+        "cached_prompt_tokens": None,  # no usage details sent
+        "reasoning_tokens": None,
         "metadata_json": '{"app":"a","team":"b"}',  # compact, keys sorted
+        "details_json": None,
         "raw_json": None,
         "extracted_at": datetime(2026, 11, 25, 12, 30, 5, tzinfo=UTC),  # whole seconds
     }
@@ -114,7 +117,9 @@ def test_tool_calls_land_in_their_columns(variants: StepTables) -> None:
                "extracted_at": datetime(2026, 11, 25, 12, 30, 5, tzinfo=UTC)}  # fmt: skip
     nothing = dict.fromkeys(("function_name", "function_arguments", "function_output", "code_input",
                              "code_output_count", "file_search_ranker", "file_search_score_threshold",
-                             "file_search_result_count"))  # fmt: skip
+                             "file_search_result_count", "mcp_server_label", "connected_run_id",
+                             "connected_thread_id", "connected_assistant_id", "tool_input", "tool_output",
+                             "details_json"))  # fmt: skip
     assert code == {**context, **nothing, "step_id": "step_v1", "tool_call_index": 0, "tool_call_id": "call_code",
                     "type": "code_interpreter", "code_input": "print(2 + 2)\nplot()", "code_output_count": 2}
     assert search == {**context, **nothing, "step_id": "step_v1", "tool_call_index": 1,
@@ -175,9 +180,9 @@ def test_unknown_step_and_tool_call_types_are_kept_and_counted(variants: StepTab
     assert [r["raw_json"] for r in rows(variants, "run_steps") if r["step_id"] != "step_v5"] == [None] * 6
     mcp = next(r for r in rows(variants, "tool_calls") if r["tool_call_id"] == "call_mcp")
     assert (mcp["type"], mcp["step_id"], mcp["tool_call_index"], mcp["function_name"]) == (
-        "mcp", "step_v6", 0, None)  # fmt: skip
+        "web_search", "step_v6", 0, None)  # fmt: skip
     assert orjson.loads(mcp["raw_json"]) == sent["step_v6"]["step_details"]["tool_calls"][0]
-    assert variants.drift_kinds == {"step_type:reasoning": 1, "tool_call_type:mcp": 1}
+    assert variants.drift_kinds == {"step_type:reasoning": 1, "tool_call_type:web_search": 1}
     assert variants.drift == 2
     assert variants.unknown_fields == {"step.attempt", "function.strict"}
 
@@ -320,7 +325,8 @@ def test_runs_table_from_real_payloads() -> None:
         "model": "gpt-4o", "created_at": at(1699076792), "started_at": None, "completed_at": None,
         "failed_at": None, "cancelled_at": None, "expires_at": at(1699077392), "last_error_code": None,
         "last_error_message": None, "incomplete_reason": None, "prompt_tokens": None, "completion_tokens": None,
-        "total_tokens": None, "temperature": 1.0, "top_p": 1.0, "max_prompt_tokens": None,
+        "total_tokens": None, "cached_prompt_tokens": None, "reasoning_tokens": None, "temperature": 1.0,
+        "top_p": 1.0, "max_prompt_tokens": None,
         "max_completion_tokens": None, "instructions": "You are a helpful assistant.", "tools_json": "[]",
         "metadata_json": "{}", "extracted_at": datetime(2026, 11, 25, 12, 30, 5, tzinfo=UTC),
     }  # fmt: skip
@@ -348,3 +354,26 @@ def test_malformed_run_is_named() -> None:
         to_runs_table([run], EXTRACTED)
     with pytest.raises(TransformError, match="run #0: field id is missing or null"):
         to_runs_table([{k: v for k, v in lines("runs.jsonl")[3].items() if k != "id"}], EXTRACTED)
+
+
+def test_usage_details_in_either_spelling_on_runs_and_steps() -> None:
+    """cached_prompt_tokens from prompt_token_details (as sent) or prompt_tokens_details; NULL when not sent."""
+    base = page("steps_variants_page.json")[0]
+    usages = [
+        {"prompt_tokens": 900, "completion_tokens": 50, "total_tokens": 950,
+         "prompt_token_details": {"cached_tokens": 768}, "completion_tokens_details": {"reasoning_tokens": 20}},
+        {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340,
+         "prompt_tokens_details": {"cached_tokens": 256, "audio_tokens": 0}},
+        {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11, "prompt_token_details": None,
+         "completion_tokens_details": {}},
+        {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+    ]  # fmt: skip
+    steps = [base | {"id": f"step_u{i}", "usage": usage} for i, usage in enumerate(usages)]
+    step_rows = rows(to_step_tables(steps, EXTRACTED), "run_steps")
+    got = [(r["cached_prompt_tokens"], r["reasoning_tokens"]) for r in step_rows]
+    want = [(768, 20), (256, None), (None, None), (None, None)]
+    assert got == want
+    run = lines("runs.jsonl")[3]
+    runs = to_runs_table([run | {"id": f"run_u{i}", "usage": usage} for i, usage in enumerate(usages)], EXTRACTED)
+    cached, reasoning = runs["cached_prompt_tokens"].to_pylist(), runs["reasoning_tokens"].to_pylist()
+    assert list(zip(cached, reasoning, strict=True)) == want

@@ -4,7 +4,6 @@
     writer.py    open_archive / ArchiveWriter: gzipped JSON Lines by fetch date, published atomically
     reader.py    the archive's part files and their lines
     replay.py    run_replay: rebuild the tables from an archive alone, as the export wrote them
-    batches.py   RowBatch: rows from outside a live export -> one ExportBatch (also used by etl.importing)
 
 Layout: ``<archive>/responses/fetched_date=YYYY-MM-DD/part-<uuid>.jsonl.gz``.
 """

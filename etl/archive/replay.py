@@ -14,7 +14,7 @@ Two passes over the archive's part files, so memory holds an index of pages, not
    a ``GET`` of this fetch before a list item. Rows get the ``extracted_at`` an export gives them: the
    fetch time of the walk's last page, truncated to the second (``FetchedRun.fetched_at``).
 3. ``_assemble`` reads only the chosen lines, files in fetch order, and hands out each run once it is whole;
-   ``run_replay`` writes them in batches through the same transform and destination as an export.
+   ``run_replay`` writes them in batches through the export's write path (``etl.load.batch``).
 
 Runs without a complete walk (the export failed them, or the archive lost pages) are skipped and named.
 """
@@ -28,18 +28,19 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
 
-from etl.archive.batches import RowBatch
 from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
-from etl.load import open_destination
-from etl.load.base import Destination, RunRecord
+from etl.load import DUCKDB_STORAGE_VERSION, open_destination
+from etl.load.base import RunRecord
+from etl.load.batch import BATCH_OBJECTS, BATCH_RUNS, Batch, write_batch
 from etl.load.fs import Store
-from etl.schema import TABLES
 from etl.sharding import Shard
+from etl.summary import LoadSummary
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -117,23 +118,17 @@ class ReplayedRun:
     extracted_at: datetime
 
 
-@dataclass
-class ReplaySummary:
+@dataclass(kw_only=True)
+class ReplaySummary(LoadSummary):
     """What a replay did; ``as_dict`` is the ``--metrics-json`` object."""
 
+    kind: ClassVar[str] = "replay"
     archive: str
-    dest: str
     files: int = 0
     responses: int = 0
     bad_lines: int = 0
-    runs: int = 0
     runs_skipped: int = 0  # no complete walk of their steps in the archive
     runs_without_object: int = 0
-    steps: int = 0
-    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
-    schema_drift: int = 0
-    batches: int = 0
-    elapsed_s: float = 0.0
     problems: list[str] = field(default_factory=list)  # the first bad lines and skipped runs, by name
 
     def note(self, problem: str) -> None:
@@ -141,25 +136,23 @@ class ReplaySummary:
         if len(self.problems) < _SHOWN_PROBLEMS:
             self.problems.append(problem)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The summary as plain JSON-ready values."""
-        return {
-            "kind": "replay",
-            "archive": self.archive,
-            "dest": self.dest,
-            "files": self.files,
-            "responses": self.responses,
-            "bad_lines": self.bad_lines,
-            "runs_ok": self.runs,
-            "runs_skipped": self.runs_skipped,
-            "runs_without_object": self.runs_without_object,
-            "steps": self.steps,
-            "rows": self.rows,
-            "schema_drift": self.schema_drift,
-            "batches": self.batches,
-            "elapsed_s": round(self.elapsed_s, 3),
-            "problems": self.problems,
-        }
+    def failed(self, record: RunRecord) -> None:
+        """Name the run that was rebuilt but does not fit the tables (as the export failed it)."""
+        self.note(f"{record.thread_id}/{record.run_id}: {record.error}")
+
+    def head(self) -> list[str]:
+        """Where from, and how much."""
+        return [
+            f"replayed {self.responses} responses from {self.files} files of {self.archive}",
+            f"{self.runs_ok} runs, {self.steps} steps written to {self.dest} in {self.elapsed_s:.1f}s",
+        ]
+
+    def tail(self) -> list[str]:
+        """The runs skipped and the lines not read, by name."""
+        if not (self.runs_skipped or self.runs_failed or self.bad_lines):
+            return []
+        head = f"{self.runs_skipped} runs skipped, {self.runs_failed} failed, {self.bad_lines} unreadable lines:"
+        return [head, *(f"  {problem}" for problem in self.problems)]
 
 
 def run_replay(
@@ -168,31 +161,33 @@ def run_replay(
     *,
     shard: Shard | None = None,
     s3_endpoint_url: str | None = None,
-    batch_steps: int = 20_000,
-    batch_runs: int = 2_000,
+    batch_steps: int = BATCH_OBJECTS,
+    batch_runs: int = BATCH_RUNS,
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ReplaySummary:
     """Rebuild the tables at ``dest`` from the archive at ``archive`` (only ``shard``'s runs, default all).
 
     ``s3_endpoint_url``: an S3-compatible store's endpoint, for the archive and the destination alike.
+    ``duckdb_storage_version``: the storage format of a DuckDB file this creates.
     """
     started = time.monotonic()
     shard = shard or Shard()
     store = open_archive_store(archive, s3_endpoint_url=s3_endpoint_url)
     summary = ReplaySummary(archive=store.display, dest=dest)
-    with open_destination(dest, shard, s3_endpoint_url=s3_endpoint_url) as destination:
-        batch = RowBatch()
+    with open_destination(
+        dest, shard, s3_endpoint_url=s3_endpoint_url, duckdb_storage_version=duckdb_storage_version
+    ) as destination:
+        batch = Batch()
         for run in iter_replayed_runs(store, shard, summary):
-            _add(batch, run)
-            summary.runs += 1
-            summary.steps += len(run.steps)
+            batch.add_run(run.thread_id, run.run_id, run.run, run.steps, run.extracted_at)
             summary.runs_without_object += run.run is None
-            if batch.steps >= batch_steps or len(batch.records) >= batch_runs:
-                _write(destination, batch, summary)
-                batch = RowBatch()
+            if batch.count("steps") >= batch_steps or batch.runs_settled >= batch_runs:
+                summary.count(write_batch(destination, batch))
+                batch = Batch()
         if batch:
-            _write(destination, batch, summary)
+            summary.count(write_batch(destination, batch))
         summary.elapsed_s = time.monotonic() - started
-        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": _iso_now()})
+        destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": iso()})
     return summary
 
 
@@ -376,38 +371,3 @@ def _replayed(assembly: _Assembly) -> ReplayedRun:
     choice = assembly.choice
     steps = [step for page in assembly.pages for step in page or ()]
     return ReplayedRun(choice.thread_id, choice.run_id, assembly.run, steps, choice.extracted_at)
-
-
-def _add(batch: RowBatch, run: ReplayedRun) -> None:
-    """One replayed run into a batch, with the run record an export would write for it."""
-    for step in run.steps:
-        batch.add_step(step, run.extracted_at)
-    obj = run.run or {}
-    if run.run is not None:
-        batch.add_run(run.run, run.extracted_at)
-    status, created = obj.get("status"), obj.get("created_at")
-    batch.records.append(
-        RunRecord(
-            run_id=run.run_id,
-            thread_id=run.thread_id,
-            run_status=status if isinstance(status, str) else None,
-            run_created_at=created if isinstance(created, int) else None,
-            step_count=len(run.steps),
-            exported=True,
-            error=None,
-            exported_at=datetime.now(UTC),
-        )
-    )
-
-
-def _write(destination: Destination, batch: RowBatch, summary: ReplaySummary) -> None:
-    export_batch, drift = batch.to_export_batch()
-    destination.write(export_batch)
-    for name, table in export_batch.tables.items():
-        summary.rows[name] += table.num_rows
-    summary.schema_drift += drift
-    summary.batches += 1
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

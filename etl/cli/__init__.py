@@ -1,7 +1,7 @@
 """The ``runsteps`` command line: one click group whose commands live in the modules beside this one.
 
-Commands are imported lazily so ``runsteps --help`` stays fast and a broken optional piece cannot stop
-the others. Only the CLI turns ``etl.errors`` into exit codes and one-line messages (see ``_common``).
+Commands are imported lazily so ``runsteps --help`` stays fast. Every command turns an ``etl.errors`` error
+into its one-line message and exit code the same way (``_common.handle_errors``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "status": "status:status",
     "schema": "schema:schema",
     "sql": "sql:sql",
+    "report": "report:report",
     "replay": "archive:replay",
     "import": "importing:import_",
     "fake-api": "fakeapi:fake_api",
@@ -42,12 +43,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(f"etl.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"etl.cli.{module_name}":
-                return None  # not built yet
-            raise
+        module = importlib.import_module(f"etl.cli.{module_name}")
         command: Any = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command

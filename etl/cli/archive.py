@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from etl.archive.replay import ReplaySummary, run_replay
-from etl.cli._common import handle_errors
+from etl.archive.replay import run_replay
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary, shard_option
+from etl.load.batch import BATCH_OBJECTS
 from etl.sharding import Shard
 
 
 def load_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--dest, --s3-endpoint-url and --metrics-json: shared by the commands that load without the API."""
+    """--dest, --s3-endpoint-url, --duckdb-storage-version and --metrics-json: shared by the commands that load
+    without the API."""
     options = [
         click.option(
             "--dest",
@@ -31,17 +32,19 @@ def load_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return duckdb_storage_option(func)
 
 
 @click.command()
 @click.argument("archive")
 @load_options
+@shard_option
 @click.option(
-    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
-)
-@click.option(
-    "--batch-steps", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True, help="Steps per write."
+    "--batch-steps",
+    type=click.IntRange(1, 1_000_000),
+    default=BATCH_OBJECTS,
+    show_default=True,
+    help="Steps per write.",
 )
 @handle_errors
 def replay(**options: Any) -> None:
@@ -51,26 +54,13 @@ def replay(**options: Any) -> None:
     (extracted_at included). A run fetched more than once is rebuilt from its latest complete fetch;
     runs the archive does not hold whole are skipped and named.
     """
+    storage_version = duckdb_storage_version(options)
     summary = run_replay(
         options["archive"],
         options["dest"],
+        duckdb_storage_version=storage_version,
         shard=Shard.parse(options["shard"]),
         s3_endpoint_url=options["s3_endpoint_url"],
         batch_steps=options["batch_steps"],
     )
-    for line in _summary_lines(summary):
-        click.echo(line, err=True)
-    if options["metrics_json"]:
-        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
-
-
-def _summary_lines(summary: ReplaySummary) -> list[str]:
-    rows = ", ".join(f"{name} {count}" for name, count in summary.rows.items())
-    lines = [
-        f"replayed {summary.responses} responses from {summary.files} files of {summary.archive}",
-        f"{summary.runs} runs, {summary.steps} steps written to {summary.dest} ({rows}) in {summary.elapsed_s:.1f}s",
-    ]
-    if summary.runs_skipped or summary.bad_lines:
-        lines.append(f"{summary.runs_skipped} runs skipped, {summary.bad_lines} unreadable lines:")
-        lines += [f"  {problem}" for problem in summary.problems]
-    return lines
+    print_summary(summary, options["metrics_json"])

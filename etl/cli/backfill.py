@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from etl.backfill import Chunk, parse_chunk, run_backfill
-from etl.cli._common import handle_errors
+from etl.cli._common import (
+    DEFAULT_DEST,
+    duckdb_storage_option,
+    duckdb_storage_version,
+    handle_errors,
+    print_summary,
+    shard_option,
+)
 from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from, thread_options
-from etl.cli.progress import configure_logging, summary_lines
+from etl.cli.progress import configure_logging
 from etl.pipeline import ExportOptions
 from etl.sharding import Shard
 
@@ -20,12 +26,11 @@ from etl.sharding import Shard
 @click.option("--since", required=True, help="Start of the window (ISO-8601 date or datetime, UTC if no offset).")
 @click.option("--until", required=True, help="End of the window, exclusive.")
 @click.option("--chunk", default="1d", show_default=True, help="Chunk size: 30m, 12h, 1d, 1w...")
-@click.option("--dest", default="./runsteps.duckdb", show_default=True, help="*.duckdb or a Parquet root.")
+@click.option("--dest", default=DEFAULT_DEST, show_default=True, help="*.duckdb or a Parquet root.")
 @click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store. Default: $AWS_ENDPOINT_URL.")
 @click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished.")
-@click.option(
-    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
-)
+@shard_option
+@duckdb_storage_option
 @api_options
 @output_options
 @handle_errors
@@ -36,10 +41,12 @@ def backfill(**options: Any) -> None:
     continues with the first unfinished chunk. Exit codes as for export.
     """
     configure_logging(options["log_format"])
+    storage_version = duckdb_storage_version(options)
     sources = sources_from({**options, "runs": (), "runs_files": ()})
     settings = settings_from(options)
     export_options = ExportOptions(
         dest=options["dest"],
+        duckdb_storage_version=storage_version,
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
         s3_endpoint_url=options["s3_endpoint_url"],
@@ -54,15 +61,5 @@ def backfill(**options: Any) -> None:
         summary = run_backfill(
             settings, sources, export_options, parse_chunk(options["chunk"]), observer=observer, on_chunk=on_chunk
         )
-    for export in summary.exports:
-        for line in summary_lines(export):
-            click.echo(line, err=True)
-    totals = summary.as_dict()
-    click.echo(
-        f"backfill {summary.job}: {totals['chunks_done']}/{summary.chunks_total} chunks done "
-        f"({summary.chunks_skipped} finished earlier), {totals['runs_ok']} runs, {totals['steps']} steps",
-        err=True,
-    )
-    if options["metrics_json"]:
-        click.echo(json.dumps(totals, sort_keys=True))
+    print_summary(summary, options["metrics_json"])
     raise SystemExit(summary.exit_code)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from etl import sqlrun
-from etl.cli._common import handle_errors
+from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
 from etl.cli._format import render
-from etl.cli.export import observer_for, report
+from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
 from etl.config import Secret, Settings
 from etl.pipeline import ExportOptions, Sources, run_export
+from etl.report import ReportLibraryMissing, Scope, write_report
 
 REPORT_QUERIES = (
     ("Steps by type and status", "steps_by_type_status"),
@@ -27,10 +30,27 @@ REPORT_QUERIES = (
 @click.option("--runs-per-thread", default=20, show_default=True, type=click.IntRange(1, 1000), help="Runs per thread.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the fake API's synthetic data.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on when stderr is a terminal).")
+@click.option(
+    "--report",
+    "report_path",
+    default="./runsteps-demo.html",
+    show_default=True,
+    help="Where to write the HTML report of the export (`runsteps report`).",
+)
+@duckdb_storage_option
 @handle_errors
-def demo(dest: str, threads: int, runs_per_thread: int, seed: int, progress: bool | None) -> None:
-    """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report."""
+def demo(**options: Any) -> None:
+    """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report.
+
+    It also writes the HTML report of the export (./runsteps-demo.html) and prints its path.
+    """
     from etl.fakeapi import FakeConfig, serve_in_thread
+
+    storage_version = duckdb_storage_version(options)
+    dest: str = options["dest"]
+    threads: int = options["threads"]
+    runs_per_thread: int = options["runs_per_thread"]
+    seed: int = options["seed"]
 
     configure_logging("text")
     config = FakeConfig(seed=seed, threads=threads, runs_per_thread=runs_per_thread)
@@ -38,12 +58,19 @@ def demo(dest: str, threads: int, runs_per_thread: int, seed: int, progress: boo
         click.echo(f"fake Assistants API serving {len(fake.dataset.thread_ids)} threads at {fake.base_url}", err=True)
         settings = Settings(api_key=Secret(config.api_key), base_url=fake.base_url, concurrency=32)
         sources = Sources(threads=tuple(fake.dataset.thread_ids))
-        with observer_for(progress) as observer:
-            summary = run_export(settings, sources, ExportOptions(dest=dest, refresh=True), observer)
-    report(summary, metrics_json=False)
+        export_options = ExportOptions(dest=dest, refresh=True, duckdb_storage_version=storage_version)
+        with observer_for(options["progress"]) as observer:
+            summary = run_export(settings, sources, export_options, observer)
+    print_summary(summary, metrics_json=False)
     with sqlrun.open_sql_connection(dest) as con:
         for title, name in REPORT_QUERIES:
             click.echo(f"\n{title}  (runsteps sql run {name} --dest {dest})")
             click.echo(render(sqlrun.run_query(con, name), "table"))
     click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
+    try:
+        page = write_report(dest, Scope(), options["report_path"])
+    except ReportLibraryMissing as exc:  # the export is done and shown: the charts are a bonus
+        click.echo(f"\nNo HTML report: {exc}")
+    else:
+        click.echo(f"\nCharts of all of it, one self-contained page: {page.resolve()}")
     raise SystemExit(summary.exit_code)

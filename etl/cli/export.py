@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors
-from etl.cli.progress import Bars, LogLines, configure_logging, summary_lines
-from etl.config import Settings
+from etl.cli._common import (
+    DEFAULT_DEST,
+    duckdb_storage_option,
+    duckdb_storage_version,
+    handle_errors,
+    print_summary,
+    shard_option,
+)
+from etl.cli.progress import Bars, configure_logging
+from etl.config import DEFAULT_API_KEY_ENV, Settings
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
-from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export
+from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.sharding import Shard
-
-DEFAULT_DEST = "./runsteps.duckdb"
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,7 +32,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--base-url", help="API base URL. Default: $OPENAI_BASE_URL, else https://api.openai.com/v1."),
         click.option(
             "--api-key-env",
-            default="OPENAI_API_KEY",
+            default=DEFAULT_API_KEY_ENV,
             show_default=True,
             help="Environment variable that holds the API key (the key itself is never an option).",
         ),
@@ -39,17 +43,33 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."
         ),
         click.option(
-            "--concurrency", type=click.IntRange(1, 512), default=16, show_default=True, help="Runs in flight at once."
+            "--concurrency",
+            type=click.IntRange(1, 512),
+            default=Settings.concurrency,
+            show_default=True,
+            help="Runs in flight at once.",
         ),
         click.option(
-            "--page-size", type=click.IntRange(1, 100), default=100, show_default=True, help="Steps per page request."
+            "--page-size",
+            type=click.IntRange(1, 100),
+            default=Settings.page_size,
+            show_default=True,
+            help="Steps per page request.",
         ),
         click.option("--include-file-search-content", is_flag=True, help="Also fetch the text of file search results."),
         click.option(
-            "--max-retries", type=click.IntRange(0, 50), default=5, show_default=True, help="Retries per request."
+            "--max-retries",
+            type=click.IntRange(0, 50),
+            default=Settings.max_retries,
+            show_default=True,
+            help="Retries per request.",
         ),
         click.option(
-            "--timeout", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True, help="Seconds per request."
+            "--timeout",
+            type=click.FloatRange(0.1, 3600),
+            default=Settings.timeout,
+            show_default=True,
+            help="Seconds per request.",
         ),
     ]
     for option in reversed(options):
@@ -113,14 +133,6 @@ def settings_from(options: dict[str, Any]) -> Settings:
     return settings
 
 
-def report(summary: ExportSummary, metrics_json: bool) -> None:
-    """Print the summary to stderr and, with --metrics-json, as the last stdout line."""
-    for line in summary_lines(summary):
-        click.echo(line, err=True)
-    if metrics_json:
-        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
-
-
 def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[ExportObserver]:
     """Bars on a terminal (or when asked), plain periodic log lines otherwise."""
     if progress is None:
@@ -129,6 +141,13 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 
 
 @click.command()
+@click.option(
+    "--source",
+    type=click.Choice(["assistants", "responses"]),
+    default="assistants",
+    show_default=True,
+    help="assistants: runs and their steps; responses: responses and conversations (the successor APIs).",
+)
 @click.option("--run", "runs", multiple=True, metavar="THREAD_ID/RUN_ID", help="A run to export (repeatable).")
 @click.option(
     "--runs-file",
@@ -138,6 +157,27 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="CSV (thread_id,run_id) or JSON Lines of runs; '-' reads stdin.",
 )
 @thread_options
+@click.option(
+    "--response", "responses", multiple=True, metavar="ID", help="--source responses: a response (repeatable)."
+)
+@click.option(
+    "--responses-file", "responses_files", multiple=True, metavar="PATH",
+    help="One response id a line, or CSV with a response_id column; '-' reads stdin.",
+)  # fmt: skip
+@click.option(
+    "--conversation", "conversations", multiple=True, metavar="ID",
+    help="--source responses: a conversation; later exports read only its new items (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--conversations-file", "conversations_files", multiple=True, metavar="PATH",
+    help="One conversation id a line, or CSV with a conversation_id column; '-' reads stdin.",
+)  # fmt: skip
+@click.option("--follow-previous", is_flag=True, help="Also export each response's previous_response_id chain.")
+@click.option("--all-responses", is_flag=True, help="Foundry: every stored response (GET /responses).")
+@click.option("--all-conversations", is_flag=True, help="Foundry: every conversation (GET /conversations).")
+@click.option(
+    "--keep-payloads", is_flag=True, help="Store base64 images and encrypted reasoning as sent (dropped by default)."
+)
 @click.option("--since", help="Discovered runs created at or after this ISO-8601 date/datetime (UTC if no offset).")
 @click.option("--until", help="Discovered runs created before this ISO-8601 date/datetime.")
 @click.option(
@@ -151,17 +191,16 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 )
 @click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished.")
 @click.option("--dry-run", is_flag=True, help="List the runs that would be exported; write nothing.")
-@click.option(
-    "--shard", default="0/1", show_default=True, metavar="I/N", help="Only the runs whose id hashes to shard I of N."
-)
+@shard_option
 @click.option(
     "--batch-steps",
     type=click.IntRange(1, 1_000_000),
-    default=5_000,
+    default=ExportOptions.batch_steps,
     show_default=True,
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
+@duckdb_storage_option
 @api_options
 @output_options
 @handle_errors
@@ -172,16 +211,12 @@ def export(**options: Any) -> None:
     the destination); 4 authentication, permission or quota refused; 1 anything else.
     """
     configure_logging(options["log_format"])
+    if options["source"] == "responses":
+        _export_responses(options)
+        return
     sources = sources_from(options)
     settings = settings_from(options)
-    export_options = ExportOptions(
-        dest=options["dest"],
-        s3_endpoint_url=options["s3_endpoint_url"],
-        shard=Shard.parse(options["shard"]),
-        refresh=options["refresh"],
-        dry_run=options["dry_run"],
-        batch_steps=options["batch_steps"],
-    )
+    export_options = _export_options(options)
     archive = archive_hook(options["archive"], settings, options["s3_endpoint_url"])
     with archive as on_response, observer_for(options["progress"]) as observer:
         if on_response is not None:
@@ -190,7 +225,46 @@ def export(**options: Any) -> None:
     if export_options.dry_run:
         for run in summary.planned:
             click.echo(run)
-    report(summary, options["metrics_json"])
+    print_summary(summary, options["metrics_json"])
+    raise SystemExit(summary.exit_code)
+
+
+def _export_options(options: dict[str, Any]) -> ExportOptions:
+    """Where and how to write, from the command line."""
+    return ExportOptions(
+        dest=options["dest"],
+        duckdb_storage_version=duckdb_storage_version(options),
+        s3_endpoint_url=options["s3_endpoint_url"],
+        shard=Shard.parse(options["shard"]),
+        refresh=options["refresh"],
+        dry_run=options["dry_run"],
+        batch_steps=options["batch_steps"],
+    )
+
+
+def _export_responses(options: dict[str, Any]) -> None:
+    """``--source responses``: responses and conversations through the same write path and summary."""
+    from etl.pipeline_responses import ResponseSources, run_responses_export
+
+    if options["runs"] or options["runs_files"] or options["threads"] or options["threads_files"]:
+        raise InputError("--run/--thread export run steps: leave them out with --source responses")
+    sources = ResponseSources(
+        responses=tuple(options["responses"]),
+        responses_files=tuple(options["responses_files"]),
+        conversations=tuple(options["conversations"]),
+        conversations_files=tuple(options["conversations_files"]),
+        follow_previous=options["follow_previous"],
+        all_responses=options["all_responses"],
+        all_conversations=options["all_conversations"],
+        keep_payloads=options["keep_payloads"],
+    )
+    settings = dataclasses.replace(settings_from(options), api="responses")
+    export_options = _export_options(options)
+    with archive_hook(options["archive"], settings, options["s3_endpoint_url"]) as on_response:
+        if on_response is not None:
+            export_options = dataclasses.replace(export_options, on_response=on_response)
+        summary = run_responses_export(settings, sources, export_options)
+    print_summary(summary, options["metrics_json"])
     raise SystemExit(summary.exit_code)
 
 
@@ -224,13 +298,3 @@ def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | Non
     # The key is handed over only so the archive can mask it wherever a server echoed it.
     with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
         yield archive.record
-
-
-def destination_uri(options: dict[str, Any]) -> str:
-    """The --dest URI of a command that has no ExportOptions; its --s3-endpoint-url reaches pyarrow via the env."""
-    if options.get("s3_endpoint_url"):
-        from etl.config import set_env_value
-
-        set_env_value("AWS_ENDPOINT_URL", options["s3_endpoint_url"])
-    dest: str = options["dest"]
-    return dest

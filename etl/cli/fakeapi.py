@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from etl.cli._common import handle_errors
-from etl.fakeapi import BOUNDARY_SIZES, FakeConfig, FakeServer, FaultKind, run_server
+from etl.fakeapi import BOUNDARY_SIZES, FakeConfig, FaultKind
+
+if TYPE_CHECKING:
+    from etl.fakeapi import FakeServer
 
 
 def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[FaultKind, ...]:
@@ -62,6 +66,8 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
     Prints the base URL on the first line of stdout. Clients send 'Authorization: Bearer <key>' and
     'OpenAI-Beta: assistants=v2' (or Azure's 'api-key' header and an api-version parameter).
     """
+    from etl.fakeapi import run_server  # needs aiohttp (the [fake] extra): an InputError says so without it
+
     try:
         config = FakeConfig(
             seed=seed, threads=threads, runs_per_thread=runs_per_thread, steps_per_run=steps_per_run,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from etl.cli._common import handle_errors
+from etl.cli._common import duckdb_storage_version, handle_errors, print_summary
 from etl.cli.archive import load_options
-from etl.importing import ImportSummary, Problem, run_import
+from etl.importing import Problem, run_import
+from etl.load.batch import BATCH_OBJECTS
 
 
 @click.command("import")
@@ -18,7 +18,11 @@ from etl.importing import ImportSummary, Problem, run_import
 @load_options
 @click.option("--strict", is_flag=True, help="Any bad record fails the import (exit 2) and nothing is written.")
 @click.option(
-    "--batch-size", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True, help="Objects per write."
+    "--batch-size",
+    type=click.IntRange(1, 1_000_000),
+    default=BATCH_OBJECTS,
+    show_default=True,
+    help="Objects per write.",
 )
 @handle_errors
 def import_(**options: Any) -> None:
@@ -32,26 +36,15 @@ def import_(**options: Any) -> None:
     def on_problem(problem: Problem) -> None:
         click.echo(f"bad record: {problem}", err=True)
 
+    storage_version = duckdb_storage_version(options)
     summary = run_import(
         options["paths"],
         options["dest"],
+        duckdb_storage_version=storage_version,
         extracted_at=datetime.now(UTC),
         strict=options["strict"],
         batch_size=options["batch_size"],
         on_problem=on_problem,
         s3_endpoint_url=options["s3_endpoint_url"],
     )
-    for line in _summary_lines(summary):
-        click.echo(line, err=True)
-    if options["metrics_json"]:
-        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
-
-
-def _summary_lines(summary: ImportSummary) -> list[str]:
-    rows = ", ".join(f"{name} {count}" for name, count in summary.rows.items())
-    return [
-        f"imported {summary.steps} steps and {summary.runs} runs from {summary.files} files into {summary.dest}"
-        f" in {summary.elapsed_s:.1f}s (extracted_at {summary.extracted_at.isoformat()})",
-        f"rows: {rows}",
-        f"bad records skipped: {summary.bad_records}",
-    ]
+    print_summary(summary, options["metrics_json"])

@@ -1,4 +1,5 @@
-"""How an export shows itself: progress bars on a terminal, periodic log lines elsewhere, text or JSON logs."""
+"""How an export shows itself on a terminal: progress bars, and log lines as text or JSON (``etl.pipeline.LogLines``
+says how far it got where there is no terminal)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import logging
 import sys
 import time
-from datetime import UTC, datetime
 from types import TracebackType
 
 from rich.console import Console
@@ -21,9 +21,8 @@ from rich.progress import (
 )
 
 from etl.extract import FetchedRun
-from etl.pipeline import ExportObserver, ExportSummary
-
-log = logging.getLogger("etl.progress")
+from etl.pipeline import ExportObserver
+from etl.values import iso
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,7 +30,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso(record.created, "milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -50,35 +49,6 @@ def configure_logging(log_format: str, *, verbose: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("etl").setLevel(logging.DEBUG if verbose else logging.INFO)
-
-
-class LogLines(ExportObserver):
-    """Every ``interval`` seconds one plain line: runs and steps done, rates (for Airflow and CI logs)."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self.started = self.last = time.monotonic()
-        self.runs = self.steps = self.failed = self.queued = 0
-
-    def discovered(self, runs: int) -> None:
-        self.queued += runs
-
-    def run_done(self, fetched: FetchedRun) -> None:
-        self.runs += 1
-        self.steps += len(fetched.steps)
-        self.failed += 0 if fetched.ok else 1
-        now = time.monotonic()
-        if now - self.last >= self.interval:
-            self.last = now
-            elapsed = now - self.started
-            log.info(
-                "progress: %d runs (%d failed), %d steps, %.1f runs/s, %.1f steps/s",
-                self.runs,
-                self.failed,
-                self.steps,
-                self.runs / elapsed,
-                self.steps / elapsed,
-            )
 
 
 class Bars(ExportObserver):
@@ -122,23 +92,3 @@ class Bars(ExportObserver):
         self._progress.update(
             self._steps, advance=len(fetched.steps), rate=f"{self._step_count / elapsed:,.0f} steps/s"
         )
-
-
-def summary_lines(summary: ExportSummary) -> list[str]:
-    """The human summary printed at the end of an export."""
-    lines = [
-        f"export to {summary.dest} (shard {summary.shard}) finished in {summary.elapsed_s:.1f} s",
-        f"  runs: {summary.runs_ok} ok, {summary.runs_failed} failed, {summary.runs_skipped} skipped (exported before)",
-        f"  steps: {summary.steps} ({summary.steps_per_s:,.0f} steps/s)",
-        "  rows: " + ", ".join(f"{name} {count}" for name, count in summary.rows.items()),
-        f"  requests: {summary.requests} ({summary.retries} retries), schema drift: {summary.schema_drift} rows",
-    ]
-    if summary.drift_kinds:
-        kinds = ", ".join(f"{kind} {rows}" for kind, rows in sorted(summary.drift_kinds.items()))
-        lines.append(f"  kept as sent (types this version does not know): {kinds}")
-    if summary.unknown_fields:
-        lines.append(f"  fields not stored (new in the API?): {', '.join(sorted(summary.unknown_fields))}")
-    for failure in summary.failures:
-        where = f"{failure['thread_id']}/{failure['run_id']}" if failure["run_id"] else f"thread {failure['thread_id']}"
-        lines.append(f"  FAILED {where}: {failure['reason']}")
-    return lines

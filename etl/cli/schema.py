@@ -12,6 +12,6 @@ from etl import schema as schema_module
 def schema(ddl: bool) -> None:
     """Print the tables and their columns, from the Arrow schemas."""
     if ddl:
-        click.echo("\n\n".join(schema_module.duckdb_ddl(t) for t in schema_module.TABLES.values()))
+        click.echo("\n\n".join(schema_module.duckdb_ddl(t) for t in schema_module.ALL_TABLES.values()))
     else:
         click.echo(schema_module.markdown(), nl=False)

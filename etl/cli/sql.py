@@ -10,18 +10,18 @@ import click
 import pyarrow as pa
 
 from etl import sqlfiles, sqlrun
-from etl.cli._common import EXIT_OTHER, handle_errors
+from etl.cli._common import DEFAULT_DEST, handle_errors
 from etl.cli._format import FORMATS, render
 from etl.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_CHECKS_FAILED = EXIT_OTHER  # a broken rule is neither a usage error (2) nor a partial export (3)
+EXIT_CHECKS_FAILED = 1  # a broken rule is neither a usage error (2) nor a partial export (3)
 
 
 def _dest_option(func: F) -> F:
     return click.option(
         "--dest",
-        default="runsteps.duckdb",
+        default=DEFAULT_DEST,
         show_default=True,
         help="*.duckdb file (opened read-only), or a Parquet root: a directory or s3://bucket/prefix.",
     )(func)

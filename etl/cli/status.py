@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -12,11 +11,12 @@ import click
 from etl.cli._common import handle_errors
 from etl.load import open_destination
 from etl.sharding import Shard
+from etl.values import iso
 
 
 @click.command()
 @click.option("--dest", required=True, help="*.duckdb or a Parquet root (directory or s3://bucket/prefix).")
-@click.option("--shard", default="0/1", show_default=True, metavar="I/N", help="Whose watermarks to show.")
+@click.option("--shard", default=str(Shard()), show_default=True, metavar="I/N", help="Whose watermarks to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @handle_errors
 def status(dest: str, shard: str, as_json: bool) -> None:
@@ -34,7 +34,7 @@ def status(dest: str, shard: str, as_json: bool) -> None:
         "runs_by_state": dict(sorted(by_state.items())),
         "steps": sum(r.step_count for r in records.values()),
         "failed_runs": [{"thread_id": r.thread_id, "run_id": r.run_id, "reason": r.error} for r in failed],
-        "watermarks": {t: _iso(m) for t, m in sorted(marks.items())},
+        "watermarks": {t: iso(m) for t, m in sorted(marks.items())},
         "last_exports": exports,
     }
     if as_json:
@@ -68,7 +68,3 @@ def _state_of(exported: bool, finished: bool, error: str | None) -> str:
     if error or not exported:
         return "failed"
     return "finished" if finished else "active"
-
-
-def _iso(moment: int) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat()

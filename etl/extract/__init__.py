@@ -3,7 +3,8 @@
     ids.py       validate_id, RunRef (a validated thread/run pair and its URL paths)
     retry.py     when to retry and how long to wait (pure functions)
     limiter.py   the pause every request of a client honours after a 429 or an empty rate-limit budget
-    client.py    ApiClient: one httpx.AsyncClient, headers, safety checks, bounded bodies, retries
+    client.py    ApiClient: one httpx transport (lanes.py), headers, safety checks, bounded bodies, retries
+    lanes.py     LaneTransport: keep-alive connections, one request at a time each
     paging.py    iter_pages: cursor paging over a list endpoint
     sources.py   runs/threads files, run discovery per thread
     streams.py   stream_map: bounded concurrency with backpressure

@@ -6,12 +6,13 @@ it against ``max_body_bytes``, parses it with orjson once and retries what ``etl
 worth retrying.
 
 Requests go straight to the transport rather than through ``httpx.AsyncClient``: the client's per-request
-work (merging the base URL and parameters: three URL parses; a cookie-jar round trip) measured 0.8 of the
-2 ms of CPU a request costs, and at 32 requests in flight that CPU is what keeps an export from running at
-the speed the API's latency allows. What the client would add is not wanted here anyway: no redirects are
-followed, no cookies kept, no environment proxies used; timeouts travel with each request as httpx's own
-client sends them. A 429 or an exhausted rate-limit budget pauses every request
-of the client, not just the one that was told. No message, log line or record carries the API key.
+work (merging the base URL and parameters: three URL parses; a cookie-jar round trip) was most of the CPU a
+request costs, and with many requests in flight that CPU is what keeps an export from running at the speed
+the API's latency allows (figures: README, Benchmarks, "Measurements behind the design"). What the client
+would add is not wanted here anyway: no redirects are followed, no cookies kept, no environment proxies
+used; timeouts travel with each request as httpx's own client sends them. A 429 or an exhausted rate-limit
+budget pauses every request of the client, not just the one that was told. No message, log line or record
+carries the API key.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from etl.config import Settings
+from etl.config import DEFAULT_BASE_URL, Secret, Settings
 from etl.errors import ApiError, AuthError, FatalApiError, InputError, RetriableApiError
+from etl.extract.auth import TokenSource, with_credential
 from etl.extract.lanes import LaneTransport
 from etl.extract.limiter import SharedPause
 from etl.extract.retry import RetryPolicy, is_retriable_status, parse_duration, server_wait
+from etl.providers import AuthKind
 
 log = logging.getLogger(__name__)
 
@@ -104,23 +107,22 @@ class ClientStats:
 
 
 def request_headers(settings: Settings) -> dict[str, str]:
-    """The headers every request carries: auth (Bearer, or Azure ``api-key``), beta, org/project, user agent."""
+    """The headers every request carries: the provider's own and its auth header for a given secret, org/project."""
+    provider = settings.provider_spec
     headers = {
         "Accept": "application/json",
         "Accept-Encoding": "gzip, deflate",
-        "OpenAI-Beta": "assistants=v2",
+        **provider.headers,
         "User-Agent": settings.user_agent,
     }
     key = settings.api_key.reveal()
     if key:
-        if settings.azure_api_version:
-            headers["api-key"] = key
-        else:
-            headers["Authorization"] = f"Bearer {key}"
-    if settings.organization:
-        headers["OpenAI-Organization"] = settings.organization
-    if settings.project:
-        headers["OpenAI-Project"] = settings.project
+        headers[provider.auth.header] = provider.auth.header_value(key)
+    if provider.sends_openai_account_headers:
+        if settings.organization:
+            headers["OpenAI-Organization"] = settings.organization
+        if settings.project:
+            headers["OpenAI-Project"] = settings.project
     return headers
 
 
@@ -134,7 +136,12 @@ def check_base_url(settings: Settings) -> httpx.URL:
         raise InputError(f"base URL must start with https:// (or http:// for a local server), not {url.scheme!r}")
     if url.query or url.fragment:
         raise InputError("base URL must not have a query or fragment: give the path only (Azure: --azure-api-version)")
-    if url.scheme == "http" and settings.api_key and not settings.allow_insecure_http and not _is_loopback(url.host):
+    provider = settings.provider_spec
+    if provider.default_base_url is None and settings.base_url == DEFAULT_BASE_URL:
+        hint = provider.base_url_hint
+        raise InputError(f"provider {provider.name} has no default base URL: pass --base-url ({hint})")
+    sends_secret = bool(settings.api_key) or provider.auth.kind is AuthKind.ENTRA
+    if url.scheme == "http" and sends_secret and not settings.allow_insecure_http and not _is_loopback(url.host):
         raise InputError(
             f"refusing to send the API key over plain http to {url.host}: use https, "
             "or pass --allow-insecure-http if this network is trusted"
@@ -154,13 +161,26 @@ class ApiClient:
         backoff_base: float = 0.5,
         max_connections: int | None = None,
     ) -> None:
+        provider = settings.provider_spec
+        if provider.auth.kind is AuthKind.ENTRA and not settings.api_key:
+            settings = with_credential(settings)
         self.settings = settings
+        self.provider = provider
+        # Entra ID: a token per request, refreshed before it expires; otherwise the secret sits in the headers.
+        self.tokens = (
+            TokenSource(settings.credential, provider.auth.token_scope or "")
+            if settings.credential is not None and not settings.api_key
+            else None
+        )
+        self._token_headers: tuple[Secret, httpx.Headers] | None = None
         self.policy = RetryPolicy(max_retries=settings.max_retries, backoff_base=backoff_base)
         self.stats = ClientStats()
         self._pause = SharedPause()
         self._on_response = on_response
-        self._base_url = str(check_base_url(settings)).rstrip("/")
-        self._fixed_params = (("api-version", settings.azure_api_version),) if settings.azure_api_version else ()
+        base = str(check_base_url(settings)).rstrip("/")
+        # Where the API family lives under the given URL (Foundry's /openai/v1), unless the URL says so already.
+        self._base_url = base if base.endswith(provider.base_path) else base + provider.base_path
+        self._fixed_params = provider.fixed_params(settings.api_version_value)
         self._headers = httpx.Headers(request_headers(settings))
         # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.
         timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None)
@@ -189,10 +209,17 @@ class ApiClient:
         last ``RetriableApiError`` once ``max_retries`` retries are spent.
         """
         retries = 0
+        renewed = False
         while True:
             await self._pause.wait()
             try:
                 return await self._attempt(path, params)
+            except _StaleToken as stale:
+                # The server found the token expired (clocks differ): one new token, one more try.
+                if renewed or self.tokens is None:
+                    raise stale.error from None
+                self.tokens.invalidate(stale.token)
+                renewed = True
             except RetriableApiError as exc:
                 wait = self.policy.delay(retries, exc.retry_after)
                 if wait is None or retries >= self.policy.max_retries:
@@ -210,7 +237,9 @@ class ApiClient:
         self.stats.requests += 1
         query = urlencode((*self._fixed_params, *params))
         url = f"{self._base_url}{path}?{query}" if query else self._base_url + path
-        request = httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+        token = await self.tokens.token() if self.tokens is not None else None
+        headers = self._headers if token is None else self._with_token(token)
+        request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
         try:
             response = await self._transport.handle_async_request(request)
             response.request = request
@@ -244,7 +273,23 @@ class ApiClient:
             self._record(response, path, body, fetched_at)
             return data
         self._record(response, path, body, fetched_at)
-        raise self._status_error(response, body, path)
+        error = self._status_error(response, body, path)
+        if token is not None and status == 401 and not self._permission_denied(error):
+            raise _StaleToken(token, error)
+        raise error
+
+    def _with_token(self, token: Secret) -> httpx.Headers:
+        """The request headers with ``token`` as the auth header (built once per token, not per request)."""
+        if self._token_headers is None or self._token_headers[0] != token:
+            headers = self._headers.copy()
+            auth = self.provider.auth
+            headers[auth.header] = auth.header_value(token.reveal())
+            self._token_headers = (token, headers)
+        return self._token_headers[1]
+
+    def _permission_denied(self, error: ApiError) -> bool:
+        code = self.provider.permission_code
+        return code is not None and error.code == code
 
     async def _read_body(self, response: httpx.Response, path: str) -> bytes:
         """The whole (decoded) body, refused as soon as it grows past ``max_body_bytes``."""
@@ -270,7 +315,10 @@ class ApiClient:
         parsed = ApiError.from_response(httpx.Response(response.status_code, headers=response.headers, content=body))
         status = response.status_code
         kind: type[ApiError]
-        if isinstance(parsed, AuthError):
+        if self._permission_denied(parsed) and status in (401, 403):
+            kind = AuthError
+            parsed.message += f": {self.provider.permission_hint}"
+        elif isinstance(parsed, AuthError):
             kind = AuthError
         elif 300 <= status < 400:
             kind = FatalApiError
@@ -284,7 +332,7 @@ class ApiClient:
             status=status,
             code=parsed.code,
             request_id=parsed.request_id,
-            retry_after=server_wait(response.headers),
+            retry_after=server_wait(response.headers, names=self.provider.retry_after_headers),
         )
 
     def _gave_up(self, exc: RetriableApiError, retries: int, wait_too_long: bool) -> RetriableApiError:
@@ -335,10 +383,22 @@ class ApiClient:
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key, and anything shaped like an OpenAI key, replaced by ``***``."""
-        key = self.settings.api_key.reveal()
-        if key:
-            text = text.replace(key, "***")
+        secrets = [self.settings.api_key.reveal()]
+        if self._token_headers is not None:
+            secrets.append(self._token_headers[0].reveal())
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
         return _KEY_LIKE.sub("sk-***", text)
+
+
+class _StaleToken(Exception):
+    """A 401 to a request that carried an Entra ID token: renew the token once before giving up."""
+
+    def __init__(self, token: Secret, error: ApiError) -> None:
+        super().__init__("stale token")
+        self.token = token
+        self.error = error
 
 
 def _is_loopback(host: str) -> bool:

@@ -2,10 +2,10 @@
 
 Why not httpx's own pool: httpcore 1.0's pool hands every request queued in the same pass the same idle
 connection; all but one then fail with ``ConnectionNotAvailable`` and queue again. An API answering at a
-steady latency returns responses in bursts, so the next requests arrive together and this goes quadratic:
-measured at 32 runs in flight, 6.5 connection attempts and 8-10 ms of CPU per request, which capped the
-export at a tenth of what the latency allows. Here a request takes a free lane from a stack (the most
-recently used first, so warm connections stay warm) and gives it back when its response is closed.
+steady latency returns responses in bursts, so the next requests arrive together and this goes quadratic,
+capping the export far below what the latency allows (figures: README, Benchmarks, "Measurements behind the
+design"). Here a request takes a free lane from a stack (the most recently used first, so warm connections
+stay warm) and gives it back when its response is closed.
 """
 
 from __future__ import annotations

@@ -37,22 +37,32 @@ def is_retriable_status(status: int, headers: Mapping[str, str]) -> bool:
     return status in RETRIABLE_STATUSES or status >= 500
 
 
-def server_wait(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
-    """The wait the server asked for, in seconds: ``retry-after-ms``, then ``retry-after``; None if absent."""
-    millis = _finite(headers.get("retry-after-ms"))
-    if millis is not None:
-        return millis / 1000
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _finite(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when.timestamp() - now()
+OPENAI_RETRY_HEADERS: tuple[tuple[str, float], ...] = (("retry-after-ms", 0.001), ("retry-after", 1.0))
+
+
+def server_wait(
+    headers: Mapping[str, str],
+    now: Callable[[], float] = time.time,
+    names: tuple[tuple[str, float], ...] = OPENAI_RETRY_HEADERS,
+) -> float | None:
+    """The wait the server asked for, in seconds, from the first of ``names`` (header, seconds per unit) it sent.
+
+    The default is OpenAI's ``retry-after-ms`` then ``retry-after``; the provider description names its own.
+    ``retry-after`` may also be an HTTP date. None if no such header was sent.
+    """
+    for name, unit in names:
+        value = headers.get(name)
+        if value is None:
+            continue
+        number = _finite(value)
+        if number is not None:
+            return number * unit
+        if unit == 1.0:  # seconds may also be given as an HTTP date
+            try:
+                return parsedate_to_datetime(value).timestamp() - now()
+            except (TypeError, ValueError, IndexError):
+                continue
+    return None
 
 
 def backoff(retries_taken: int, base: float = 0.5, cap: float = 8.0, rng: Callable[[], float] = random.random) -> float:

@@ -50,6 +50,12 @@ def read_threads_file(path: str, stdin: TextIO | None = None) -> Iterator[str]:
     return _read_threads(path, _open(path, stdin))
 
 
+def read_ids_file(path: str, kind: str, stdin: TextIO | None = None) -> Iterator[str]:
+    """The ids of ``kind`` (response, conversation) in a file of one id a line, or a CSV file with a ``<kind>_id``
+    column; ``-`` reads stdin."""
+    return _read_threads(path, _open(path, stdin), kind)
+
+
 @dataclass(frozen=True)
 class DiscoveredThread:
     """The runs found in one thread within the bounds, or why listing them failed."""
@@ -206,7 +212,7 @@ def _read_runs(path: str, lines: Iterable[str]) -> Iterator[RunRef]:
         _close(lines)
 
 
-def _read_threads(path: str, lines: Iterable[str]) -> Iterator[str]:
+def _read_threads(path: str, lines: Iterable[str], kind: str = "thread") -> Iterator[str]:
     numbered = _numbered(path, lines)
     try:
         first = next(numbered, None)
@@ -214,12 +220,12 @@ def _read_threads(path: str, lines: Iterable[str]) -> Iterator[str]:
             return
         number, line = first
         header = _csv_row(line)
-        column = header.index("thread_id") if "thread_id" in header else None
+        column = header.index(f"{kind}_id") if f"{kind}_id" in header else None
         if column is None:
-            yield _id_at(path, number, "thread", line.strip())
+            yield _id_at(path, number, kind, line.strip())
         for number, line in numbered:
             value = line.strip() if column is None else _column(path, number, line, column)
-            yield _id_at(path, number, "thread", value)
+            yield _id_at(path, number, kind, value)
     finally:
         _close(lines)
 

@@ -26,11 +26,12 @@ class FaultKind(enum.StrEnum):
 
 
 ALL_FAULTS: tuple[FaultKind, ...] = tuple(FaultKind)
+FLAVORS = ("openai", "responses", "foundry-responses")
 
 # Options that shape the data; the rest (latency, faults...) may change while a server runs.
 DATA_FIELDS = frozenset(
     {"seed", "threads", "runs_per_thread", "steps_per_run", "boundary_sizes", "start", "days",
-     "future_variants", "long_output_bytes"}
+     "future_variants", "long_output_bytes", "flavor", "conversations", "chains"}
 )
 
 
@@ -79,6 +80,11 @@ class FakeConfig:
     future_variants: bool = False
     # Size of the one long function output of the dataset (0: no long output).
     long_output_bytes: int = 1_048_576
+    # openai: the Assistants API; responses: also the Responses and Conversations APIs (served by every flavor);
+    # foundry-responses: those with Foundry's GET /responses and GET /conversations, and agent references.
+    flavor: str = "openai"
+    conversations: int = 3  # Responses data: conversations of three turns each
+    chains: int = 2  # Responses data: previous_response_id chains of three responses each
     api_key: str = "sk-fake"
     latency_ms: float = 0.0
     fault_rate: float = 0.0
@@ -99,6 +105,10 @@ class FakeConfig:
         for name in ("threads", "runs_per_thread", "days", "long_output_bytes", "fault_max_consecutive"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {self.flavor!r}")
+        if self.conversations < 0 or self.chains < 0:
+            raise ValueError("conversations and chains must be >= 0")
         if any(size < 0 for size in self.boundary_sizes):
             raise ValueError("boundary sizes must be >= 0")
         if not 0.0 <= self.fault_rate <= 1.0:

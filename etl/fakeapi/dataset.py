@@ -17,7 +17,6 @@ import orjson
 
 from etl.fakeapi.config import FakeConfig
 from etl.fakeapi.generate import (
-    Json,
     StepTimeline,
     build_run,
     build_steps,
@@ -27,6 +26,7 @@ from etl.fakeapi.generate import (
 )
 from etl.fakeapi.paging import PageQuery, select_page
 from etl.fakeapi.plan import FastRandom, RunPlan, make_id, plan_dataset
+from etl.values import Json
 
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024  # holds ~200,000 typical steps, with and without content
 
@@ -92,7 +92,6 @@ class Dataset:
         self._run_positions: dict[str, dict[str, int]] = {}
         self._plans = {run.run_id: run for runs in self._threads.values() for run in runs}
         self._run_bytes: dict[str, bytes] = {}
-        self._run_overrides: dict[str, Json] = {}
         self._cache: OrderedDict[str, _ServedSteps] = OrderedDict()
         self._cache_bytes = 0
         self._cache_limit = cache_bytes
@@ -213,13 +212,6 @@ class Dataset:
             objects[served.position[step["id"]]] = step
             self._pin(plan.run_id, _ServedSteps.from_objects(objects))
 
-    def replace_run(self, run: Json) -> None:
-        """Serve ``run`` instead of the run with the same id (its steps are left as they were)."""
-        with self._lock:
-            self._plan(run["thread_id"], run["id"])
-            self._run_overrides[run["id"]] = run
-            self._run_bytes.pop(run["id"], None)
-
     def add_run(self, thread_id: str, *, n_steps: int = 3, status: str = "completed",
                 created_at: int | None = None) -> Json:
         """Add a run (a new thread too, if unknown) created after the thread's newest run; returns it."""
@@ -258,7 +250,6 @@ class Dataset:
             runs = self._threads[thread_id]
             runs[next(i for i, run in enumerate(runs) if run.run_id == run_id)] = plan
             self._run_bytes.pop(run_id, None)
-            self._run_overrides.pop(run_id, None)
             self._pinned.pop(run_id, None)
             self._evict(run_id)
             return self.get_run(thread_id, run_id)
@@ -281,8 +272,7 @@ class Dataset:
     def _run_json(self, plan: RunPlan) -> bytes:
         data = self._run_bytes.get(plan.run_id)
         if data is None:
-            override = self._run_overrides.get(plan.run_id)
-            data = _dumps(override if override is not None else self._build_run(plan))
+            data = _dumps(self._build_run(plan))
             self._run_bytes[plan.run_id] = data
         return data
 

@@ -72,7 +72,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
 
 # What --future-variants adds (names chosen to look like what the API could plausibly add next).
 FUTURE_STEP_TYPE = "reasoning"
-FUTURE_TOOL_CALL_TYPE = "mcp"
+FUTURE_TOOL_CALL_TYPE = "web_search"  # not "mcp": Foundry defines that one
 FUTURE_RUN_FIELD = "reasoning_effort"
 FUTURE_STEP_FIELD = "attempt"
 FUTURE_FUNCTION_FIELD = "strict"

@@ -11,14 +11,13 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from etl.fakeapi import deviations as dev
 from etl.fakeapi import texts
 from etl.fakeapi.plan import LAST_STEP_STATUS, TERMINAL_RUN_STATUSES, FastRandom, RunPlan, make_id
-
-Json = dict[str, Any]
+from etl.values import Json
 
 _RUN_EXPIRY_SECONDS = 600
 
@@ -26,6 +25,13 @@ _WEIGHTS: dict[str, int] = {
     "message": 45, "code_logs": 8, "code_image": 4, "code_none": 3, "code_logs_image": 3, "file_search": 10,
     "fs_bare": 2, "fn_short": 10, "fn_unicode": 4, "fn_null": 3, "multi": 8,
 }  # fmt: skip
+_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "o3-mini")
+_REASONING_MODELS = frozenset({"o3-mini"})
+# How a run's usage spells its cached tokens: real payloads say prompt_token_details, Chat Completions
+# prompt_tokens_details, and older payloads send no details at all (None).
+_DETAIL_KEYS = ("prompt_token_details", "prompt_tokens_details", None)
+_DETAILS_SHARE = 0.6  # runs whose usage carries the details
+_CACHE_BLOCK = 128  # prompt caching counts whole blocks of 128 tokens
 _FUTURE_WEIGHT = 3  # per future recipe, when --future-variants is on
 _FUTURE_FIELD_SHARE = 0.3
 
@@ -39,17 +45,43 @@ class StepTimeline:
     status: str
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # part of prompt_tokens
+    reasoning_tokens: int = 0  # part of completion_tokens
+    detail_key: str | None = None  # how usage spells the prompt details; None: no details sent
 
     @property
     def usage(self) -> Json | None:
         """The step's usage object; null while in progress."""
         if self.status == "in_progress":
             return None
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-        }
+        return usage_object(
+            self.prompt_tokens, self.completion_tokens, self.cached_tokens, self.reasoning_tokens, self.detail_key
+        )
+
+
+def usage_object(prompt: int, completion: int, cached: int, reasoning: int, detail_key: str | None) -> Json:
+    """A usage object as the API sends it, with the token details when ``detail_key`` names their spelling."""
+    usage: Json = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    if detail_key is not None:
+        usage[detail_key] = {"cached_tokens": cached}
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
+
+
+def run_model(plan: RunPlan) -> str:
+    """The run's model (the first showcase run uses a reasoning model)."""
+    if plan.coverage_index == 0:
+        return "o3-mini"
+    return FastRandom(plan.key + "/model").choice(_MODELS)
+
+
+def _detail_key(plan: RunPlan, rng: random.Random) -> str | None:
+    """How the run's usage spells its details: the first showcase runs show each spelling and none."""
+    if 0 <= plan.coverage_index < len(_DETAIL_KEYS):
+        return _DETAIL_KEYS[plan.coverage_index]
+    if plan.legacy_steps or rng.random() >= _DETAILS_SHARE:
+        return None
+    return _DETAIL_KEYS[0] if rng.random() < 0.8 else _DETAIL_KEYS[1]
 
 
 def timeline(plan: RunPlan) -> list[StepTimeline]:
@@ -64,7 +96,25 @@ def timeline(plan: RunPlan) -> list[StepTimeline]:
         completion = 0 if status == "failed" else rng.randint(1, 800)
         steps.append(StepTimeline(clock, ended_at, status, rng.randint(50, 4000), completion))
         clock = ended_at + rng.randint(1, 3)
-    return steps
+    return _with_details(plan, steps)
+
+
+def _with_details(plan: RunPlan, steps: list[StepTimeline]) -> list[StepTimeline]:
+    """The steps with cached and reasoning tokens, from their own stream (the timeline's stays as it was)."""
+    rng = FastRandom(plan.key + "/usage")
+    key = _detail_key(plan, rng)
+    if key is None:
+        return steps
+    reasoning = run_model(plan) in _REASONING_MODELS
+    return [
+        replace(
+            step,
+            cached_tokens=_CACHE_BLOCK * rng.randint(0, step.prompt_tokens // _CACHE_BLOCK),
+            reasoning_tokens=rng.randint(0, step.completion_tokens) if reasoning else 0,
+            detail_key=key,
+        )
+        for step in steps
+    ]
 
 
 def build_steps(
@@ -116,7 +166,7 @@ def build_run(plan: RunPlan, steps: Sequence[StepTimeline], pending_calls: Seque
         "completed_at": ended if status == "completed" else None,
         "required_action": _required_action(pending_calls) if status == "requires_action" else None,
         "last_error": _run_error(rng) if status == "failed" else None,
-        "model": rng.choice(("gpt-4o", "gpt-4o-mini", "gpt-4.1")),
+        "model": run_model(plan),
         # Real payloads sent null instructions although the schema says string (deviations.py).
         "instructions": None if rng.random() < 0.1 else "You are a helpful assistant. Answer briefly.",
         "tools": [
@@ -293,9 +343,14 @@ def _step_error(rng: random.Random) -> Json:
 
 
 def _sum_usage(steps: Sequence[StepTimeline]) -> Json:
-    prompt = sum(step.prompt_tokens for step in steps if step.status != "in_progress")
-    completion = sum(step.completion_tokens for step in steps if step.status != "in_progress")
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    done = [step for step in steps if step.status != "in_progress"]
+    return usage_object(
+        sum(step.prompt_tokens for step in done),
+        sum(step.completion_tokens for step in done),
+        sum(step.cached_tokens for step in done),
+        sum(step.reasoning_tokens for step in done),
+        steps[0].detail_key if steps else None,
+    )
 
 
 def strip_content(step: Json) -> Json:

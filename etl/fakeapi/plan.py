@@ -52,7 +52,7 @@ _EMPTY_FAILED_SHARE = 0.4  # failed runs whose failed step is tool_calls with an
 
 
 class FastRandom(random.Random):
-    """``random.Random`` whose ``randint`` and ``choice`` scale one float: ~3x faster, uniform enough for fake data."""
+    """``random.Random`` whose ``randint`` and ``choice`` scale one float: faster, and uniform enough for fake data."""
 
     def randint(self, a: int, b: int) -> int:
         return a + int(self.random() * (b - a + 1))

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from etl.fakeapi.config import FakeConfig
 from etl.fakeapi.dataset import Dataset, Truth
+from etl.fakeapi.responses_data import ResponsesData
 from etl.fakeapi.server import RequestLog, RequestRecord, ServerState, create_app
 
 # A slow fault's handler may still be sleeping at shutdown: stop waiting for it quickly.
@@ -60,6 +61,11 @@ class FakeServer:
     def truth(self) -> Truth:
         """Exactly the objects served right now."""
         return self._state.dataset.truth()
+
+    @property
+    def responses(self) -> ResponsesData:
+        """The Responses and Conversations data served (mutable: ``grow``, ``finish_pending``)."""
+        return self._state.responses_data
 
     @property
     def thread_ids(self) -> tuple[str, ...]:

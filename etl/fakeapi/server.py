@@ -24,6 +24,9 @@ from etl.fakeapi import faults, responses
 from etl.fakeapi.config import FakeConfig, FaultKind
 from etl.fakeapi.dataset import Dataset, NotFoundError
 from etl.fakeapi.paging import PageQuery, UnknownCursorError
+from etl.fakeapi.responses_api import KINDS as RESPONSES_KINDS
+from etl.fakeapi.responses_api import ResponsesEndpoints, Route
+from etl.fakeapi.responses_data import ResponsesData
 
 RUNS_LIST, RUN_GET, STEPS_LIST, STEP_GET, OTHER = "runs_list", "run_get", "steps_list", "step_get", "other"
 PREFIXES = ("/v1", "/openai", "/openai/v1")
@@ -88,18 +91,34 @@ class ServerState:
         self.log = RequestLog()
         self.faults = faults.FaultPlan()
         self.headers = responses.HeaderMaker(config.seed)
+        self._responses_data: ResponsesData | None = None
+        self._responses_lock = threading.Lock()
+
+    @property
+    def responses_data(self) -> ResponsesData:
+        """The Responses and Conversations data, made on first use (most fakes serve only run steps)."""
+        with self._responses_lock:
+            if self._responses_data is None:
+                config = self.config
+                self._responses_data = ResponsesData(
+                    config.seed, config.start_ts, conversations=config.conversations, chains=config.chains,
+                    agents=config.flavor == "foundry-responses",
+                )
+            return self._responses_data
 
 
 def create_app(state: ServerState) -> web.Application:
     """The aiohttp application serving ``state``."""
     app = web.Application(middlewares=[_middleware(state)])
     endpoints = _Endpoints(state)
-    routes = (
+    routes: list[Route] = [
         ("/threads/{thread_id}/runs", endpoints.list_runs, RUNS_LIST),
         ("/threads/{thread_id}/runs/{run_id}", endpoints.get_run, RUN_GET),
         ("/threads/{thread_id}/runs/{run_id}/steps", endpoints.list_steps, STEPS_LIST),
         ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", endpoints.get_step, STEP_GET),
-    )
+    ]
+    successors = ResponsesEndpoints(lambda: state.responses_data, listing=state.config.flavor == "foundry-responses")
+    routes += successors.routes()
     for number, prefix in enumerate(PREFIXES):
         for path, handler, kind in routes:
             app.router.add_get(prefix + path, handler, name=f"{kind}.p{number}", allow_head=False)
@@ -132,7 +151,8 @@ def _middleware(state: ServerState) -> Middleware:
         headers = state.headers.make(config.rate_limit_requests, started)
         response: web.StreamResponse | None = faults.status_fault(fault, config, headers) if fault else None
         if response is None and fault is not FaultKind.DROP:
-            response = _check_headers(request, config) or await _call(handler, request)
+            beta = _kind(request) not in RESPONSES_KINDS  # the Responses API takes no OpenAI-Beta header
+            response = _check_headers(request, config, beta=beta) or await _call(handler, request)
             response.headers.update(headers)
         # The answer is ready before the latency is served: a burst of requests that wake together then
         # only has to be written out, so many concurrent requests add little beyond the latency.
@@ -184,7 +204,7 @@ async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
         return responses.error_response(405, f"Invalid method for URL ({request.method} {request.path})")
 
 
-def _check_headers(request: web.Request, config: FakeConfig) -> web.Response | None:
+def _check_headers(request: web.Request, config: FakeConfig, *, beta: bool = True) -> web.Response | None:
     """The key, Azure api-version, beta header and quota checks; None when the request may proceed."""
     authorization = request.headers.get("Authorization")
     azure_key = request.headers.get("api-key")
@@ -204,9 +224,9 @@ def _check_headers(request: web.Request, config: FakeConfig) -> web.Response | N
         given = _bearer(authorization)
         if given != config.api_key:
             return responses.wrong_key(given or "")
-        beta = request.headers.get("OpenAI-Beta")
-        if "assistants=v2" not in [part.strip() for part in (beta or "").split(",")]:
-            return responses.bad_beta(beta)
+        sent = request.headers.get("OpenAI-Beta")
+        if beta and "assistants=v2" not in [part.strip() for part in (sent or "").split(",")]:
+            return responses.bad_beta(sent)
     if config.quota_exhausted:
         return responses.quota_exhausted()
     return None

@@ -9,6 +9,10 @@ from etl.sharding import Shard
 if TYPE_CHECKING:
     from etl.load.base import Destination
 
+# New DuckDB files are written so that DuckDB 1.2 and later open them (analysts' CLIs, notebooks, BI drivers and
+# dbt still run 1.x); "latest" writes DuckDB's newest format, which only the newest DuckDB reads.
+DUCKDB_STORAGE_VERSION = "v1.2.0"
+
 
 def is_duckdb_uri(uri: str) -> bool:
     """True when ``--dest`` names a DuckDB file (``*.duckdb``); anything else is a Parquet root."""
@@ -16,17 +20,23 @@ def is_duckdb_uri(uri: str) -> bool:
 
 
 def open_destination(
-    uri: str, shard: Shard | None = None, *, read_only: bool = False, s3_endpoint_url: str | None = None
+    uri: str,
+    shard: Shard | None = None,
+    *,
+    read_only: bool = False,
+    s3_endpoint_url: str | None = None,
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> Destination:
     """The destination ``--dest`` names: ``*.duckdb`` is a DuckDB file, anything else a Parquet root.
 
     ``s3_endpoint_url``: an S3-compatible store's endpoint (default ``$AWS_ENDPOINT_URL``).
+    ``duckdb_storage_version``: the storage format of a DuckDB file this creates (an existing file keeps its own).
     """
     shard = shard or Shard()
     if is_duckdb_uri(uri):
         from etl.load.duckdb import DuckDBDestination
 
-        return DuckDBDestination(uri, shard, read_only=read_only)
+        return DuckDBDestination(uri, shard, read_only=read_only, storage_version=duckdb_storage_version)
     from etl.load.parquet import ParquetDestination
 
     return ParquetDestination(uri, shard, read_only=read_only, s3_endpoint_url=s3_endpoint_url)

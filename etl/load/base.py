@@ -41,6 +41,14 @@ class RunRecord:
         return self.exported and self.run_status in TERMINAL_RUN_STATUSES
 
 
+@dataclass(frozen=True)
+class ItemCursor:
+    """Where the stored items of a conversation end: the next position, and the last stored item's id."""
+
+    next_position: int
+    last_item_id: str | None
+
+
 @dataclass
 class ExportBatch:
     """One unit of writing: the rows of some runs (all five tables) and those runs' state records.
@@ -99,3 +107,6 @@ class Destination(StateStore, Protocol):
 
     def write(self, batch: ExportBatch) -> None:
         """Land one batch as a unit: replace its steps (and their children) and runs, then its state."""
+
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end: how many there are, and the id of the last one."""

@@ -1,5 +1,6 @@
 """The DuckDB destination: one file, one writer process, each batch one transaction with its state rows.
 
+<<<<<<< HEAD
 Each key is kept once by the writer, not by a primary-key index: a batch deletes the rows of its runs and
 steps (a re-exported step's children all go) and inserts the new ones, in one transaction. DuckDB keeps a
 primary-key index (ART) whole in memory and growing with the file, which made an export's memory grow with
@@ -7,9 +8,18 @@ the destination: 200k steps took 1.4x the memory of 20k, and capping DuckDB's me
 write. Without the indexes every page DuckDB holds can be evicted, so the writer caps its memory
 (``WRITER_MEMORY``) and an export's peak stays flat; ``runsteps sql check duplicate_keys`` verifies the keys.
 Files written with primary keys are rebuilt without them when a writer first opens them (``_drop_keys``).
+=======
+Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
+longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
+removed key from the primary-key index at commit, which is slow once a table spans more than one row group,
+while an upsert rewrites the row in place (figures: README, Benchmarks, "Measurements behind the design").
+>>>>>>> main
 
 Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
 killed at any point leaves a file that opens with the whole batch or none of it.
+
+A new file is written in the storage format of ``storage_version`` (default ``v1.2.0``: DuckDB 1.2 and later
+open it, not only the DuckDB that wrote it); an existing file keeps the format it has.
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from etl.errors import DestinationBusyError, DestinationError
-from etl.load.base import ExportBatch
+from etl.errors import DestinationBusyError, DestinationError, InputError
+from etl.load import DUCKDB_STORAGE_VERSION
+from etl.load.base import ExportBatch, ItemCursor
 from etl.load.duckdb_state import (
     DuckDBStateStore,
     check_schema_version,
@@ -38,13 +49,17 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
-from etl.schema import STEP_CHILD_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
+<<<<<<< HEAD
 # What a writer lets DuckDB hold in memory (buffer pool and operators); more spills to a temp file beside the
 # destination (bench_memory, issue 16: 64 MB keeps an export's peak flat).
 WRITER_MEMORY = "64MB"
+=======
+_STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
+>>>>>>> main
 _CONFIG_CLASH = "different configuration"
 
 # DuckDB shares one database instance between the connections of a process, so its file lock cannot tell two
@@ -56,12 +71,20 @@ _writers: set[Path] = set()
 class DuckDBDestination(DuckDBStateStore):
     """A DuckDB database file holding the five tables and the ``_runsteps_*`` state tables."""
 
-    def __init__(self, uri: str, shard: Shard | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str,
+        shard: Shard | None = None,
+        *,
+        read_only: bool = False,
+        storage_version: str = DUCKDB_STORAGE_VERSION,
+    ) -> None:
         if "://" in uri:
             raise DestinationError(f"{uri}: a DuckDB destination must be a local file path")
         self.uri = uri
         self.shard = shard or Shard()
         self.read_only = read_only
+        self.storage_version = parse_storage_version(storage_version)
         self.path = Path(uri).expanduser().resolve()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._claimed = False  # this object holds the process's writer claim on the file
@@ -111,6 +134,8 @@ class DuckDBDestination(DuckDBStateStore):
             _writers.add(self.path)
             self._claimed = True
         try:
+            if not self.path.exists():
+                _create_file(self.uri, self.path, self.storage_version)
             self._con = _connect(self.uri, self.path, read_only=False)
             _create_tables(self._con, self.uri)
         except BaseException:
@@ -136,12 +161,26 @@ class DuckDBDestination(DuckDBStateStore):
             upsert_run_records(con, batch.records)
 
 
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end (conversations with none stored are left out)."""
+        ids = list(conversation_ids)
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            "SELECT conversation_id, max(position) + 1, arg_max(item_id, position) FROM conversation_items"
+            " WHERE list_contains(?, conversation_id) GROUP BY conversation_id",
+            [ids],
+        ).fetchall()
+        return {conversation: ItemCursor(int(count), last) for conversation, count, last in rows}
+
+
 def load_parquet_into_duckdb(
     parquet_root: str,
     duckdb_path: str,
     partitions: Iterable[date] | None = None,
     *,
     s3_endpoint_url: str | None = None,
+    storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> dict[str, int]:
     """Make the DuckDB file hold exactly the Parquet root's rows for some ``created_date`` partitions (None: all).
 
@@ -154,7 +193,7 @@ def load_parquet_into_duckdb(
     with ParquetDestination(parquet_root, read_only=True, s3_endpoint_url=s3_endpoint_url) as source:
         records = source.run_records()
     counts: dict[str, int] = {}
-    with DuckDBDestination(duckdb_path) as dest:
+    with DuckDBDestination(duckdb_path, storage_version=storage_version) as dest:
         con = dest.connection
         scope = "TRUE"
         if days is not None:
@@ -162,17 +201,57 @@ def load_parquet_into_duckdb(
             # The session time zone is UTC (see _connect), so this is the UTC date the Parquet layout uses.
             scope = "CAST(t.created_at AS DATE) IN (SELECT day FROM _runsteps_days)"
         with _transaction(con, f"loading {store.display} into {duckdb_path}"):
-            for table in TABLES.values():
+            for table in ALL_TABLES.values():
                 dataset = parquet_dataset(store.root, table.name, filesystem=store.fs)
-                counts[table.name] = _load_table(con, table, _scan(dataset, table, days), scope)
+                # Entity rows (threads, assistants) have no day of their own in the Parquet layout: all of them.
+                rows = _scan(dataset, table, None if table.entity else days)
+                loaded = _load_table(con, table, rows, "TRUE" if table.entity else scope)
+                if loaded or table.name in TABLES:  # the other tables only when they hold rows
+                    counts[table.name] = loaded
             counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
     return counts
 
 
+def parse_storage_version(text: str) -> str:
+    """``latest`` or a DuckDB version (``v1.2.0``) this DuckDB can write files for; checked without opening a file."""
+    value = text.strip()
+    if _STORAGE_VERSION.fullmatch(value):
+        try:
+            duckdb.connect(":memory:", config={"storage_compatibility_version": value}).close()
+            return value
+        except duckdb.Error:
+            pass
+    raise InputError(
+        f"DuckDB storage version {text!r} is not one DuckDB {duckdb.__version__} writes: give latest, or the "
+        f"oldest DuckDB release that must read the file as vX.Y.Z (default {DUCKDB_STORAGE_VERSION})"
+    )
+
+
+def _create_file(uri: str, path: Path, storage_version: str) -> None:
+    """Create an empty database file in ``storage_version``'s format; the file keeps that format from then on."""
+    # Only the creating connection carries the setting: a connection with a setting of its own cannot share the
+    # file with this process's other connections (DuckDB refuses "a different configuration").
+    _open(uri, path, read_only=False, storage_version=storage_version).close()
+
+
 def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open the file, turning DuckDB's lock errors into one clear line."""
+    """Open the file, in UTC and without insertion order."""
+    con = _open(uri, path, read_only=read_only)
+    # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
+    con.execute("SET TimeZone = 'UTC'")
+    # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
+    # (README, Benchmarks: Memory). Insertion order is not needed: every table has a key.
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _open(uri: str, path: Path, *, read_only: bool, storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, turning DuckDB's lock errors into one clear line."""
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if storage_version is not None:
+        config["storage_compatibility_version"] = storage_version
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
         text = str(exc)
         if _LOCK_ERROR in text:
@@ -184,6 +263,7 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
         if _CONFIG_CLASH in text:
             raise DestinationBusyError(f"{uri} is busy: this process has it open in another mode") from None
         raise DestinationError(f"cannot open {uri}: {text}") from exc
+<<<<<<< HEAD
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
     # Insertion order is not needed: every table has a key. Readers keep DuckDB's default memory for queries.
@@ -191,6 +271,8 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
     if not read_only:
         con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
     return con
+=======
+>>>>>>> main
 
 
 def _check_readable(con: duckdb.DuckDBPyConnection, uri: str) -> None:
@@ -203,7 +285,7 @@ def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
     """Create the data and state tables if missing, and add columns a newer schema brought (one transaction)."""
     check_schema_version(con, uri)
     with _transaction(con, f"preparing {uri}"):
-        for table in TABLES.values():
+        for table in ALL_TABLES.values():
             con.execute(duckdb_ddl(table))
             _drop_keys(con, table)
             _add_missing_columns(con, table)
@@ -256,12 +338,14 @@ def _transaction(con: duckdb.DuckDBPyConnection, doing: str) -> Iterator[None]:
 
 def _complete_tables(batch: ExportBatch) -> dict[str, pa.Table]:
     """Every table of the batch, an empty one for each it lacks; refuse tables or columns the schemas lack."""
-    unknown = set(batch.tables) - set(TABLES)
+    unknown = set(batch.tables) - set(ALL_TABLES)
     if unknown:
         raise ValueError(f"ExportBatch holds tables the schema does not know: {sorted(unknown)}")
     tables: dict[str, pa.Table] = {}
-    for name, spec in TABLES.items():
+    for name, spec in ALL_TABLES.items():
         tbl = batch.tables.get(name)
+        if tbl is None and spec.entity:
+            continue  # most batches bring no threads or assistants
         if tbl is None:
             tbl = spec.schema.empty_table()
         extra = set(tbl.column_names) - set(spec.schema.names)
@@ -289,6 +373,7 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
 
 
 def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
+<<<<<<< HEAD
     """Delete the batch's runs and steps with all of their child rows, then insert the batch's rows."""
     step_ids = pc.unique(
         pa.chunked_array(
@@ -303,8 +388,30 @@ def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Tab
         try:
             for name in ("run_steps", *STEP_CHILD_TABLES):
                 con.execute(f"DELETE FROM {name} WHERE step_id IN (SELECT step_id FROM _runsteps_new_steps)")
+=======
+    """Upsert the batch's rows, and make each re-written id's children exactly the batch's.
+
+    Tables replaced by the same id form a family (a step and its children, a response and its items): in every
+    table of the family whose key is more than that id, the rows of the batch's ids that the batch lacks go.
+    """
+    families: dict[str, list[Table]] = {}
+    for table in PARTITIONED_TABLES.values():
+        families.setdefault(table.replaces, []).append(table)
+    for column, members in families.items():
+        children = [t for t in members if t.key != (column,)]
+        if not children:
+            continue
+        chunks = [chunk for t in members for chunk in tables[t.name][column].chunks]
+        ids = pc.drop_null(pc.unique(pa.chunked_array(chunks, pa.string())))
+        if not len(ids):
+            continue
+        con.register("_runsteps_new_ids", pa.table({"id": ids}))
+        try:
+            for table in children:
+                _delete_missing(con, table, views[table.name], f"t.{column} IN (SELECT id FROM _runsteps_new_ids)")
+>>>>>>> main
         finally:
-            con.unregister("_runsteps_new_steps")
+            con.unregister("_runsteps_new_ids")
     for name, tbl in tables.items():
         if tbl.num_rows:
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {views[name]}")

@@ -28,11 +28,11 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Protocol
 
 from etl.errors import DestinationBusyError
 from etl.load.fs import Store
+from etl.values import iso
 
 LOCK_DIR = "_state/locks"
 LEASE_SECONDS = 60.0
@@ -59,9 +59,8 @@ class Holder:
         return cls(token, socket.gethostname(), os.getpid(), time.time(), pid_ns=_pid_namespace())
 
     def describe(self) -> str:
-        """``host h, pid 12, since 2026-11-25T09:00:00Z``."""
-        since = datetime.fromtimestamp(self.since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"host {self.host}, pid {self.pid}, since {since}"
+        """``host h, pid 12, since 2026-11-25T09:00:00+00:00``."""
+        return f"host {self.host}, pid {self.pid}, since {iso(self.since)}"
 
     def to_json(self) -> bytes:
         """The holder as JSON bytes."""

@@ -1,6 +1,7 @@
 """The Parquet destination: a Hive-partitioned dataset on a local disk or an object store.
 
     <root>/<table>/created_date=YYYY-MM-DD/part-b07.parquet   rows of runs in bucket 7 created that UTC day
+    <root>/threads/part-b07.parquet                            entity rows (threads, assistants) whose id is in bucket 7
     <root>/_state/...                                         export state (``etl.load.parquet_state``)
 
 One file per (table, day, bucket), and a bucket belongs to exactly one shard, so the files of concurrent shard
@@ -32,11 +33,11 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from etl.errors import DestinationError, InputError
-from etl.load.base import ExportBatch, RunRecord
+from etl.load.base import ExportBatch, ItemCursor, RunRecord
 from etl.load.fs import is_temp_name, open_store
 from etl.load.locks import Claim, claim_buckets
 from etl.load.parquet_state import STATE_DIR, ParquetState
-from etl.schema import TABLES, Table
+from etl.schema import ALL_TABLES, ENTITY_TABLES, PARTITIONED_TABLES, Table
 from etl.sharding import BUCKETS, Shard, bucket_of
 
 PARTITION = "created_date"
@@ -47,6 +48,11 @@ _TEMP_OF_BUCKET = re.compile(r"^\.(?:part-b|bucket-)(\d{2})\.")
 def data_file(table: str, day: str, bucket: int) -> str:
     """``<table>/created_date=<day>/part-b07.parquet``, relative to the root."""
     return f"{table}/{PARTITION}={day}/part-b{bucket:02d}.parquet"
+
+
+def entity_file(table: str, bucket: int) -> str:
+    """``<table>/part-b07.parquet``: an entity table's rows whose key hashes to the bucket (no day partition)."""
+    return f"{table}/part-b{bucket:02d}.parquet"
 
 
 @dataclass
@@ -77,7 +83,6 @@ class ParquetDestination:
         self._store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=read_only)
         self._state = ParquetState(self._store)
         self._claim: Claim | None = None
-        self._written: dict[str, set[str]] = defaultdict(set)
         self._layout_recorded = False
 
     # -- the claim -------------------------------------------------------------------------------------
@@ -121,7 +126,7 @@ class ParquetDestination:
         if not self._store.local:
             return
         ours = set(self.shard.buckets)
-        for top in [*TABLES, f"{STATE_DIR}/runs"]:
+        for top in [*ALL_TABLES, f"{STATE_DIR}/runs"]:
             for info in self._store.list_files(top):
                 match = _TEMP_OF_BUCKET.match(info.base_name)
                 if is_temp_name(info.base_name) and match and int(match.group(1)) in ours:
@@ -132,12 +137,16 @@ class ParquetDestination:
     def write(self, batch: ExportBatch) -> None:
         """Land one batch: replace its steps (with their children) and runs, then its state."""
         self._writable()
-        tables = {name: _conform(t, TABLES[name]) for name, t in batch.tables.items() if t is not None and t.num_rows}
-        unknown = set(tables) - set(TABLES)
+        unknown = set(batch.tables) - set(ALL_TABLES)
         if unknown:
             raise DestinationError(f"batch has unknown tables: {', '.join(sorted(unknown))}")
+        given = {name: t for name, t in batch.tables.items() if t is not None and t.num_rows}
+        partitioned = PARTITIONED_TABLES
+        tables = {name: _conform(t, partitioned[name]) for name, t in given.items() if name in partitioned}
+        entities = {name: _conform(t, ENTITY_TABLES[name]) for name, t in given.items() if name in ENTITY_TABLES}
         threads = _threads_of(tables)
-        self._check_buckets({*threads, *(r.run_id for r in batch.records)})
+        entity_ids = [key for name, rows in entities.items() for key in rows[ENTITY_TABLES[name].key[0]].to_pylist()]
+        self._check_buckets({*threads, *(r.run_id for r in batch.records), *entity_ids})
         if not self._layout_recorded:
             self._state.record_layout()
             self._layout_recorded = True
@@ -149,7 +158,25 @@ class ParquetDestination:
         # Rows leave their old files before they appear in new ones: never twice, even for a moment.
         self._run_jobs([j for j in jobs if j.new is None])
         self._run_jobs([j for j in jobs if j.new is not None])
+        for name, rows in entities.items():
+            self._write_entities(ENTITY_TABLES[name], rows)
         self._settle(batch.records)
+
+    def _write_entities(self, table: Table, rows: pa.Table) -> None:
+        """Replace the given rows of an entity table: each bucket's file once, old rows of the same key dropped."""
+        (key,) = table.key
+        rows = _last_per_key(rows, table).cast(_file_schema(table.name))
+        buckets = _buckets(rows[key])
+        for bucket in sorted(set(buckets.to_pylist())):
+            new = rows.filter(pc.equal(buckets, bucket))
+            path = entity_file(table.name, bucket)
+            old = self._store.read_table(path)
+            parts = [new]
+            if old is not None:
+                old = _conform(old, table, _file_schema(table.name))
+                parts.insert(0, old.filter(pc.invert(pc.is_in(old[key], value_set=new[key].combine_chunks()))))
+            self._writable()
+            self._store.write_parquet(path, pa.concat_tables(parts).sort_by([(key, "ascending")]))
 
     def _check_buckets(self, run_ids: Iterable[str]) -> None:
         owned = set(self.shard.buckets)
@@ -194,7 +221,7 @@ class ParquetDestination:
         changed = job.new is not None
         if old is not None:
             old = _conform(old, table, _file_schema(table.name))
-            kept = old.filter(pc.invert(pc.is_in(old[_id_column(table)], value_set=job.drop))) if len(job.drop) else old
+            kept = old.filter(pc.invert(pc.is_in(old[table.replaces], value_set=job.drop))) if len(job.drop) else old
             changed = changed or kept.num_rows != old.num_rows
             parts.append(kept)
         if not changed:
@@ -209,14 +236,20 @@ class ParquetDestination:
             # One part is in key order already (a file is written sorted, and so are a batch's new rows).
             sort = [(k, "ascending") for k in table.key]
             self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
-        self._written[table.name].add(job.day)
 
-    # -- what was written ------------------------------------------------------------------------------
-
-    @property
-    def partitions_written(self) -> dict[str, list[date]]:
-        """The days (``created_date`` partitions) of each table this destination object rewrote."""
-        return {t: sorted(date.fromisoformat(d) for d in days) for t, days in sorted(self._written.items())}
+    def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
+        """Where each conversation's stored items end (conversations with none stored are left out)."""
+        ids = sorted(set(conversation_ids))
+        if not ids:
+            return {}
+        dataset = parquet_dataset(self._store.root, "conversation_items", filesystem=self._store.fs)
+        rows = dataset.to_table(
+            columns=["conversation_id", "position", "item_id"], filter=ds.field("conversation_id").isin(ids)
+        )
+        out: dict[str, ItemCursor] = {}
+        for row in rows.sort_by([("conversation_id", "ascending"), ("position", "ascending")]).to_pylist():
+            out[row["conversation_id"]] = ItemCursor(row["position"] + 1, row["item_id"])
+        return out
 
     # -- the state store -------------------------------------------------------------------------------
 
@@ -259,11 +292,6 @@ class ParquetDestination:
 # -- planning a batch ----------------------------------------------------------------------------------
 
 
-def _id_column(table: Table) -> str:
-    """The column whose ids a re-write replaces: run_id for runs, step_id for steps and their children."""
-    return "run_id" if table.name == "runs" else "step_id"
-
-
 def _conform(rows: pa.Table, table: Table, schema: pa.Schema | None = None) -> pa.Table:
     """Rows in exactly ``schema`` (default the table's): columns in order, types cast, later columns as nulls."""
     schema = schema or table.schema
@@ -288,17 +316,21 @@ def _file_schema(name: str) -> pa.Schema:
     return pa.schema(
         [
             f.with_type(pa.timestamp("ms", f.type.tz)) if pa.types.is_timestamp(f.type) else f
-            for f in TABLES[name].schema
+            for f in ALL_TABLES[name].schema
         ]
     )
 
 
 def _threads_of(tables: Mapping[str, pa.Table]) -> dict[str, str]:
-    """run_id -> thread_id of every run with rows in the batch."""
+    """unit -> owner (run_id -> thread_id; a response or conversation owns itself) of every unit in the batch."""
     out: dict[str, str] = {}
-    for rows in tables.values():
-        pairs = rows.select(["run_id", "thread_id"]).group_by(["run_id", "thread_id"]).aggregate([])
-        out.update(zip(pairs["run_id"].to_pylist(), pairs["thread_id"].to_pylist(), strict=True))
+    for name, rows in tables.items():
+        table = PARTITIONED_TABLES[name]
+        if table.owner is None:
+            out.update((unit, unit) for unit in pc.unique(rows[table.unit]).to_pylist())
+            continue
+        pairs = rows.select([table.unit, table.owner]).group_by([table.unit, table.owner]).aggregate([])
+        out.update(zip(pairs[table.unit].to_pylist(), pairs[table.owner].to_pylist(), strict=True))
     return out
 
 
@@ -307,12 +339,13 @@ def _days(rows: pa.Table) -> pa.ChunkedArray:
 
 
 def _days_by_run(tables: Mapping[str, pa.Table]) -> dict[str, set[str]]:
-    """The days each run's rows are written to."""
+    """The days each unit's (run's, response's, conversation's) rows are written to."""
     out: dict[str, set[str]] = defaultdict(set)
-    for rows in tables.values():
-        pairs = pa.table({"run_id": rows["run_id"], "day": _days(rows)}).group_by(["run_id", "day"]).aggregate([])
-        for run_id, day in zip(pairs["run_id"].to_pylist(), pairs["day"].to_pylist(), strict=True):
-            out[run_id].add(day)
+    for name, rows in tables.items():
+        units = rows[PARTITIONED_TABLES[name].unit]
+        pairs = pa.table({"unit": units, "day": _days(rows)}).group_by(["unit", "day"]).aggregate([])
+        for unit, day in zip(pairs["unit"].to_pylist(), pairs["day"].to_pylist(), strict=True):
+            out[unit].add(day)
     return out
 
 
@@ -326,7 +359,7 @@ def _buckets(run_ids: pa.ChunkedArray) -> pa.Array:
 def _split(rows: pa.Table, table: Table) -> dict[tuple[str, int], pa.Table]:
     """Rows grouped by the (day, bucket) file they belong to, each group sorted by key."""
     days = pc.cast(pc.cast(pc.cast(rows["created_at"], pa.date32()), pa.int32()), pa.int64())
-    file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows["run_id"]))
+    file_key = pc.add(pc.multiply(days.combine_chunks(), BUCKETS), _buckets(rows[table.unit]))
     # One sort for the whole batch, so that a file with no old rows to merge needs none of its own.
     order = pc.sort_indices(
         rows.select(list(table.key)).append_column("__file", file_key),
@@ -354,34 +387,33 @@ def _last_per_key(rows: pa.Table, table: Table) -> pa.Table:
 
 
 def _plan(tables: Mapping[str, pa.Table], old_days: Mapping[str, set[str]]) -> list[_FileJob]:
-    """The data files a batch rewrites, each once, with the rows it adds and the ids whose rows it drops."""
-    step_tables = [t for t in TABLES.values() if t.name != "runs"]
-    rewritten_runs: dict[int, set[str]] = defaultdict(set)
-    rewritten_steps: dict[int, set[str]] = defaultdict(set)
-    step_files: set[tuple[str, int]] = set()  # every file of a rewritten step's day: children may have gone
+    """The data files a batch rewrites, each once, with the rows it adds and the ids whose rows it drops.
+
+    Tables replaced by the same id form a family (a step and its children; a response and its items): every file
+    of a family's rewritten (day, bucket) is rewritten in each of its tables, since children may have gone.
+    """
+    rewritten: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # family -> bucket -> ids
+    family_files: dict[str, set[tuple[str, int]]] = defaultdict(set)
     new: dict[str, dict[tuple[str, int], pa.Table]] = {}
     for name, rows in tables.items():
-        table = TABLES[name]
+        table = PARTITIONED_TABLES[name]
         new[name] = _split(_last_per_key(rows, table).cast(_file_schema(table.name)), table)
         for (day, bucket), part in new[name].items():
-            ids = rewritten_runs if name == "runs" else rewritten_steps
-            ids[bucket].update(part[_id_column(table)].to_pylist())
-            if name != "runs":
-                step_files.add((day, bucket))
-    moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the runs being rewritten
+            rewritten[table.replaces][bucket].update(v for v in part[table.replaces].to_pylist() if v is not None)
+            family_files[table.replaces].add((day, bucket))
+    moved: dict[str, set[tuple[str, int]]] = defaultdict(set)  # old days of the units being rewritten
     for name, rows in tables.items():
-        key = "runs" if name == "runs" else "steps"
-        for run_id in pc.unique(rows["run_id"]).to_pylist():
-            moved[key].update((day, bucket_of(run_id)) for day in old_days.get(run_id, ()))
+        table = PARTITIONED_TABLES[name]
+        for unit in pc.unique(rows[table.unit]).to_pylist():
+            moved[table.replaces].update((day, bucket_of(unit)) for day in old_days.get(unit, ()))
 
-    # One array of ids per bucket, shared by all of that bucket's files (ids are unique across buckets).
-    drop_runs, drop_steps = _id_arrays(rewritten_runs), _id_arrays(rewritten_steps)
+    # One array of ids per family and bucket, shared by its files (ids are unique across buckets).
+    drops = {family: _id_arrays(ids) for family, ids in rewritten.items()}
     no_ids = pa.array([], pa.string())
     jobs: list[_FileJob] = []
-    for table in [*step_tables, TABLES["runs"]]:
-        is_runs = table.name == "runs"
-        files = set(new.get(table.name, {})) | (moved["runs"] if is_runs else step_files | moved["steps"])
-        drop = drop_runs if is_runs else drop_steps
+    for table in PARTITIONED_TABLES.values():
+        files = family_files[table.replaces] | moved[table.replaces]
+        drop = drops.get(table.replaces, {})
         rows_of = new.get(table.name, {})
         for day, bucket in sorted(files):
             jobs.append(_FileJob(table, day, bucket, rows_of.get((day, bucket)), drop.get(bucket, no_ids)))
@@ -397,9 +429,9 @@ def _id_arrays(ids: Mapping[int, set[str]]) -> dict[int, pa.Array]:
 
 def _table(name: str) -> Table:
     try:
-        return TABLES[name]
+        return ALL_TABLES[name]
     except KeyError:
-        raise InputError(f"unknown table {name!r}; the tables are {', '.join(TABLES)}") from None
+        raise InputError(f"unknown table {name!r}; the tables are {', '.join(ALL_TABLES)}") from None
 
 
 def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = None) -> ds.Dataset:
@@ -414,6 +446,9 @@ def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = 
         filesystem, base = store.fs, store.path(table)
     else:
         base = f"{root.rstrip('/')}/{table}"
+    if spec.entity:  # one file per bucket, no day partition
+        files = [] if filesystem.get_file_info(base).type != pafs.FileType.Directory else base
+        return ds.dataset(files, schema=spec.schema, format="parquet", filesystem=filesystem)
     schema = spec.schema.append(pa.field(PARTITION, pa.date32()))
     if filesystem.get_file_info(base).type != pafs.FileType.Directory:
         return ds.dataset([], schema=schema, format="parquet", filesystem=filesystem)
@@ -428,7 +463,7 @@ def partitions_changed_since(
     """The days of each table with a data file written at or after ``since`` (cheap: one listing per table)."""
     store = open_store(root, endpoint_url=s3_endpoint_url)
     out: dict[str, list[date]] = {}
-    for name in TABLES:
+    for name in PARTITIONED_TABLES:
         days = {
             date.fromisoformat(info.path.split("/")[1].removeprefix(f"{PARTITION}="))
             for info in store.list_files(name)

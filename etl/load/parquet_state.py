@@ -27,6 +27,7 @@ from etl.errors import DestinationError
 from etl.load.base import RunRecord
 from etl.load.fs import Store
 from etl.sharding import BUCKETS, bucket_of
+from etl.values import iso
 
 STATE_DIR = "_state"
 LAYOUT_FILE = f"{STATE_DIR}/layout.json"
@@ -197,7 +198,7 @@ class ParquetState:
 
     def mark_chunk_done(self, job: str, chunk: str) -> None:
         """Record one finished chunk."""
-        body = json.dumps({"job": job, "chunk": chunk, "done_at": datetime.now(UTC).isoformat()})
+        body = json.dumps({"job": job, "chunk": chunk, "done_at": iso()})
         self._store.write_atomic(f"{STATE_DIR}/backfill/{_name(job)}/{_name(chunk)}.done", body.encode())
 
     # -- export history --------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ def load_step(
     if not run.duckdb_path:
         log.info("no duckdb_path param: nothing to load")
         return {"partitions": [], "rows": {}}
-    return load_into_duckdb(run.dest, run.duckdb_path, str(planned[0]["planned_at"]))
+    return load_into_duckdb(
+        run.dest, run.duckdb_path, str(planned[0]["planned_at"]), storage_version=run.duckdb_storage_version
+    )
 
 
 def checks_step(params: Mapping[str, Any]) -> dict[str, dict[str, int]]:

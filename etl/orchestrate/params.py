@@ -8,21 +8,24 @@ from typing import Any
 
 from etl.config import Settings
 from etl.errors import InputError
+from etl.load import DUCKDB_STORAGE_VERSION
+from etl.load.duckdb import parse_storage_version
 from etl.orchestrate.connection import connection_settings
 from etl.orchestrate.threads import ThreadSource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DagParams:
-    """What one DagRun exports, from where, to where, and how widely."""
+    """What one DagRun exports, from where, to where, and how widely (the defaults fill blank params)."""
 
-    conn_id: str
     dest: str
-    duckdb_path: str | None
-    shards: int
-    concurrency: int
-    include_file_search_content: bool
     threads: ThreadSource
+    conn_id: str = "openai_default"
+    duckdb_path: str | None = None
+    duckdb_storage_version: str = DUCKDB_STORAGE_VERSION
+    shards: int = 4
+    concurrency: int = Settings.concurrency
+    include_file_search_content: bool = False
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DagParams:
@@ -35,11 +38,14 @@ class DagParams:
                 "dest must be a Parquet root (the shards write it in parallel); give the DuckDB file as duckdb_path"
             )
         return cls(
-            conn_id=_optional(params.get("conn_id")) or "openai_default",
+            conn_id=_optional(params.get("conn_id")) or cls.conn_id,
             dest=dest,
             duckdb_path=_optional(params.get("duckdb_path")),
-            shards=int(params.get("shards") or 1),
-            concurrency=int(params.get("concurrency") or 16),
+            duckdb_storage_version=parse_storage_version(
+                _optional(params.get("duckdb_storage_version")) or cls.duckdb_storage_version
+            ),
+            shards=int(params.get("shards") or cls.shards),
+            concurrency=int(params.get("concurrency") or cls.concurrency),
             include_file_search_content=bool(params.get("include_file_search_content")),
             threads=ThreadSource(
                 ids=tuple(params.get("thread_ids") or ()),

@@ -18,9 +18,11 @@ from typing import Any, NoReturn
 from etl.config import Settings
 from etl.errors import AuthError, DataCheckError, DiscoveryError, EtlError, InputError, PartialExportError
 from etl.extract import RunRef
+from etl.load import DUCKDB_STORAGE_VERSION
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
-from etl.pipeline import ExportOptions, ExportSummary, Sources, run_export
+from etl.pipeline import PROGRESS_INTERVAL_S, ExportOptions, ExportSummary, LogLines, Sources, run_export
 from etl.sharding import Shard
+from etl.values import iso
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,12 @@ class Window:
             raise InputError("this DagRun has no data interval: trigger it with a logical date")
         window = cls(int(start.timestamp()), int(end.timestamp()))
         if window.until <= window.since:
-            raise InputError(f"the data interval {start.isoformat()} .. {end.isoformat()} is empty")
+            raise InputError(f"the data interval {iso(start)} .. {iso(end)} is empty")
         return window
 
     def describe(self) -> str:
         """``[2026-01-01T00:00:00+00:00, 2026-01-02T00:00:00+00:00)``."""
-        return f"[{_iso(self.since)}, {_iso(self.until)})"
+        return f"[{iso(self.since)}, {iso(self.until)})"
 
 
 def plan_export(
@@ -85,7 +87,7 @@ def plan_export(
         dest,
         [len(part["runs"]) for part in parts],
     )
-    return [{**part, "planned_at": planned_at.isoformat()} for part in parts]
+    return [{**part, "planned_at": iso(planned_at, "microseconds")} for part in parts]
 
 
 def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
@@ -100,14 +102,12 @@ def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
 
 
 def export_shard(
-    settings: Settings, dest: str, shard: Mapping[str, Any], *, progress_every: float = 10.0
+    settings: Settings, dest: str, shard: Mapping[str, Any], *, progress_every: float = PROGRESS_INTERVAL_S
 ) -> dict[str, Any]:
     """Export one shard's planned runs into ``dest``; returns the export's metrics (``ExportSummary.as_dict``).
 
     Raises ``PartialExportError`` after writing when some runs failed, so that Airflow retries the rest.
     """
-    from etl.cli.progress import LogLines, summary_lines
-
     which = Shard(int(shard["index"]), int(shard["count"]))
     with fail_fast():
         refs = tuple(RunRef.parse(item) for item in shard["runs"])
@@ -121,7 +121,7 @@ def export_shard(
             ExportOptions(dest=dest, shard=which),
             observer=LogLines(interval=progress_every),
         )
-    for line in summary_lines(summary):
+    for line in summary.lines():
         log.info("%s", line)
     if summary.exit_code:
         raise PartialExportError(
@@ -131,10 +131,13 @@ def export_shard(
     return summary.as_dict()
 
 
-def load_into_duckdb(dest: str, duckdb_path: str, planned_at: str) -> dict[str, Any]:
+def load_into_duckdb(
+    dest: str, duckdb_path: str, planned_at: str, *, storage_version: str = DUCKDB_STORAGE_VERSION
+) -> dict[str, Any]:
     """Bring the DuckDB file up to date with the Parquet partitions written since the plan (all, for a new file).
 
     The single writer of the DuckDB file; idempotent. Returns the partitions loaded and the rows per table.
+    ``storage_version``: the storage format of the file when this creates it.
     """
     from pathlib import Path
 
@@ -151,10 +154,10 @@ def load_into_duckdb(dest: str, duckdb_path: str, planned_at: str) -> dict[str, 
             since = datetime.fromisoformat(planned_at) - CLOCK_MARGIN
             changed = partitions_changed_since(dest, since)
             days = sorted({day for table_days in changed.values() for day in table_days})
-            log.info("loading %d partitions changed since %s into %s", len(days), since.isoformat(), duckdb_path)
+            log.info("loading %d partitions changed since %s into %s", len(days), iso(since), duckdb_path)
         else:
             log.info("%s is new: loading every partition of %s", duckdb_path, dest)
-        rows = load_parquet_into_duckdb(dest, duckdb_path, days)
+        rows = load_parquet_into_duckdb(dest, duckdb_path, days, storage_version=storage_version)
     log.info("loaded into %s: %s", duckdb_path, ", ".join(f"{name} {count}" for name, count in rows.items()))
     return {"partitions": None if days is None else [day.isoformat() for day in days], "rows": rows}
 
@@ -206,7 +209,3 @@ def _fail_without_retry(exc: EtlError) -> NoReturn:
         raise exc from None
     # The message of an etl error never holds the key (etl.errors' rule), so it is safe in the task log.
     raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
-
-
-def _iso(moment: int) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat()

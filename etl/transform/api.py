@@ -3,13 +3,14 @@
 ``pa.array(steps, type=STEP)`` reads every field named here and ignores the rest: a key the object lacks
 becomes NULL, a key the API added later is skipped (and reported as drift by the transform), and a value of
 the wrong JSON type makes the conversion fail (``etl.transform.convert`` then names the field).
-Source: ``shared/reference/run-steps-api.md`` §5-6.
+The shapes are those of the API reference's run and run step objects (see the README's Tables section).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from etl.providers import FOUNDRY_MAP_TOOL_TYPES, KNOWN_STEP_TYPES, KNOWN_TOOL_CALL_TYPES
 from etl.schema import TIMESTAMP
 
 _S = pa.string()
@@ -22,7 +23,15 @@ def _struct(**fields: pa.DataType) -> pa.StructType:
 
 
 LAST_ERROR = _struct(code=_S, message=_S)
-USAGE = _struct(prompt_tokens=_I, completion_tokens=_I, total_tokens=_I)
+_CACHED = _struct(cached_tokens=_I)
+USAGE = _struct(
+    prompt_tokens=_I,
+    completion_tokens=_I,
+    total_tokens=_I,
+    prompt_token_details=_CACHED,  # as real payloads spell it
+    prompt_tokens_details=_CACHED,  # as the Chat Completions API spells it
+    completion_tokens_details=_struct(reasoning_tokens=_I),
+)
 
 CODE_OUTPUT = _struct(type=_S, logs=_S, image=_struct(file_id=_S))
 CONTENT_PART = _struct(type=_S, text=_S)
@@ -33,7 +42,24 @@ FILE_SEARCH = _struct(
     ranking_options=_struct(ranker=_S, score_threshold=_F),
     results=pa.list_(FILE_SEARCH_RESULT),
 )
-TOOL_CALL = _struct(id=_S, type=_S, function=FUNCTION, code_interpreter=CODE_INTERPRETER, file_search=FILE_SEARCH)
+# Foundry's typed tools (etl.providers): azure_function is shaped like function; mcp keeps its fields at the top.
+CONNECTED_AGENT = _struct(name=_S, arguments=_S, output=_S, run_id=_S, thread_id=_S, assistant_id=_S)
+INPUT_OUTPUT = _struct(input=_S, output=_S)  # deep_research, browser_automation
+TOOL_CALL = _struct(
+    id=_S,
+    type=_S,
+    function=FUNCTION,
+    code_interpreter=CODE_INTERPRETER,
+    file_search=FILE_SEARCH,
+    azure_function=FUNCTION,
+    connected_agent=CONNECTED_AGENT,
+    deep_research=INPUT_OUTPUT,
+    browser_automation=INPUT_OUTPUT,
+    name=_S,
+    arguments=_S,
+    output=_S,
+    server_label=_S,
+)
 STEP_DETAILS = _struct(message_creation=_struct(message_id=_S), tool_calls=pa.list_(TOOL_CALL))
 
 STEP = _struct(
@@ -76,11 +102,15 @@ RUN = _struct(
     instructions=_S,
 )
 
-STEP_TYPES = frozenset({"message_creation", "tool_calls"})
-TOOL_CALL_TYPES = frozenset({"code_interpreter", "file_search", "function"})
+# Known to any provider (etl.providers): anything else is kept in raw_json and counted as schema drift.
+STEP_TYPES = KNOWN_STEP_TYPES
+TOOL_CALL_TYPES = KNOWN_TOOL_CALL_TYPES
 CODE_OUTPUT_TYPES = frozenset({"logs", "image"})
+# Tool calls whose payload (under the key named like the type) is stored whole as JSON text in details_json.
+DETAILS_JSON_TOOL_TYPES = FOUNDRY_MAP_TOOL_TYPES | {"browser_automation", "computer_use_preview"}
+DETAILS_JSON_STEP_TYPES = frozenset({"activities"})  # step_details.<type> stored in run_steps.details_json
 
 # Keys an object may carry without being drift: the ones read above, plus those deliberately not stored.
 STEP_KEYS = frozenset(STEP.names) | {"object", "metadata"}
-TOOL_CALL_KEYS = frozenset(TOOL_CALL.names)
+TOOL_CALL_KEYS = frozenset(TOOL_CALL.names) | DETAILS_JSON_TOOL_TYPES
 FUNCTION_KEYS = frozenset(FUNCTION.names)

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.schema import TIMESTAMP, Table
+from etl.transform import api
 
 INDEX = pa.int32()
 
@@ -20,6 +21,23 @@ def fields(array: pa.StructArray, type_: pa.StructType) -> dict[str, pa.Array]:
     """A struct array's children by name, NULL wherever the struct itself is NULL."""
     # StructArray.field() would show whatever the builder left under a NULL parent; flatten() masks it.
     return dict(zip(type_.names, array.flatten(), strict=True))
+
+
+def usage_columns(usage: pa.StructArray) -> dict[str, pa.Array]:
+    """The token columns of runs and steps from their ``usage`` objects (NULL where not sent)."""
+    tokens = fields(usage, api.USAGE)
+    cached = [
+        fields(tokens[name], api.USAGE.field(name).type)["cached_tokens"]
+        for name in ("prompt_token_details", "prompt_tokens_details")
+    ]
+    reasoning = fields(tokens["completion_tokens_details"], api.USAGE.field("completion_tokens_details").type)
+    return {
+        "prompt_tokens": tokens["prompt_tokens"],
+        "completion_tokens": tokens["completion_tokens"],
+        "total_tokens": tokens["total_tokens"],
+        "cached_prompt_tokens": pc.coalesce(*cached),
+        "reasoning_tokens": reasoning["reasoning_tokens"],
+    }
 
 
 def explode(lists: pa.ListArray) -> tuple[pa.Array, pa.Array, pa.Array]:
@@ -48,7 +66,7 @@ def json_text(values: Sequence[Any]) -> pa.Array:
     return pa.array([None if v is None else orjson.dumps(v, option=sort).decode() for v in values], pa.string())
 
 
-def fill_at(length: int, positions: Sequence[int], texts: Sequence[str]) -> pa.Array:
+def fill_at(length: int, positions: Sequence[int], texts: Sequence[str | None]) -> pa.Array:
     """A string column of NULLs except ``texts`` at ``positions`` (the rare rows that carry raw JSON)."""
     if not positions:
         return pa.nulls(length, pa.string())

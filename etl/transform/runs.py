@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from etl import schema
 from etl.transform import api
-from etl.transform.columns import constant_timestamp, fields, json_text, record_batch
+from etl.transform.columns import constant_timestamp, fields, json_text, record_batch, usage_columns
 from etl.transform.convert import require, to_struct_array
 
 _REQUIRED = ("id", "thread_id", "created_at")
@@ -22,7 +22,6 @@ def to_runs_table(runs: Iterable[dict[str, Any]], extracted_at: datetime) -> pa.
     items = runs if isinstance(runs, list) else list(runs)
     run = fields(to_struct_array(items, api.RUN, "run"), api.RUN)
     require(items, run, _REQUIRED, "run")
-    usage = fields(run["usage"], api.USAGE)
     error = fields(run["last_error"], api.LAST_ERROR)
     # Most run fields keep their API name as the column name; the rest are renamed or unnested here.
     same_name = {name: run[name] for name in api.RUN.names if name in schema.RUNS.schema.names}
@@ -31,9 +30,7 @@ def to_runs_table(runs: Iterable[dict[str, Any]], extracted_at: datetime) -> pa.
         "last_error_code": error["code"],
         "last_error_message": error["message"],
         "incomplete_reason": fields(run["incomplete_details"], api.RUN.field("incomplete_details").type)["reason"],
-        "prompt_tokens": usage["prompt_tokens"],
-        "completion_tokens": usage["completion_tokens"],
-        "total_tokens": usage["total_tokens"],
+        **usage_columns(run["usage"]),
         "tools_json": json_text(list(map(dict.get, items, repeat("tools")))),
         "metadata_json": json_text(list(map(dict.get, items, repeat("metadata")))),
         "extracted_at": constant_timestamp(extracted_at, len(items)),

@@ -31,10 +31,10 @@ from etl.transform.columns import (
     json_text,
     record_batch,
     take_all,
+    usage_columns,
 )
 from etl.transform.convert import CONVERSION_ERRORS, object_error, require, to_struct_array
-
-Json = dict[str, Any]
+from etl.values import Json
 
 _REQUIRED = ("id", "run_id", "thread_id", "type", "created_at")
 _FIELD_SAMPLE = 100
@@ -72,7 +72,6 @@ def to_step_tables(steps: Iterable[Json], extracted_at: datetime) -> StepTables:
     require(items, step, _REQUIRED, "step")
     kind = step["type"]
     details = fields(step["step_details"], api.STEP_DETAILS)
-    usage = fields(step["usage"], api.USAGE)
     error = fields(step["last_error"], api.LAST_ERROR)
     message = fields(details["message_creation"], api.STEP_DETAILS.field("message_creation").type)
     unknown = _unknown_positions(kind, "step_type")
@@ -98,10 +97,9 @@ def to_step_tables(steps: Iterable[Json], extracted_at: datetime) -> StepTables:
         "last_error_message": error["message"],
         "message_id": message["message_id"],
         "tool_call_count": call_counts,
-        "prompt_tokens": usage["prompt_tokens"],
-        "completion_tokens": usage["completion_tokens"],
-        "total_tokens": usage["total_tokens"],
+        **usage_columns(step["usage"]),
         "metadata_json": json_text(list(map(dict.get, items, repeat("metadata")))),
+        "details_json": _step_details_json(items, kind),
         "raw_json": fill_at(len(items), unknown, [_json(items[i]) for i in unknown]),
         "extracted_at": stamp,
     }
@@ -127,6 +125,10 @@ def _tool_call_tables(
     call = fields(calls, api.TOOL_CALL)
     _require_nested(items, call["type"], call_step, lambda row: f"{_call_path(call_index, row)}.type")
     function = fields(call["function"], api.FUNCTION)
+    azure_function = fields(call["azure_function"], api.FUNCTION)
+    connected = fields(call["connected_agent"], api.CONNECTED_AGENT)
+    research = fields(call["deep_research"], api.INPUT_OUTPUT)
+    browser = fields(call["browser_automation"], api.INPUT_OUTPUT)
     code = fields(call["code_interpreter"], api.CODE_INTERPRETER)
     search = fields(call["file_search"], api.FILE_SEARCH)
     ranking = fields(search["ranking_options"], api.FILE_SEARCH.field("ranking_options").type)
@@ -134,16 +136,25 @@ def _tool_call_tables(
     raw = [_json(call) for call in _sent_calls(items, call_step, call_index, unknown)]
     # Every child row names its call: the step's columns plus the call's position and id.
     per_call = take_all(step, call_step) | {"tool_call_index": call_index, "tool_call_id": call["id"]}
+    # A call has one payload, so at most one of each coalesced source is set: the one of its type.
+    named = (function, azure_function, connected, call)  # call: mcp keeps name/arguments/output at the top
     tool_calls = per_call | {
         "type": call["type"],
-        "function_name": function["name"],
-        "function_arguments": function["arguments"],
-        "function_output": function["output"],
+        "function_name": _first(part["name"] for part in named),
+        "function_arguments": _first(part["arguments"] for part in named),
+        "function_output": _first(part["output"] for part in named),
         "code_input": code["input"],
         "code_output_count": pc.list_value_length(code["outputs"]),
         "file_search_ranker": ranking["ranker"],
         "file_search_score_threshold": ranking["score_threshold"],
         "file_search_result_count": pc.list_value_length(search["results"]),
+        "mcp_server_label": call["server_label"],
+        "connected_run_id": connected["run_id"],
+        "connected_thread_id": connected["thread_id"],
+        "connected_assistant_id": connected["assistant_id"],
+        "tool_input": _first(part["input"] for part in (research, browser)),
+        "tool_output": _first(part["output"] for part in (research, browser)),
+        "details_json": _call_details_json(items, call["type"], call_step, call_index),
         "raw_json": fill_at(len(calls), unknown, raw),
     }
     code_outputs, output_drift = _code_outputs(items, code["outputs"], per_call, call_step)
@@ -258,6 +269,40 @@ def _content_text(content: pa.Array) -> pa.Array:
     )
 
 
+def _first(columns: Iterable[pa.Array]) -> pa.Array:
+    """Per row, the first non-NULL value of ``columns``; skips the work when only the first has any."""
+    first, *rest = columns
+    rest = [column for column in rest if column.null_count < len(column)]
+    return pc.coalesce(first, *rest) if rest else first
+
+
+def _positions_of(types: pa.Array, wanted: frozenset[str]) -> list[int]:
+    """Rows whose type is one of ``wanted``."""
+    hits = pc.is_in(types, value_set=pa.array(sorted(wanted), pa.string()))
+    if not pc.any(hits).as_py():
+        return []
+    positions: list[int] = pc.indices_nonzero(hits).to_pylist()
+    return positions
+
+
+def _step_details_json(items: list[Json], kind: pa.Array) -> pa.Array:
+    """``step_details.<type>`` as JSON text for step types stored that way (Foundry's activities)."""
+    rows = _positions_of(kind, api.DETAILS_JSON_STEP_TYPES)
+    texts = [_json_or_none(_payload(items[i].get("step_details"), items[i]["type"])) for i in rows]
+    return fill_at(len(items), rows, texts)
+
+
+def _call_details_json(items: list[Json], types: pa.Array, call_step: pa.Array, call_index: pa.Array) -> pa.Array:
+    """The payload of map-shaped and other untyped Foundry tool calls as JSON text; NULL for the others."""
+    rows = _positions_of(types, api.DETAILS_JSON_TOOL_TYPES)
+    texts = [_json_or_none(_payload(call, call["type"])) for call in _sent_calls(items, call_step, call_index, rows)]
+    return fill_at(len(types), rows, texts)
+
+
+def _payload(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
 def _sent_calls(items: list[Json], call_step: pa.Array, call_index: pa.Array, rows: list[int]) -> list[Json]:
     """The tool call objects as sent, for some rows of ``tool_calls``."""
     if not rows:
@@ -313,6 +358,10 @@ def _unknown_fields(items: list[Json]) -> frozenset[str]:
     functions = [call["function"] for call in known_calls if isinstance(call.get("function"), dict)]
     found |= {f"function.{key}" for key in set().union(*functions) - api.FUNCTION_KEYS}
     return frozenset(found)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else _json(value)
 
 
 def _json(value: Any) -> str:

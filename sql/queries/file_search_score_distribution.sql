@@ -2,8 +2,10 @@
 -- param: buckets = 10
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
+-- param: assistants = NULL
 -- Every bucket is listed, empty ones too; a score of exactly 1 falls in the last bucket. Results without a score
 -- are left out. Counts results of steps created in [since, until) (UTC).
+-- assistants: comma-separated assistant ids (NULL: every assistant).
 WITH params AS (
     SELECT CAST($buckets AS INTEGER) AS n
 ),
@@ -13,6 +15,13 @@ scored AS (
     WHERE r.score IS NOT NULL
       AND r.created_at >= CAST($since AS TIMESTAMPTZ)
       AND r.created_at < CAST($until AS TIMESTAMPTZ)
+      AND (
+          CAST($assistants AS VARCHAR) IS NULL
+          OR r.step_id IN (
+              SELECT step_id FROM run_steps
+              WHERE list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id)
+          )
+      )
 ),
 all_buckets AS (
     SELECT b.range::INTEGER AS bucket, p.n FROM params AS p, range(p.n) AS b

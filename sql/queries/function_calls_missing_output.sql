@@ -2,8 +2,9 @@
 -- param: include_in_progress = false
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
+-- param: assistants = NULL
 -- A step still in_progress may only be waiting for its outputs: such calls are listed when include_in_progress
--- is true. Counts calls of steps created in [since, until) (UTC).
+-- is true. Counts calls of steps created in [since, until) (UTC). assistants: comma-separated assistant ids (NULL: every assistant).
 SELECT
     created_at,
     assistant_id,
@@ -21,4 +22,5 @@ WHERE type = 'function'
   AND (step_status IS DISTINCT FROM 'in_progress' OR CAST($include_in_progress AS BOOLEAN))
   AND created_at >= CAST($since AS TIMESTAMPTZ)
   AND created_at < CAST($until AS TIMESTAMPTZ)
+  AND (CAST($assistants AS VARCHAR) IS NULL OR list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id))
 ORDER BY created_at, step_id, tool_call_index;

@@ -1,5 +1,9 @@
--- Tokens used per assistant over all exported run steps, most first.
--- Steps still in progress have no usage yet and add 0 tokens.
+-- Tokens used per assistant, most first: runs, steps, prompt, completion and total tokens.
+-- param: since = 1970-01-01
+-- param: until = 9999-12-31
+-- param: assistants = NULL
+-- Counts steps created in [since, until) (UTC). Steps still in progress have no usage yet and add 0 tokens.
+-- assistants: comma-separated assistant ids (NULL: every assistant).
 SELECT
     assistant_id,
     count(DISTINCT run_id) AS runs,
@@ -8,5 +12,8 @@ SELECT
     coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
     coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens
 FROM run_steps
+WHERE created_at >= CAST($since AS TIMESTAMPTZ)
+  AND created_at < CAST($until AS TIMESTAMPTZ)
+  AND (CAST($assistants AS VARCHAR) IS NULL OR list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id))
 GROUP BY assistant_id
 ORDER BY total_tokens DESC, assistant_id NULLS FIRST;

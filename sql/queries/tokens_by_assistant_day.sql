@@ -1,7 +1,9 @@
 -- Tokens used per assistant and UTC day, summed over run step usage.
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
+-- param: assistants = NULL
 -- Counts steps created in [since, until) (UTC). Steps still in progress have no usage yet and add 0 tokens.
+-- assistants: comma-separated assistant ids (NULL: every assistant).
 SELECT
     assistant_id,
     (created_at AT TIME ZONE 'UTC')::DATE AS day,
@@ -13,5 +15,6 @@ SELECT
 FROM run_steps
 WHERE created_at >= CAST($since AS TIMESTAMPTZ)
   AND created_at < CAST($until AS TIMESTAMPTZ)
+  AND (CAST($assistants AS VARCHAR) IS NULL OR list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id))
 GROUP BY assistant_id, day
 ORDER BY day, assistant_id NULLS FIRST;

@@ -1,7 +1,9 @@
 -- Tool usage mix per assistant: calls per tool type and function name, and their share of the assistant's calls.
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
+-- param: assistants = NULL
 -- Counts tool calls of steps created in [since, until) (UTC). function_name is NULL for other tool types.
+-- assistants: comma-separated assistant ids (NULL: every assistant).
 SELECT
     assistant_id,
     type AS tool_type,
@@ -12,5 +14,6 @@ SELECT
 FROM step_tool_calls
 WHERE created_at >= CAST($since AS TIMESTAMPTZ)
   AND created_at < CAST($until AS TIMESTAMPTZ)
+  AND (CAST($assistants AS VARCHAR) IS NULL OR list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id))
 GROUP BY assistant_id, type, function_name
 ORDER BY assistant_id NULLS FIRST, calls DESC, tool_type, function_name NULLS FIRST;

@@ -3,8 +3,10 @@
 -- param: limit = 20
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
+-- param: assistants = NULL
 -- Tokens are summed over the run's steps. A run counts when its first step was created in [since, until) (UTC);
 -- run_status is NULL when the export holds no runs row for it. Ties are broken by run_id.
+-- assistants: comma-separated assistant ids (NULL: every assistant).
 WITH per_run AS (
     SELECT
         run_id,
@@ -17,6 +19,7 @@ WITH per_run AS (
         coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
         coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens
     FROM run_steps
+    WHERE CAST($assistants AS VARCHAR) IS NULL OR list_contains(string_split(CAST($assistants AS VARCHAR), ','), assistant_id)
     GROUP BY run_id
     HAVING min(created_at) >= CAST($since AS TIMESTAMPTZ)
        AND min(created_at) < CAST($until AS TIMESTAMPTZ)

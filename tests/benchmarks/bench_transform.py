@@ -23,16 +23,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from payloads import MIXES, make_run, make_steps  # noqa: E402
 
 from etl.transform import to_tables  # noqa: E402
+from etl.values import Json  # noqa: E402
 
-Json = dict[str, Any]
 PAGE_SIZE = 100
 STEPS_PER_RUN = 30
 TARGET = 2.0

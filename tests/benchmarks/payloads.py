@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-Json = dict[str, Any]
+from etl.values import Json
+
 StepMaker = Callable[[random.Random, int, str, str, int], Json]  # (rng, n, run_id, thread_id, created) -> step
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

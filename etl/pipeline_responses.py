@@ -1,0 +1,324 @@
+"""The journey of responses and conversations (``runsteps export --source responses``): sources -> extract ->
+transform -> load, through the same ``Batch``, ``write_batch`` and summary as run steps.
+
+Read top to bottom:
+
+1. ``run_responses_export`` opens the destination and reads what it holds: finished responses (never fetched
+   again; queued and in-progress ones are) and where each conversation's stored items end.
+2. Responses: explicit ids, ids files, and on Foundry every listed response; each once, only this shard's.
+   With ``follow_previous`` each fetched response's ``previous_response_id`` is fetched too, until chains end.
+3. Conversations: explicit, files, Foundry's listing; each read from its last stored item on
+   (``order=asc&after=<last>``), so a daily export fetches only the new items.
+4. Large payloads (base64 images, encrypted reasoning) are dropped before the transform unless ``keep_payloads``.
+5. Each batch is transformed and written as a unit with its state records; the summary counts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable, Iterable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from etl.config import Settings
+from etl.errors import InputError
+from etl.extract import ApiClient
+from etl.extract.responses import (
+    ConversationRef,
+    Fetched,
+    ResponseRef,
+    fetch_conversation,
+    fetch_response,
+    iter_fetched,
+    iter_listed,
+)
+from etl.extract.sources import read_ids_file
+from etl.load.base import Destination, ItemCursor
+from etl.load.batch import Batch, write_batch
+from etl.pipeline import ExportOptions, ExportSummary
+from etl.transform.responses import TERMINAL_RESPONSE_STATUSES, without_payloads
+
+_BATCH_UNITS = 500  # responses or conversations per write
+
+
+@dataclass(frozen=True)
+class ResponseSources:
+    """Where the responses and conversations to export come from."""
+
+    responses: tuple[str, ...] = ()
+    responses_files: tuple[str, ...] = ()
+    conversations: tuple[str, ...] = ()
+    conversations_files: tuple[str, ...] = ()
+    follow_previous: bool = False  # also fetch each response's previous_response_id, to the start of its chain
+    all_responses: bool = False  # Foundry: every stored response (GET /responses)
+    all_conversations: bool = False  # Foundry: every conversation (GET /conversations)
+    keep_payloads: bool = False  # store base64 images and encrypted reasoning as sent
+    include: tuple[str, ...] = ()  # include[] values sent with every response and item request
+
+    @property
+    def empty(self) -> bool:
+        """True when no source at all was given."""
+        return not (
+            self.responses
+            or self.responses_files
+            or self.conversations
+            or self.conversations_files
+            or self.all_responses
+            or self.all_conversations
+        )
+
+
+@dataclass(kw_only=True)
+class ResponsesExportSummary(ExportSummary):
+    """An export of responses and conversations: the run-step summary, counted per response and conversation."""
+
+    kind: ClassVar[str] = "export"
+    source: str = "responses"
+    responses_ok: int = 0
+    conversations_ok: int = 0
+    conversation_items_new: int = 0  # items read past each conversation's last stored one
+    payloads_dropped: bool = True
+
+    def head(self) -> list[str]:
+        """Responses, conversations and requests."""
+        return [
+            f"export of responses to {self.dest} (shard {self.shard}) finished in {self.elapsed_s:.1f} s",
+            f"  responses: {self.responses_ok} ok, {self.runs_skipped} skipped (finished and exported before)",
+            f"  conversations: {self.conversations_ok} ok, {self.conversation_items_new} new items",
+            f"  failed: {self.runs_failed}",
+            f"  requests: {self.requests} ({self.retries} retries), schema drift: {self.schema_drift} rows",
+        ]
+
+    def tail(self) -> list[str]:
+        """Each response or conversation that failed."""
+        return [f"  FAILED {failure['run_id']}: {failure['reason']}" for failure in self.failures]
+
+
+def run_responses_export(
+    settings: Settings, sources: ResponseSources, options: ExportOptions, *, dest: Destination | None = None
+) -> ResponsesExportSummary:
+    """Export the responses and conversations of ``sources`` into ``options.dest``; returns the summary."""
+    if sources.empty:
+        raise InputError(
+            "nothing to export: give --response, --responses-file, --conversation, --conversations-file,"
+            " --all-responses or --all-conversations"
+        )
+    provider = settings.provider_spec
+    if (sources.all_responses or sources.all_conversations) and not provider.can_list_responses:
+        raise InputError(
+            f"--all-responses/--all-conversations need a host that lists them ({provider.name} cannot):"
+            " use --provider foundry with a project endpoint, or give the ids"
+        )
+    response_ids = _ids(sources.responses, sources.responses_files, "response")
+    conversation_ids = _ids(sources.conversations, sources.conversations_files, "conversation")
+    if options.dry_run:
+        raise InputError("--dry-run is for run steps; a responses export fetches what it lists as it goes")
+    if dest is not None:
+        return asyncio.run(_export(settings, sources, options, dest, response_ids, conversation_ids))
+    with options.open() as opened:
+        return asyncio.run(_export(settings, sources, options, opened, response_ids, conversation_ids))
+
+
+def _ids(given: Iterable[str], files: Iterable[str], kind: str) -> list[str]:
+    """Ids from the command line then the files, each once, validated before anything is opened."""
+    from etl.extract.ids import validate_id
+
+    ids = [validate_id(kind, value) for value in given]
+    for path in files:
+        ids.extend(read_ids_file(path, kind))
+    return list(dict.fromkeys(ids))
+
+
+@dataclass
+class _Run:
+    """What one export knows as it goes."""
+
+    settings: Settings
+    sources: ResponseSources
+    options: ExportOptions
+    dest: Destination
+    summary: ResponsesExportSummary
+    finished: set[str]
+    seen: set[str] = field(default_factory=set)
+    response_of: dict[str, str] = field(default_factory=dict)  # item id -> response id (for conversation items)
+
+
+async def _export(
+    settings: Settings,
+    sources: ResponseSources,
+    options: ExportOptions,
+    dest: Destination,
+    response_ids: list[str],
+    conversation_ids: list[str],
+) -> ResponsesExportSummary:
+    started = time.monotonic()
+    summary = ResponsesExportSummary(
+        dest=options.dest, shard=str(options.shard), payloads_dropped=not sources.keep_payloads
+    )
+    records = dest.run_records()
+    finished = set() if options.refresh else {r.run_id for r in records.values() if r.finished}
+    state = _Run(settings, sources, options, dest, summary, finished)
+    async with ApiClient(settings, on_response=options.on_response) as client:
+        await _responses(client, state, response_ids)
+        await _conversations(client, state, conversation_ids)
+        summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    summary.elapsed_s = time.monotonic() - started
+    dest.record_export(summary.as_dict())
+    return summary
+
+
+# -- responses -------------------------------------------------------------------------------------------------
+
+
+async def _responses(client: ApiClient, state: _Run, response_ids: list[str]) -> None:
+    """Fetch and write the responses, then (``follow_previous``) their predecessors, round by round."""
+    refs: list[ResponseRef] = [ResponseRef(rid) for rid in response_ids]
+    listed = state.sources.all_responses
+    while refs or listed:
+        source: AsyncGenerator[ResponseRef, None] = _wanted_responses(client, state, refs, listed=listed)
+        previous = await _fetch_and_write(client, state, source, _fetch_one_response(state), _add_response)
+        listed = False
+        refs = [ResponseRef(rid) for rid in previous if state.sources.follow_previous]
+
+
+async def _wanted_responses(
+    client: ApiClient, state: _Run, refs: list[ResponseRef], *, listed: bool
+) -> AsyncGenerator[ResponseRef, None]:
+    """The refs (and the listing's responses) not seen in this export, of this shard, not finished before."""
+
+    def wanted(ref: ResponseRef) -> bool:
+        rid = ref.response_id
+        if rid in state.seen or not state.options.shard.owns(rid):
+            return False
+        state.seen.add(rid)
+        if rid in state.finished:
+            state.summary.runs_skipped += 1
+            return False
+        return True
+
+    for ref in refs:
+        if wanted(ref):
+            yield ref
+    if listed:
+        async with aclosing(iter_listed(client, "/responses")) as stream:
+            async for obj in stream:
+                ref = ResponseRef(str(obj.get("id")), listed=obj)
+                if wanted(ref):
+                    yield ref
+
+
+def _fetch_one_response(state: _Run) -> Callable[[ApiClient, ResponseRef], Any]:
+    include = state.sources.include
+
+    async def fetch(client: ApiClient, ref: ResponseRef) -> Fetched:
+        # A listed response that is still running is fetched again: the listing may predate its end.
+        if ref.listed is not None and ref.listed.get("status") not in TERMINAL_RESPONSE_STATUSES:
+            ref = ResponseRef(ref.response_id)
+        return await fetch_response(client, ref, include)
+
+    return fetch
+
+
+def _add_response(state: _Run, batch: Batch, fetched: Fetched) -> str | None:
+    """One fetched response into the batch; returns its previous_response_id (for ``follow_previous``)."""
+    obj = fetched.obj
+    if obj is not None and not state.sources.keep_payloads:
+        obj = without_payloads(obj)
+    error = None if fetched.ok else str(fetched.error)
+    conversation = (obj or {}).get("conversation")
+    owner = conversation.get("id") if isinstance(conversation, dict) else None
+    items = [*(obj or {}).get("input_items", []), *(obj or {}).get("output", [])]
+    batch.add_unit(
+        "responses", fetched.unit_id, obj, fetched.fetched_at, owner=owner or fetched.unit_id, count=len(items),
+        error=error,
+    )  # fmt: skip
+    if error is None:
+        state.summary.responses_ok += 1
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                state.response_of.setdefault(item["id"], fetched.unit_id)
+    previous = (obj or {}).get("previous_response_id")
+    return previous if isinstance(previous, str) else None
+
+
+# -- conversations ---------------------------------------------------------------------------------------------
+
+
+async def _conversations(client: ApiClient, state: _Run, conversation_ids: list[str]) -> None:
+    """Read every conversation from its last stored item on, and write what is new."""
+    ids = [cid for cid in conversation_ids if state.options.shard.owns(cid)]
+    if state.sources.all_conversations:
+        async with aclosing(iter_listed(client, "/conversations")) as stream:
+            ids += [str(obj.get("id")) async for obj in stream if state.options.shard.owns(str(obj.get("id")))]
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return
+    cursors = state.dest.conversation_cursors(ids)
+    refs = [_conversation_ref(cid, cursors.get(cid)) for cid in ids]
+    await _fetch_and_write(client, state, _aiter(refs), fetch_conversation, _add_conversation)
+
+
+def _conversation_ref(conversation_id: str, cursor: ItemCursor | None) -> ConversationRef:
+    if cursor is None:
+        return ConversationRef(conversation_id)
+    return ConversationRef(conversation_id, cursor.next_position, cursor.last_item_id)
+
+
+def _add_conversation(state: _Run, batch: Batch, fetched: Fetched) -> str | None:
+    """One conversation with its new items into the batch (items linked to the responses exported with them)."""
+    obj = fetched.obj
+    error = None if fetched.ok else str(fetched.error)
+    count = 0
+    if obj is not None:
+        if not state.sources.keep_payloads:
+            obj = without_payloads(obj)
+        items = obj.get("items", [])
+        wanted = {item.get("id") for item in items if isinstance(item, dict)}
+        obj["response_of"] = {i: r for i, r in state.response_of.items() if i in wanted}
+        count = int(obj.get("item_count", 0))
+        if error is None:
+            state.summary.conversations_ok += 1
+            state.summary.conversation_items_new += len(items)
+    batch.add_unit(
+        "conversations", fetched.unit_id, obj, fetched.fetched_at, owner=fetched.unit_id, count=count, error=error
+    )
+    return None
+
+
+# -- the shared loop ---------------------------------------------------------------------------------------------
+
+
+async def _fetch_and_write(
+    client: ApiClient,
+    state: _Run,
+    refs: AsyncGenerator[Any, None],
+    fetch: Callable[[ApiClient, Any], Any],
+    add: Callable[[_Run, Batch, Fetched], str | None],
+) -> list[str]:
+    """Fetch every ref, add each to a batch, write a batch every ``_BATCH_UNITS``; returns what ``add`` returned."""
+    found: list[str] = []
+    batch = Batch()
+    async with aclosing(iter_fetched(client, refs, fetch)) as stream:
+        async for fetched in stream:
+            followed = add(state, batch, fetched)
+            if followed is not None:
+                found.append(followed)
+            if batch.runs_settled >= _BATCH_UNITS:
+                await _write(state, batch)
+                batch = Batch()
+    if batch:
+        await _write(state, batch)
+    return found
+
+
+async def _write(state: _Run, batch: Batch) -> None:
+    """Transform and land one batch in a worker thread; then count it."""
+    written = await asyncio.to_thread(write_batch, state.dest, batch)
+    state.summary.count(written)
+
+
+async def _aiter(items: Iterable[Any]) -> AsyncGenerator[Any, None]:
+    for item in items:
+        yield item

@@ -1,0 +1,155 @@
+"""`runsteps report`: one self-contained HTML file whose every chart holds exactly its query's result, over a
+DuckDB file, a Parquet root and S3; a scope (window, assistants) reaches every query; an empty destination
+gives a page that says so; bad input fails before anything is read or written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from report_support import embedded, query_rows
+from sql_export import Exported, shared_export
+
+from etl import schema, sqlfiles
+from etl.cli import cli
+from etl.report.panels import PANELS
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    return shared_export(tmp_path_factory)
+
+
+def report(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["report", *args])
+
+
+def write(tmp_path: Path, dest: str, *args: str) -> tuple[str, dict[str, Any]]:
+    out = tmp_path / "report.html"
+    result = report("--dest", dest, "-o", str(out), *args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    page = out.read_text(encoding="utf-8")
+    return page, embedded(page)
+
+
+def assert_panels_match_queries(dest: str, data: dict[str, Any], page: str) -> None:
+    """Each drawn panel's rows are exactly its query's result, under the parameters its caption names."""
+    shown = {p["id"]: p for p in data["panels"]}
+    for panel in PANELS:
+        if panel.id not in shown:
+            assert panel.query not in sqlfiles.sql_files("queries") or panel.needs, f"{panel.id} left out"
+            continue
+        got = shown[panel.id]
+        assert got["query"] == panel.query
+        expected = query_rows(dest, panel.query, got["params"])
+        assert got["rows"] == expected, f"panel {panel.id} differs from its query {panel.query}"
+        assert got["total_rows"] == len(expected)
+        given = " ".join(f"-p {k}={v}" for k, v in got["params"].items())
+        assert f"runsteps sql run {panel.query}{' ' + given if given else ''}</code>" in page
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_every_chart_holds_its_querys_result(exported: Exported, kind: str, tmp_path: Path) -> None:
+    dest = exported.dest(kind)
+    page, data = write(tmp_path, dest)
+    assert_panels_match_queries(dest, data, page)
+    assert data["overview"] == query_rows(dest, "overview", {})[0]
+    drawn = [p for p in data["panels"] if p["spec"]]
+    assert len(drawn) >= 14 and all(p["rows"] for p in drawn), "the fake's data should fill every chart"
+    assert data["overview"]["steps"] == len(exported.steps)
+    assert f"{len(exported.steps):,}" in page  # the headline shows the query's figure
+
+
+def test_a_scope_reaches_every_query(exported: Exported, tmp_path: Path) -> None:
+    dest = exported.dest("duckdb")
+    days = sorted({s["created_at"] // 86400 for s in exported.steps})
+    assistant = sorted({s["assistant_id"] for s in exported.steps})[0]
+    since, until = f"{_iso_day(days[1])}", f"{_iso_day(days[-1])}T12:00Z"
+    page, data = write(tmp_path, dest, "--since", since, "--until", until, "--assistant", assistant)
+    assert_panels_match_queries(dest, data, page)
+    scoped = {"since": "2026-01-02T00:00:00+00:00", "until": "2026-01-04T12:00:00+00:00", "assistants": assistant}
+    for panel in data["panels"]:
+        declared = sqlfiles.sql_file("queries", panel["query"]).params
+        assert {k: v for k, v in panel["params"].items() if k in scoped} == {
+            k: v for k, v in scoped.items() if k in declared
+        }, f"{panel['id']} did not get the scope"
+    steps = [
+        s
+        for s in exported.steps
+        if s["assistant_id"] == assistant and days[1] * 86400 <= s["created_at"] < days[-1] * 86400 + 43200
+    ]
+    assert 0 < data["overview"]["steps"] == len(steps) < len(exported.steps)
+    assert assistant in page
+
+
+def _iso_day(day: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(day * 86400, UTC).date().isoformat()
+
+
+def test_the_file_stands_alone(exported: Exported, tmp_path: Path) -> None:
+    page, _ = write(tmp_path, exported.dest("duckdb"))
+    assert not re.search(r"<script[^>]*\bsrc=|<link\b|<img[^>]*\bsrc=[\"']?https?:|@import|url\(\s*['\"]?https?:", page)
+    assert "Content-Security-Policy" in page and "connect-src 'none'" in page
+    assert page.count("<script") == 3  # the data, the Vega bundle, the page's own script
+    assert len(page.encode()) < 3_000_000
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_an_empty_destination_says_so(kind: str, tmp_path: Path) -> None:
+    if kind == "duckdb":
+        dest = str(tmp_path / "empty.duckdb")
+        with duckdb.connect(dest) as con:
+            for table in schema.TABLES.values():
+                con.execute(schema.duckdb_ddl(table))
+    else:
+        dest = str(tmp_path / "empty-root")
+        Path(dest).mkdir()
+    page, data = write(tmp_path, dest)
+    assert "No run steps here yet" in page
+    assert data["overview"]["runs"] == 0 and data["overview"]["steps"] == 0
+    assert 'id="chart-' not in page  # no empty chart frames, the notice instead
+
+
+def test_a_period_without_steps_says_so(exported: Exported, tmp_path: Path) -> None:
+    page, data = write(tmp_path, exported.dest("parquet"), "--since", "2001-01-01", "--until", "2001-02-01")
+    assert "No run steps here in this period" in page
+    assert data["overview"]["steps"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "'yesterday' is not an ISO-8601 date or datetime"),
+        (["--since", "2026-01-05", "--until", "2026-01-01"], "--since must be before --until"),
+        (["--assistant", "asst_1,asst_2"], "assistant id 'asst_1,asst_2' is not valid"),
+        (["--assistant", "../x"], "assistant id '../x' is not valid"),
+        (["-o", "{missing}/report.html"], "does not exist"),
+        (["-o", "{folder}"], "is a directory"),
+    ],
+)
+def test_bad_input_fails_before_anything_is_written(
+    exported: Exported, tmp_path: Path, args: list[str], message: str
+) -> None:
+    args = [a.format(missing=tmp_path / "nope", folder=tmp_path) for a in args]
+    out = tmp_path / "report.html"
+    result = report("--dest", exported.dest("duckdb"), *(["-o", str(out)] if "-o" not in args else []), *args)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and message in result.output and result.output.count("\n") == 1
+    assert not out.exists() and not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize(
+    ("dest", "message"), [("missing.duckdb", "no DuckDB file at"), ("missing-root", "does not exist")]
+)
+def test_a_missing_destination_is_an_error(tmp_path: Path, dest: str, message: str) -> None:
+    out = tmp_path / "report.html"
+    result = report("--dest", str(tmp_path / dest), "-o", str(out))
+    assert result.exit_code == 2 and result.output.startswith("error: ") and message in result.output
+    assert not out.exists() and not (tmp_path / dest).exists()
