@@ -411,7 +411,7 @@ def duckdb_type(type_: pa.DataType) -> str:
 
 
 def duckdb_ddl(table: Table) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for one table; its key is kept by the writer, not by an index (etl.load.duckdb)."""
+    """``CREATE TABLE IF NOT EXISTS`` for one table; the writer keeps its key, not an index (etl.load.duckdb)."""
     columns = [
         f"    {f.name} {duckdb_type(f.type)}{'' if f.nullable else ' NOT NULL'}" for f in table.schema
     ]

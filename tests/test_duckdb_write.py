@@ -29,7 +29,8 @@ def _table(dest: DuckDBDestination, name: str) -> pa.Table:
 
 def _primary_keys(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[list[str]]]:
     return con.execute(
-        "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+        "SELECT constraint_column_names FROM duckdb_constraints()"
+        " WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
         [table],
     ).fetchall()
 

@@ -1,19 +1,13 @@
 """The DuckDB destination: one file, one writer process, each batch one transaction with its state rows.
 
-<<<<<<< HEAD
-Each key is kept once by the writer, not by a primary-key index: a batch deletes the rows of its runs and
-steps (a re-exported step's children all go) and inserts the new ones, in one transaction. DuckDB keeps a
-primary-key index (ART) whole in memory and growing with the file, which made an export's memory grow with
-the destination: 200k steps took 1.4x the memory of 20k, and capping DuckDB's memory made large files fail to
-write. Without the indexes every page DuckDB holds can be evicted, so the writer caps its memory
-(``WRITER_MEMORY``) and an export's peak stays flat; ``runsteps sql check duplicate_keys`` verifies the keys.
-Files written with primary keys are rebuilt without them when a writer first opens them (``_drop_keys``).
-=======
-Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
-longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
-removed key from the primary-key index at commit, which is slow once a table spans more than one row group,
-while an upsert rewrites the row in place (figures: README, Benchmarks, "Measurements behind the design").
->>>>>>> main
+Each key is kept once by the writer, not by a primary-key index: a batch deletes every row it replaces (a
+re-written step's children all go with it) and inserts its rows, in one transaction. DuckDB keeps primary-key
+indexes (ART) in memory, growing with the file, so an export's memory grew with its destination (200k steps: 1.8x
+the peak of 20k), and capping DuckDB's memory made large files fail to write. Without them every page DuckDB
+holds can be evicted: the writer caps DuckDB at ``WRITER_MEMORY`` and an export's peak stays flat, and deletes
+cost no index maintenance. ``runsteps sql check duplicate_keys`` checks the keys. A file an older version wrote
+with primary keys is rebuilt without them when a writer first opens it (``_drop_keys``); figures: README,
+Benchmarks, Memory.
 
 Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
 killed at any point leaves a file that opens with the whole batch or none of it.
@@ -49,17 +43,14 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
-from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import ALL_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
-<<<<<<< HEAD
-# What a writer lets DuckDB hold in memory (buffer pool and operators); more spills to a temp file beside the
-# destination (bench_memory, issue 16: 64 MB keeps an export's peak flat).
+# What a writer lets DuckDB hold (buffer pool and operators); beyond it DuckDB spills to a temp file beside the
+# destination. 64 MB keeps an export's peak flat and writes as fast as no cap (bench_memory, issue 16).
 WRITER_MEMORY = "64MB"
-=======
 _STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
->>>>>>> main
 _CONFIG_CLASH = "different configuration"
 
 # DuckDB shares one database instance between the connections of a process, so its file lock cannot tell two
@@ -160,7 +151,6 @@ class DuckDBDestination(DuckDBStateStore):
             _replace_batch_rows(con, tables, views)
             upsert_run_records(con, batch.records)
 
-
     def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
         """Where each conversation's stored items end (conversations with none stored are left out)."""
         ids = list(conversation_ids)
@@ -235,13 +225,14 @@ def _create_file(uri: str, path: Path, storage_version: str) -> None:
 
 
 def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open the file, in UTC and without insertion order."""
+    """Open the file, in UTC and without insertion order; a writer with DuckDB's memory capped."""
     con = _open(uri, path, read_only=read_only)
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
-    # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
-    # (README, Benchmarks: Memory). Insertion order is not needed: every table has a key.
+    # Insertion order is not needed: every table has a key.
     con.execute("SET preserve_insertion_order = false")
+    if not read_only:  # readers keep DuckDB's default: their queries may need the memory
+        con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
     return con
 
 
@@ -263,16 +254,6 @@ def _open(uri: str, path: Path, *, read_only: bool, storage_version: str | None 
         if _CONFIG_CLASH in text:
             raise DestinationBusyError(f"{uri} is busy: this process has it open in another mode") from None
         raise DestinationError(f"cannot open {uri}: {text}") from exc
-<<<<<<< HEAD
-    # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
-    con.execute("SET TimeZone = 'UTC'")
-    # Insertion order is not needed: every table has a key. Readers keep DuckDB's default memory for queries.
-    con.execute("SET preserve_insertion_order = false")
-    if not read_only:
-        con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
-    return con
-=======
->>>>>>> main
 
 
 def _check_readable(con: duckdb.DuckDBPyConnection, uri: str) -> None:
@@ -293,7 +274,7 @@ def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
 
 
 def _drop_keys(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    """Rebuild a table an older version created with a primary key without it (see the module docstring)."""
+    """Rebuild a table that an older version created with a primary key, without it (see the module docstring)."""
     keyed = con.execute(
         "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ?"
         " AND constraint_type = 'PRIMARY KEY'",
@@ -303,7 +284,7 @@ def _drop_keys(con: duckdb.DuckDBPyConnection, table: Table) -> None:
         return
     con.execute(f"ALTER TABLE {table.name} RENAME TO _runsteps_keyed")
     con.execute(duckdb_ddl(table))
-    # The old file may lack columns added since: BY NAME leaves them NULL.
+    # The old table may lack columns added since: BY NAME leaves them NULL (as _add_missing_columns would).
     con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _runsteps_keyed")
     con.execute("DROP TABLE _runsteps_keyed")
 
@@ -373,43 +354,28 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
 
 
 def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
-<<<<<<< HEAD
-    """Delete the batch's runs and steps with all of their child rows, then insert the batch's rows."""
-    step_ids = pc.unique(
-        pa.chunked_array(
-            [chunk for name in ("run_steps", *STEP_CHILD_TABLES) for chunk in tables[name]["step_id"].chunks],
-            pa.string(),
-        )
-    )
-    if len(tables["runs"]):
-        _delete_keys(con, TABLES["runs"], views["runs"])
-    if len(step_ids):
-        con.register("_runsteps_new_steps", pa.table({"step_id": step_ids}))
-        try:
-            for name in ("run_steps", *STEP_CHILD_TABLES):
-                con.execute(f"DELETE FROM {name} WHERE step_id IN (SELECT step_id FROM _runsteps_new_steps)")
-=======
-    """Upsert the batch's rows, and make each re-written id's children exactly the batch's.
+    """Delete every row the batch replaces, then insert the batch's rows.
 
-    Tables replaced by the same id form a family (a step and its children, a response and its items): in every
-    table of the family whose key is more than that id, the rows of the batch's ids that the batch lacks go.
+    Tables replaced by the same id form a family (a step and its children, a response and its items): the rows of
+    each id the batch brings go from every table of its family, so a re-written id leaves no stale child row.
+    A row whose key the batch brings goes too (entity tables, and keys that do not contain the family's id).
     """
     families: dict[str, list[Table]] = {}
-    for table in PARTITIONED_TABLES.values():
-        families.setdefault(table.replaces, []).append(table)
+    for name in tables:
+        table = ALL_TABLES[name]
+        if (table.entity or table.replaces not in table.key) and tables[name].num_rows:
+            _delete_keys(con, table, views[name])
+        if not table.entity:
+            families.setdefault(table.replaces, []).append(table)
     for column, members in families.items():
-        children = [t for t in members if t.key != (column,)]
-        if not children:
-            continue
         chunks = [chunk for t in members for chunk in tables[t.name][column].chunks]
         ids = pc.drop_null(pc.unique(pa.chunked_array(chunks, pa.string())))
         if not len(ids):
             continue
         con.register("_runsteps_new_ids", pa.table({"id": ids}))
         try:
-            for table in children:
-                _delete_missing(con, table, views[table.name], f"t.{column} IN (SELECT id FROM _runsteps_new_ids)")
->>>>>>> main
+            for table in members:
+                con.execute(f"DELETE FROM {table.name} WHERE {column} IN (SELECT id FROM _runsteps_new_ids)")
         finally:
             con.unregister("_runsteps_new_ids")
     for name, tbl in tables.items():

@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from payloads import MIXES, make_run, make_steps  # noqa: E402
+from payloads import MIXES, make_run, make_steps
 
-from etl.transform import to_tables  # noqa: E402
-from etl.values import Json  # noqa: E402
+from etl.transform import to_tables
+from etl.values import Json
 
 PAGE_SIZE = 100
 STEPS_PER_RUN = 30

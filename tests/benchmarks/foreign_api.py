@@ -21,7 +21,7 @@ import orjson
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from payloads import MIXES, make_run  # noqa: E402
+from payloads import MIXES, make_run
 
 RUNS_PER_THREAD = 10
 

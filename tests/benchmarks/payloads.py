@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -99,8 +98,11 @@ def _code(rng: random.Random, n: int, i: int, logs: str) -> Json:
 def _search(rng: random.Random, n: int, i: int, name: str) -> Json:
     results = [{"file_id": f"file-{rng.getrandbits(64):016x}", "file_name": f"{name}-{k}.pdf", "score": rng.random()}
                for k in range(rng.randint(1, 5))]  # fmt: skip
-    return {"id": f"call_{n:020x}{i}", "type": "file_search",
-            "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.0}, "results": results}}
+    return {
+        "id": f"call_{n:020x}{i}",
+        "type": "file_search",
+        "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.0}, "results": results},
+    }
 
 
 def examples(rng: random.Random, n: int, run_id: str, thread_id: str, created: int) -> Json:
@@ -225,7 +227,9 @@ def real(rng: random.Random, n: int, run_id: str, thread_id: str, created: int) 
 MIXES["real"] = real
 
 
-def make_steps(mix: str, count: int, *, steps_per_run: int = 30, seed: int = 11, start: int = 1_735_000_000) -> list[Json]:
+def make_steps(
+    mix: str, count: int, *, steps_per_run: int = 30, seed: int = 11, start: int = 1_735_000_000
+) -> list[Json]:
     """``count`` steps of one mix, ``steps_per_run`` to a run, ten runs to a thread."""
     rng, maker = random.Random(seed), MIXES[mix]
     steps = []
