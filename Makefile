@@ -17,7 +17,7 @@ $(BIN)/runsteps: pyproject.toml
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,airflow,fake,report]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,airflow,fake,report,azure]'
 	touch $@
 
 $(DBT_VENV)/.installed: tests/dbt/requirements.txt

@@ -25,7 +25,10 @@ single writer) -> `checks` (the SQL checks of `sql/checks`; any violation fails 
 **Credentials**: the Airflow Connection `conn_id` (default `openai_default`), laid out like the OpenAI
 provider's: password = API key, host = base URL (e.g. `https://api.openai.com/v1`), extras `organization`,
 `project`, `azure_api_version` (or the provider's `openai_client_kwargs`). The key never enters params,
-XCom or logs.
+XCom or logs. **Azure AI Foundry** (classic agents): a connection of type `azure` (or extra `provider: foundry`)
+whose host is the project endpoint `https://<resource>.services.ai.azure.com/api/projects/<project>`; a service
+principal as login (client id), password (client secret) and extra `tenantId`, or extra
+`managed_identity_client_id`, or neither (the worker's own identity); it needs the role "Azure AI User".
 
 | param | default | meaning |
 |---|---|---|
@@ -40,8 +43,19 @@ XCom or logs.
 | `shards` | `4` | export tasks run in parallel (1..8) |
 | `concurrency` | `16` | runs in flight per export task |
 | `include_file_search_content` | `false` | also fetch file search result content |
+| `all_threads` | `false` | every thread the API lists (Foundry), also written as `threads` rows |
+| `source` | `assistants` | `assistants` (run steps of the threads above) or `responses` (the ids below) |
+| `response_ids` | `[]` | responses: response ids to export (finished ones are not fetched again) |
+| `responses_file` | `""` | responses: a file of response ids on the workers |
+| `conversation_ids` | `[]` | responses: conversations; each run adds only their new items |
+| `conversations_file` | `""` | responses: a file of conversation ids on the workers |
+| `follow_previous` | `false` | responses: also export each response's previous_response_id chain |
+| `all_responses` | `false` | responses: every stored response (Foundry only) |
+| `all_conversations` | `false` | responses: every conversation (Foundry only) |
 
-Thread sources combine (list, file and query); at least one must be given. Backfill with
+Thread sources combine (list, file, query and `all_threads`); at least one must be given. With `source: responses`
+the thread params are not used and one export task reads the response and conversation ids: stored responses
+vanish after 30 days, so keep this DAG's daily schedule. Backfill with
 `airflow backfill create --dag-id openai_run_steps --from-date 2026-01-01 --to-date 2026-02-01`.
 """
 
@@ -69,6 +83,15 @@ Thread sources combine (list, file and query); at least one must be given. Backf
         "shards": Param(4, type="integer", minimum=1, maximum=8, description="parallel export tasks"),
         "concurrency": Param(16, type="integer", minimum=1, maximum=256, description="runs in flight per task"),
         "include_file_search_content": Param(False, type="boolean", description="fetch file search content"),
+        "all_threads": Param(False, type="boolean", description="every thread the API lists (Foundry)"),
+        "source": Param("assistants", type="string", enum=["assistants", "responses"], description="what to export"),
+        "response_ids": Param([], type="array", items={"type": "string"}, description="responses to export"),
+        "responses_file": Param("", type="string", description="file of response ids on the workers"),
+        "conversation_ids": Param([], type="array", items={"type": "string"}, description="conversations to export"),
+        "conversations_file": Param("", type="string", description="file of conversation ids on the workers"),
+        "follow_previous": Param(False, type="boolean", description="also export previous_response_id chains"),
+        "all_responses": Param(False, type="boolean", description="every stored response (Foundry)"),
+        "all_conversations": Param(False, type="boolean", description="every conversation (Foundry)"),
     },
 )
 def openai_run_steps() -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from etl.config import Settings
 from etl.errors import InputError
-from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, run_export, thread_ids
+from etl.pipeline import ExportObserver, ExportOptions, ExportSummary, Sources, check_provider, run_export, thread_ids
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources, check_window
 from etl.summary import HIDDEN, Metrics
 from etl.values import iso
 
@@ -43,17 +44,46 @@ class Chunk:
         return f"{iso(self.start)}/{iso(self.end)}".replace("+00:00", "Z")
 
 
-def chunks(since: int, until: int, size: int) -> list[Chunk]:
+@dataclass(frozen=True)
+class Window(Sequence[Chunk]):
+    """The window cut into chunks of ``size`` seconds, oldest first, the last one ending at ``until``: computed
+    on demand, so a long window costs no memory (and one of more than ``MAX_CHUNKS`` chunks is refused)."""
+
+    since: int
+    until: int
+    size: int
+
+    def __len__(self) -> int:
+        return -(-(self.until - self.since) // self.size)
+
+    @overload
+    def __getitem__(self, index: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Chunk]: ...
+
+    def __getitem__(self, index: int | slice) -> Chunk | Sequence[Chunk]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start = self.since + index * self.size
+        return Chunk(start, min(start + self.size, self.until))
+
+
+def chunks(since: int, until: int, size: int) -> Window:
     """The window cut into chunks of ``size`` seconds, oldest first; the last one ends at ``until``."""
-    if since >= until:
-        raise InputError("--since must be before --until")
-    return [Chunk(start, min(start + size, until)) for start in range(since, until, size)]
+    check_window(since, until, size)
+    return Window(since, until, size)
 
 
 def job_id(sources: Sources, threads: list[str], size: int, options: ExportOptions) -> str:
     """A name for the backfill that is the same when the same backfill is run again (to resume it)."""
     digest = hashlib.sha256()
-    for part in (*threads, "|", str(sources.since), str(sources.until), str(size), options.scope):
+    listed = ("|all-threads",) if sources.all_threads else ()  # absent otherwise: earlier jobs keep their names
+    for part in (*threads, *listed, "|", str(sources.since), str(sources.until), str(size), options.scope):
         digest.update(part.encode() + b"\0")
     return f"backfill-{digest.hexdigest()[:16]}"
 
@@ -111,8 +141,13 @@ def run_backfill(
     """
     if sources.since is None or sources.until is None:
         raise InputError("a backfill needs both --since and --until")
-    threads = _threads(sources)
+    check_provider(settings, sources)
     window = chunks(sources.since, sources.until, chunk_seconds)
+    # Everything is checked before the destination is opened: an input error leaves it as it was.
+    check_settings(settings)
+    check_destination(options.dest)
+    threads = _threads(check_sources(sources))
+    check_host_resolves(settings)
     job = job_id(sources, threads, chunk_seconds, options)
     summary = BackfillSummary(job=job, chunks_total=len(window))
     chunk_options = replace(options, use_watermarks=False)  # the chunk bounds the window, not a watermark
@@ -125,7 +160,9 @@ def run_backfill(
                 continue
             if on_chunk is not None:
                 on_chunk(chunk, position, len(window))
-            chunk_sources = Sources(threads=tuple(threads), since=chunk.start, until=chunk.end)
+            chunk_sources = Sources(
+                threads=tuple(threads), since=chunk.start, until=chunk.end, all_threads=sources.all_threads
+            )
             result = run_export(settings, chunk_sources, chunk_options, observer, dest=dest)
             summary.exports.append(result)
             if result.exit_code == 0:
@@ -144,6 +181,6 @@ def run_backfill(
 
 def _threads(sources: Sources) -> list[str]:
     threads = thread_ids(sources)
-    if not threads:
-        raise InputError("a backfill discovers runs per thread: give --thread or --threads-file")
+    if not threads and not sources.all_threads:
+        raise InputError("a backfill discovers runs per thread: give --thread, --threads-file or --all-threads")
     return threads

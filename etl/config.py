@@ -8,12 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl import __version__
+from etl.errors import InputError
 from etl.providers import RESPONSES_PROVIDERS, Provider, for_responses, get_provider, infer_provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 FILE_SEARCH_CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 USER_AGENT = f"run-steps-etl/{__version__}"
+
+
+# Every secret value this process has held, so the last-resort error message can mask them (``redact``).
+_HELD: set[str] = set()
+_MIN_MASKED = 4  # shorter values would mask ordinary words
 
 
 class Secret:
@@ -23,6 +29,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if len(value) >= _MIN_MASKED:
+            _HELD.add(value)
 
     def reveal(self) -> str:
         """The secret value, for the one place that must send it."""
@@ -111,6 +119,38 @@ class Settings:
         if isinstance(values["api_key"], str):
             values["api_key"] = Secret(values["api_key"])
         return cls(**values)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret this process holds (and any line of one) replaced by ``***``."""
+    for value in sorted(_HELD, key=len, reverse=True):
+        text = text.replace(value, "***")
+        # A key with a line break would otherwise leak the part after it in a one-line message.
+        for part in value.splitlines():
+            if len(part) >= _MIN_MASKED:
+                text = text.replace(part, "***")
+    return text
+
+
+def check_secret(value: str, what: str) -> None:
+    """Refuse a key or token no HTTP header can carry as is (``InputError``), naming ``what`` but no character of it.
+
+    Keys and tokens are printable ASCII without spaces; a line break or a quote pasted along, or a non-ASCII
+    character, would otherwise fail every request (or be retried) with the value in the error text.
+    """
+    problem = None
+    if value != value.strip():
+        problem = "starts or ends with whitespace or a line break"
+    elif any(ch in "\r\n" for ch in value):
+        problem = "contains a line break"
+    elif not value.isascii():
+        problem = "contains a non-ASCII character"
+    elif not value.isprintable() or " " in value:
+        problem = "contains a space or a control character"
+    elif len(value) > 8192:
+        problem = "is longer than 8192 characters"
+    if problem is not None:
+        raise InputError(f"{what} {problem}: set it to the key or token alone (no quotes, spaces or line breaks)")
 
 
 def env_value(name: str, default: str | None = None) -> str | None:

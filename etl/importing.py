@@ -42,6 +42,7 @@ from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination
 from etl.load.batch import BATCH_OBJECTS, Batch, Written, write_batch
+from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import LoadSummary
 from etl.values import Json, iso
@@ -135,6 +136,7 @@ def run_import(
         dest, s3_endpoint_url=s3_endpoint_url, duckdb_storage_version=duckdb_storage_version
     ) as destination:
         _load(files, moment, destination, summary, batch_size, on_problem)
+        write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
         summary.elapsed_s = time.monotonic() - started
         destination.record_export(summary.as_dict() | {"shard": str(Shard()), "started_at": iso(moment)})
     return summary

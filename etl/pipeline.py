@@ -4,12 +4,14 @@ Read top to bottom:
 
 1. ``run_export`` opens the destination (taking the writer's claim on its shard) and reads the export state.
 2. ``_run_refs`` streams the runs to fetch: explicit runs, runs an earlier export left unfinished, and runs
-   discovered per thread; each run once, only this shard's, and none that an earlier export already finished
-   (unless ``refresh``).
+   discovered per thread (the threads given, or with ``all_threads`` every thread ``GET /threads`` lists);
+   each run once, only this shard's, and none that an earlier export already finished (unless ``refresh``).
 3. ``iter_fetched_runs`` fetches them, many at once, with retries; each comes back whole or failed.
 4. A ``Batch`` (``etl.load.batch``) collects finished runs; ``write_batch`` turns it into the tables and lands
    it (rows and run records together) in a worker thread, so fetching goes on while a batch is written and the
    bounded fetch queue pushes back when writing is the bottleneck. Replay and import feed the same path.
+5. The threads listed and the assistants the runs name (``_Entities``) ride along in the same batches: threads
+   as they are listed, assistants fetched once at the end (a 404 is recorded as gone).
 6. Watermarks and the export's summary are recorded last.
 """
 
@@ -24,23 +26,30 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from etl.config import Settings
-from etl.errors import DestinationError, EtlError, InputError
+from etl.errors import AuthError, DestinationError, EtlError, InputError
 from etl.extract import (
     ApiClient,
     DiscoveredThread,
+    Fetched,
     FetchedRun,
     ResponseRecord,
     RunRef,
+    fetch_assistants,
     iter_discovered_runs,
     iter_fetched_runs,
+    iter_listed_threads,
+    list_assistants,
     read_runs_file,
     read_threads_file,
 )
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
+from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
+from etl.transform.entities import gone_assistant
 from etl.values import iso
 
 log = logging.getLogger(__name__)
@@ -58,16 +67,20 @@ class Sources:
     threads_files: tuple[str, ...] = ()
     since: int | None = None  # unix seconds, inclusive: bounds discovered runs' created_at
     until: int | None = None  # unix seconds, exclusive
+    all_threads: bool = False  # discover the runs of every thread the API lists (providers that can list threads)
+    list_threads: bool = False  # write a threads row for every thread the API lists, discovering none of their runs
+    checked: bool = field(default=False, compare=False)  # every id read and validated (etl.preflight.check_sources)
 
     @property
     def empty(self) -> bool:
         """True when no source at all was given."""
-        return not (self.runs or self.runs_files or self.threads or self.threads_files)
+        listed = self.all_threads or self.list_threads
+        return not (self.runs or self.runs_files or self.threads or self.threads_files or listed)
 
     @property
     def discovers(self) -> bool:
         """True when runs are discovered per thread."""
-        return bool(self.threads or self.threads_files)
+        return bool(self.threads or self.threads_files or self.all_threads)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class ExportOptions:
     batch_runs: int = BATCH_RUNS
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
+    prices: PriceBook = field(default_factory=PriceBook)  # written to model_prices after the runs
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
 
     def open(self, *, read_only: bool = False) -> Destination:
@@ -210,8 +224,15 @@ def run_export(
 
     ``dest``: a destination the caller already holds open (a backfill keeps one across its chunks).
     """
-    if sources.empty:
-        raise InputError("nothing to export: give --run, --runs-file, --thread or --threads-file")
+    check_provider(settings, sources)
+    if dest is None:  # a caller holding the destination open checked everything before opening it
+        check_settings(settings)
+        if not options.dry_run:
+            check_destination(options.dest)
+        sources = check_sources(sources)
+        if sources.empty:
+            raise InputError("nothing to export: the files given hold no thread or run ids")
+        check_host_resolves(settings)
     observer = observer or ExportObserver()
     if options.dry_run:
         return asyncio.run(_plan_only(settings, sources, options))
@@ -221,17 +242,36 @@ def run_export(
         return asyncio.run(_export(settings, sources, options, observer, opened))
 
 
+def check_provider(settings: Settings, sources: Sources) -> None:
+    """Refuse no sources at all, or sources the provider cannot serve (``InputError``), before anything is opened."""
+    if sources.empty:
+        raise InputError("nothing to export: give --run, --runs-file, --thread, --threads-file or --all-threads")
+    provider = settings.provider_spec
+    if (sources.all_threads or sources.list_threads) and not provider.can_list_threads:
+        raise InputError(
+            f"--all-threads needs a provider that can list threads (foundry); {provider.name} cannot: "
+            "give --thread or --threads-file instead"
+        )
+
+
 async def _export(
     settings: Settings, sources: Sources, options: ExportOptions, observer: ExportObserver, dest: Destination
 ) -> ExportSummary:
     started = time.monotonic()
     summary = ExportSummary(dest=options.dest, shard=str(options.shard))
     threads = thread_ids(sources)
-    plan = _Plan.read(dest, threads, options)
+    plan = _Plan.read(dest, None if sources.all_threads else threads, options)
+    entities = _Entities(options.shard)
     async with ApiClient(settings, on_response=options.on_response) as client:
-        refs = _run_refs(client, sources, threads, options, plan, summary)
-        await _fetch_and_write(client, refs, dest, options, observer, summary)
+        refs = _run_refs(client, sources, threads, options, plan, summary, entities)
+        await _fetch_and_write(client, refs, dest, options, observer, summary, entities)
+        if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
+            await entities.drain(entities.listed_thread_ids(client, (), summary))
+        listed = sources.all_threads or sources.list_threads
+        await _write(dest, await entities.last_batch(client, listed=listed), summary, observer)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    # Every model the destination's runs use, priced at their dates (the cost views read it).
+    write_model_prices(dest, options.prices)
     _name_discovery_failures(plan.discovered, summary)
     summary.elapsed_s = time.monotonic() - started
     dest.set_watermarks(options.scope, _new_watermarks(plan.discovered))
@@ -244,9 +284,10 @@ async def _plan_only(settings: Settings, sources: Sources, options: ExportOption
     started = time.monotonic()
     summary = ExportSummary(dest=options.dest, shard=str(options.shard), dry_run=True)
     threads = thread_ids(sources)
-    plan = _Plan.read_existing(options, threads)
+    plan = _Plan.read_existing(options, None if sources.all_threads else threads)
     async with ApiClient(settings, on_response=options.on_response) as client:
-        async with aclosing(_run_refs(client, sources, threads, options, plan, summary)) as refs:
+        refs = _run_refs(client, sources, threads, options, plan, summary, _Entities(options.shard))
+        async with aclosing(refs):
             summary.planned.extend([f"{ref.thread_id}/{ref.run_id}" async for ref in refs])
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
     _name_discovery_failures(plan.discovered, summary)
@@ -272,20 +313,23 @@ class _Plan:
     discovered: dict[str, _ListedThread] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, state: StateStore | None, threads: Iterable[str], options: ExportOptions) -> _Plan:
-        """Read the state once, before fetching anything (``None``: a destination that does not exist yet)."""
+    def read(cls, state: StateStore | None, threads: Iterable[str] | None, options: ExportOptions) -> _Plan:
+        """Read the state once, before fetching anything (``None``: a destination that does not exist yet).
+
+        ``threads``: the threads whose watermarks matter (None: every thread, for an export of all threads).
+        """
         if state is None:
             return cls({}, set(), {})
         records = state.run_records()
         finished = set() if options.refresh else {r.run_id for r in records.values() if r.finished}
         watermarks: dict[str, int] = {}
         if options.use_watermarks and not options.refresh:
-            wanted = set(threads)
-            watermarks = {t: m for t, m in state.watermarks(options.scope).items() if t in wanted}
+            marks = state.watermarks(options.scope)
+            watermarks = marks if threads is None else {t: m for t in set(threads) if (m := marks.get(t)) is not None}
         return cls(records, finished, watermarks)
 
     @classmethod
-    def read_existing(cls, options: ExportOptions, threads: Iterable[str]) -> _Plan:
+    def read_existing(cls, options: ExportOptions, threads: Iterable[str] | None) -> _Plan:
         """For a dry run: the plan from the destination's state read-only, or an empty one if there is none yet."""
         with ExitStack() as stack:
             try:
@@ -302,6 +346,7 @@ async def _run_refs(
     options: ExportOptions,
     plan: _Plan,
     summary: ExportSummary,
+    entities: _Entities,
 ) -> AsyncGenerator[RunRef, None]:
     """Every run to fetch, once: explicit, then left unfinished by an earlier export, then discovered."""
     seen: set[str] = set()
@@ -318,12 +363,12 @@ async def _run_refs(
     for ref in _explicit_refs(sources):
         if wanted(ref):
             yield ref
-    if not threads:
+    if not threads and not sources.all_threads:
         return
     # Runs that an earlier export of these threads saw active, or failed to export: look at them again.
     in_threads = set(threads)
     for record in plan.records.values():
-        if not record.finished and record.thread_id in in_threads:
+        if not record.finished and (sources.all_threads or record.thread_id in in_threads):
             ref = RunRef(record.thread_id, record.run_id)
             if wanted(ref):
                 yield ref
@@ -332,8 +377,9 @@ async def _run_refs(
         # Not the thread itself: its run objects, kept to the end, would grow the export's memory with the job.
         plan.discovered[thread.thread_id] = _ListedThread(thread.newest_created_at, thread.error)
 
+    to_discover = entities.listed_thread_ids(client, threads, summary) if sources.all_threads else threads
     runs = iter_discovered_runs(
-        client, threads, since=sources.since, until=sources.until, watermarks=plan.watermarks, on_thread=on_thread
+        client, to_discover, since=sources.since, until=sources.until, watermarks=plan.watermarks, on_thread=on_thread
     )
     async with aclosing(runs) as stream:
         async for ref in stream:
@@ -363,6 +409,7 @@ async def _fetch_and_write(
     options: ExportOptions,
     observer: ExportObserver,
     summary: ExportSummary,
+    entities: _Entities,
 ) -> None:
     """Fetch every run and write them in batches; a batch is written while the next one is fetched."""
 
@@ -377,10 +424,13 @@ async def _fetch_and_write(
         async for fetched in fetched_runs:
             observer.run_done(fetched)
             _add(batch, fetched)
+            entities.referenced(fetched)
             if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
+                entities.add_threads(batch)
                 await _write(dest, batch, summary, observer)
                 batch = Batch()
     if batch:
+        entities.add_threads(batch)
         await _write(dest, batch, summary, observer)
 
 
@@ -393,8 +443,68 @@ def _add(batch: Batch, fetched: FetchedRun) -> None:
 
 async def _write(dest: Destination, batch: Batch, summary: ExportSummary, observer: ExportObserver) -> None:
     """Transform and land one batch in a worker thread, so fetching goes on meanwhile; then count it."""
+    if not batch:
+        return
     summary.count(await asyncio.to_thread(write_batch, dest, batch))
     observer.batch_written(summary)
+
+
+class _Entities:
+    """The threads and assistants of an export (this shard's: an entity's id hashes to a bucket like a run's)."""
+
+    def __init__(self, shard: Shard) -> None:
+        self.shard = shard
+        self._threads: list[Fetched] = []  # listed, not yet written
+        self._assistants: dict[str, None] = {}  # named by the runs exported, in order
+
+    async def listed_thread_ids(
+        self, client: ApiClient, given: Iterable[str], summary: ExportSummary
+    ) -> AsyncGenerator[str, None]:
+        """The threads given, then every thread the API lists (kept to be written as ``threads`` rows)."""
+        for thread_id in given:
+            yield thread_id
+        try:
+            async with aclosing(iter_listed_threads(client)) as listed:
+                async for thread in listed:
+                    if self.shard.owns(thread.obj["id"]):
+                        self._threads.append(thread)
+                    yield thread.obj["id"]
+        except AuthError:
+            raise
+        except EtlError as exc:  # the threads listed so far are still exported; the export ends partial
+            log.warning("listing the threads failed: %s", exc)
+            summary.failures.append({"thread_id": "", "run_id": "", "reason": f"listing the threads failed: {exc}"})
+
+    async def drain(self, thread_ids: AsyncGenerator[str, None]) -> None:
+        """List the threads (kept to be written) without discovering anything in them."""
+        async with aclosing(thread_ids) as listed:
+            async for _ in listed:
+                pass
+
+    def add_threads(self, batch: Batch) -> None:
+        """Put the threads listed since the last batch into ``batch``."""
+        for thread in self._threads:
+            batch.add("threads", thread.obj, thread.fetched_at)
+        self._threads.clear()
+
+    def referenced(self, fetched: FetchedRun) -> None:
+        """Note the assistant a fetched run names."""
+        assistant_id = (fetched.run or {}).get("assistant_id")
+        if isinstance(assistant_id, str) and assistant_id and self.shard.owns(assistant_id):
+            self._assistants[assistant_id] = None
+
+    async def last_batch(self, client: ApiClient, *, listed: bool) -> Batch:
+        """The threads still unwritten and the assistants: listed (``listed``), then each one named but not listed."""
+        batch = Batch()
+        self.add_threads(batch)
+        found = [a for a in await list_assistants(client) if self.shard.owns(a.obj["id"])] if listed else []
+        have = {a.obj["id"] for a in found}
+        fetched = await fetch_assistants(client, [a for a in self._assistants if a not in have])
+        for assistant in [*found, *fetched.found]:
+            batch.add("assistants", assistant.obj, assistant.fetched_at)
+        for assistant_id, fetched_at in fetched.gone:
+            batch.add("assistants", gone_assistant(assistant_id), fetched_at)
+        return batch
 
 
 def _new_watermarks(discovered: Mapping[str, _ListedThread]) -> dict[str, int]:

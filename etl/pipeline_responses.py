@@ -41,6 +41,9 @@ from etl.pipeline import ExportOptions, ExportSummary
 from etl.transform.responses import TERMINAL_RESPONSE_STATUSES, without_payloads
 
 _BATCH_UNITS = 500  # responses or conversations per write
+# Without these the API leaves search results, sources and code outputs out of the items.
+DATA_INCLUDES = ("file_search_call.results", "web_search_call.action.sources", "code_interpreter_call.outputs")
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,11 @@ class ResponseSources:
     all_responses: bool = False  # Foundry: every stored response (GET /responses)
     all_conversations: bool = False  # Foundry: every conversation (GET /conversations)
     keep_payloads: bool = False  # store base64 images and encrypted reasoning as sent
-    include: tuple[str, ...] = ()  # include[] values sent with every response and item request
+
+    @property
+    def include(self) -> tuple[str, ...]:
+        """``include[]`` values sent with every response and item request: the ones that carry data."""
+        return DATA_INCLUDES + ((ENCRYPTED_REASONING,) if self.keep_payloads else ())
 
     @property
     def empty(self) -> bool:
@@ -257,7 +264,12 @@ async def _conversations(client: ApiClient, state: _Run, conversation_ids: list[
         return
     cursors = state.dest.conversation_cursors(ids)
     refs = [_conversation_ref(cid, cursors.get(cid)) for cid in ids]
-    await _fetch_and_write(client, state, _aiter(refs), fetch_conversation, _add_conversation)
+    include = state.sources.include
+
+    async def fetch(client: ApiClient, ref: ConversationRef) -> Fetched:
+        return await fetch_conversation(client, ref, include)
+
+    await _fetch_and_write(client, state, _aiter(refs), fetch, _add_conversation)
 
 
 def _conversation_ref(conversation_id: str, cursor: ItemCursor | None) -> ConversationRef:

@@ -2,7 +2,8 @@
 
 The DuckDB DDL (``duckdb_ddl``), the README's schema section (``markdown``) and ``runsteps schema`` are all
 derived from the ``ALL_TABLES`` below: ``TABLES`` (rows that belong to runs), ``RESPONSE_TABLES`` (responses and
-conversations, the successors) and ``ENTITY_TABLES`` (threads and assistants, which stand alone). Column names are
+conversations, the successors), ``ENTITY_TABLES`` (threads and assistants, which stand alone) and
+``WHOLE_TABLES`` (``model_prices``, replaced whole). Column names are
 part of the external contract (the README's Tables section lists them): columns may be added, never renamed.
 """
 
@@ -41,6 +42,15 @@ def _token_details() -> list[pa.Field]:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A column that holds another table's key: every value has a row there (dbt ``relationships``)."""
+
+    column: str
+    table: str
+    to: str  # the column of ``table`` it matches
+
+
+@dataclass(frozen=True)
 class Table:
     """One output table: its schema, its key, and whether its rows belong to a run (and step) or stand alone."""
 
@@ -59,11 +69,31 @@ class Table:
     replaces: str = "step_id"
     # The thread-like owner recorded with a unit in the export state (None: the unit is its own owner).
     owner: str | None = "thread_id"
+    # Other tables' keys the rows point at, besides the family head's (see ``references``).
+    also_references: tuple[Reference, ...] = ()
 
     @property
     def is_step_child(self) -> bool:
         """True for tables whose rows belong to one step and are replaced with it."""
         return not self.entity and self.replaces == "step_id" and self.name != "run_steps"
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """Every other table's key the rows point at: the head of the family (a step child's step, a response
+        item's response), then ``also_references``."""
+        head = None if self.entity else _family_head(self.replaces)
+        own = () if head is None or head.name == self.name else (Reference(self.replaces, head.name, self.replaces),)
+        return own + self.also_references
+
+    @property
+    def is_unit_root(self) -> bool:
+        """True for the table with one row per export unit (runs, responses, conversations)."""
+        return not self.entity and self.key == (self.unit,)
+
+
+def _family_head(replaces: str) -> Table | None:
+    """The table keyed by ``replaces`` alone, whose row its family's other rows belong to (``run_steps``)."""
+    return next((t for t in ALL_TABLES.values() if not t.entity and t.key == (replaces,)), None)
 
 
 RUNS = Table(
@@ -381,6 +411,7 @@ CONVERSATION_ITEMS = Table(
     # Items are only ever added: a re-read item replaces its own row, never the conversation's others.
     replaces="item_id",
     owner=None,
+    also_references=(Reference("conversation_id", "conversations", "conversation_id"),),
 )
 
 # The tables whose rows belong to runs (each row carries run_id), and the entity tables beside them.
@@ -392,6 +423,33 @@ ENTITY_TABLES: dict[str, Table] = {t.name: t for t in (THREADS, ASSISTANTS)}
 RESPONSE_TABLES: dict[str, Table] = {t.name: t for t in (RESPONSES, RESPONSE_ITEMS, CONVERSATIONS, CONVERSATION_ITEMS)}
 PARTITIONED_TABLES: dict[str, Table] = TABLES | RESPONSE_TABLES
 ALL_TABLES: dict[str, Table] = PARTITIONED_TABLES | ENTITY_TABLES
+
+MODEL_PRICES = Table(
+    "model_prices",
+    "what a million tokens of each model cost, by period: written by each export and by runsteps prices",
+    pa.schema(
+        [
+            _col("model", pa.string(), "the model as runs.model names it (Azure: the deployment)", nullable=False),
+            _col("priced_as", pa.string(), "the model whose prices these are (through --model-map; else model)",
+                 nullable=False),
+            _col("provider", pa.string(), "genai-prices provider id; NULL for prices from a file"),
+            _col("valid_from", TIMESTAMP, "start of the period (1970-01-01 when the source gives none)",
+                 nullable=False),
+            _col("valid_to", TIMESTAMP, "end of the period, exclusive; NULL while current"),
+            _col("input_usd_per_mtok", pa.float64(), "USD per million prompt tokens not read from the cache",
+                 nullable=False),
+            _col("cached_input_usd_per_mtok", pa.float64(),
+                 "USD per million cached prompt tokens; NULL: they cost the input price"),
+            _col("output_usd_per_mtok", pa.float64(), "USD per million completion tokens (reasoning included)",
+                 nullable=False),
+            _col("source", pa.string(), "genai-prices <version>, or the name of the prices file", nullable=False),
+        ]
+    ),
+    ("model", "valid_from"),
+)
+
+# Tables written whole, not by run: each export (and runsteps prices) replaces every row.
+WHOLE_TABLES: dict[str, Table] = {MODEL_PRICES.name: MODEL_PRICES}
 STEP_CHILD_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.is_step_child)
 
 _DUCKDB_TYPES: dict[pa.DataType, str] = {
@@ -427,7 +485,7 @@ def doc(field: pa.Field) -> str:
 def markdown() -> str:
     """The tables and their columns as Markdown: the README's schema section and ``runsteps schema``."""
     out: list[str] = []
-    for table in ALL_TABLES.values():
+    for table in (*ALL_TABLES.values(), *WHOLE_TABLES.values()):
         out.append(f"### `{table.name}`: {table.doc}")
         out.append("")
         out.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}")

@@ -1,8 +1,12 @@
 """Run SQL over either kind of destination: the tables under their own names, the views of ``sql/views``.
 
 A DuckDB file is opened read-only, so nothing here can change the user's data; the views are TEMP views,
-living only as long as the connection. A Parquet root (local or object store) is read through pyarrow
-datasets registered in an in-memory DuckDB, because DuckDB extensions (httpfs) cannot be installed here.
+living only as long as the connection. Once the tables and views are in place the connection is locked down
+with DuckDB's own settings (no file or network access, no extension installs or loads, no spilling to disk,
+configuration locked), and ``run_sql`` runs only statements that read (``SELECT``, ``EXPLAIN``), so no
+statement a user writes can create, change, attach, install or download anything. A Parquet root (local or
+object store) is read through pyarrow datasets registered in an in-memory DuckDB, because DuckDB extensions
+(httpfs) cannot be installed here.
 Either way a table that holds no rows yet is still there, empty, with the columns of ``etl.schema``.
 """
 
@@ -12,6 +16,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -19,9 +24,19 @@ import pyarrow as pa
 from etl import sqlfiles
 from etl.errors import DestinationError, InputError
 from etl.load import is_duckdb_uri
-from etl.schema import ALL_TABLES
+from etl.load.duckdb import NO_AUTO_EXTENSIONS, check_intact
+from etl.schema import ALL_TABLES, WHOLE_TABLES
 
 _MAIN_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+# Applied in this order, the last one freezing the others: a statement cannot turn any of them back.
+_LOCKDOWN = (
+    "SET temp_directory = ''",  # no spill files: `sql` creates no file at all
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET enable_external_access = false",  # no COPY TO, ATTACH, INSTALL, read_*() of other files, no network
+    "SET lock_configuration = true",
+)
+_READING = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 
 
 @contextmanager
@@ -32,21 +47,31 @@ def open_sql_connection(dest: str) -> Iterator[duckdb.DuckDBPyConnection]:
         # Day boundaries and casts of date strings must not depend on the machine's time zone.
         con.execute("SET TimeZone = 'UTC'")
         _create_views(con, dest)
+        for setting in _LOCKDOWN:
+            con.execute(setting)
         yield con
     finally:
         con.close()
 
 
 def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
+    from etl.preflight import check_destination
+
     if not os.path.isfile(dest):
         raise DestinationError(f"no DuckDB file at {dest}")
+    check_destination(dest, read_only=True)
     try:
-        con = duckdb.connect(dest, read_only=True)
+        con = duckdb.connect(dest, read_only=True, config=NO_AUTO_EXTENSIONS)
     except duckdb.Error as exc:
         raise DestinationError(f"cannot open {dest} read-only: {_first_line(exc)}") from exc
+    try:
+        check_intact(con, dest, Path(dest))
+    except DestinationError:
+        con.close()
+        raise
     # A file from an older version or another tool may lack a table: show it empty, with its columns.
     present = {row[0] for row in con.execute(_MAIN_TABLES).fetchall()}
-    for name, table in ALL_TABLES.items():
+    for name, table in (ALL_TABLES | WHOLE_TABLES).items():
         if name not in present:
             con.register(name, table.schema.empty_table())
     return con
@@ -54,14 +79,16 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
 
 def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
     from etl.load.fs import open_store, store_error
-    from etl.load.parquet import parquet_dataset  # only Parquet users pay for importing the writer
+    from etl.load.parquet import parquet_dataset, whole_table_dataset  # only Parquet users pay for importing the writer
 
     store = open_store(dest)  # one check of the root (and one S3 probe), shared by the five tables
-    con = duckdb.connect()
+    con = duckdb.connect(config=NO_AUTO_EXTENSIONS)
     with store_error(store, "list the tables"):
         for name in ALL_TABLES:
             # Registration is lazy: DuckDB scans the dataset (projection and filters pushed down) per query.
             con.register(name, parquet_dataset(store.root, name, store.fs))
+        for table in WHOLE_TABLES.values():
+            con.register(table.name, whole_table_dataset(store.root, table, store.fs))
     return con
 
 
@@ -76,6 +103,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, dest: str) -> None:
 
 def run_sql(con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str, object] | None = None) -> pa.Table:
     """Run one statement with named parameters (``$name``) and return its rows; SQL errors become ``InputError``."""
+    _check_reads_only(con, statement)
     try:
         relation = con.sql(statement, params=dict(params) if params else None)
         return relation.to_arrow_table() if relation is not None else pa.table({})
@@ -83,6 +111,19 @@ def run_sql(con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str,
         raise DestinationError(_first_line(exc)) from exc
     except duckdb.Error as exc:
         raise InputError(_first_line(exc)) from exc
+
+
+def _check_reads_only(con: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Refuse anything but one statement that reads, before DuckDB runs any of it."""
+    try:
+        kinds = [parsed.type for parsed in con.extract_statements(statement)]
+    except duckdb.Error as exc:
+        raise InputError(_first_line(exc)) from exc
+    if len(kinds) != 1:
+        raise InputError(f"give exactly one SQL statement, not {len(kinds)}")
+    if kinds[0] not in _READING:
+        kind = kinds[0].name
+        raise InputError(f"runsteps sql is read-only: a {kind} statement is refused (use SELECT or EXPLAIN)")
 
 
 def run_query(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object] | None = None) -> pa.Table:

@@ -21,7 +21,7 @@ from etl import sqlrun
 Row = dict[str, Any]
 KNOWN_STEP_TYPES = {"message_creation", "tool_calls"}
 KNOWN_TOOL_TYPES = {"code_interpreter", "file_search", "function"}
-JSON_COLUMNS = {"tools_json", "metadata_json", "raw_json"}
+JSON_COLUMNS = {"tools_json", "metadata_json", "raw_json", "details_json", "tool_resources_json"}
 KEYS = {
     "runs": ("run_id",),
     "run_steps": ("step_id",),

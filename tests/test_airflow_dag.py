@@ -138,12 +138,20 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
         "shards": 4,
         "concurrency": 16,
         "include_file_search_content": False,
+        "source": "assistants",
+        "response_ids": [],
+        "responses_file": "",
+        "conversation_ids": [],
+        "conversations_file": "",
+        "follow_previous": False,
+        "all_responses": False,
+        "all_conversations": False,
     }
     for name, default in parsed["params"].items():
         shown = default if isinstance(default, str) and default else json.dumps(default)
         assert f"| `{name}` | `{shown}` |" in parsed["doc_md"], name
     # The DAG file may not import etl, so it repeats these defaults: they must stay those of etl's DagParams.
-    for name in ("conn_id", "duckdb_storage_version", "shards", "concurrency", "include_file_search_content"):
+    for name in ("conn_id", "duckdb_storage_version", "shards", "concurrency", "include_file_search_content", "source"):
         assert parsed["params"][name] == getattr(DagParams, name), name
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 from click.testing import CliRunner
+from costs import run_cost
 
 from etl.cli import cli
 from etl.fakeapi import FakeConfig
@@ -28,6 +29,10 @@ def test_demo_exports_the_fake_and_reports_from_sql(tmp_path: Path, monkeypatch:
         assert con.sql("SELECT count(*) FROM runs").fetchall() == [(len(truth.runs),)]
     assert "Steps by type and status" in result.output
     assert "Tool calls by type" in result.output and "Tokens by assistant" in result.output
+    # The cost line, worked out by hand from the served runs' usage at the fake models' prices.
+    usd = sum(c for c in map(run_cost, truth.runs) if c is not None)
+    cost_line = next(line for line in result.output.splitlines() if line.startswith("Cost: "))
+    assert cost_line.startswith(f"Cost: ${usd:,.2f} for {len(truth.runs)} runs (0 unpriced)"), cost_line
     by_type: dict[str, int] = {}
     for step in truth.steps:
         for call in step["step_details"].get("tool_calls") or []:

@@ -3,9 +3,11 @@ previous_response_id chains, incremental, on DuckDB and Parquet; each object of 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -54,6 +56,11 @@ def test_by_ids_and_conversations_holds_the_fakes_objects_once(
     items = [*keyed(dest, "response_items").values(), *keyed(dest, "conversation_items").values()]
     stored = " ".join(str(r["details_json"]) + str(r["output"]) for r in items)
     assert "data:image/png;base64" not in stored and "not stored:" in stored
+    # the include[] values that carry data are asked for; encrypted reasoning only with --keep-payloads
+    for record in server.requests:
+        if record.kind in ("response_get", "input_items_list", "conversation_items_list"):
+            query = unquote(record.query)
+            assert "include[]=file_search_call.results" in query and "reasoning.encrypted_content" not in query
 
 
 def test_conversations_twice_fetch_only_the_new_items(fake_api_factory: Callable[..., FakeServer], dest: str) -> None:
@@ -157,6 +164,11 @@ def test_cli_source_responses(fake_api_factory: Callable[..., FakeServer], tmp_p
     assert result.exit_code == 0, result.output
     assert '"responses_ok": 20' in result.output.splitlines()[-1]
     assert actual(dest) == expected(truth)
+    status = CliRunner().invoke(cli, ["status", "--dest", dest])
+    items = sum(len(i) for i in truth.conversation_items.values())
+    assert "responses: 2 active, 18 finished" in status.output
+    assert f"conversations: {len(truth.conversations)} ({items} items)" in status.output
+    assert "runs: 0 (0 steps)" in status.output
 
 
 def test_cli_refuses_a_bad_id_before_creating_anything(tmp_path: Path) -> None:
@@ -165,3 +177,43 @@ def test_cli_refuses_a_bad_id_before_creating_anything(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": "sk-fake"})
     assert result.exit_code == 2
     assert "error: response id" in result.output and not dest.exists()
+
+
+def test_azure_openai_v1_with_its_api_key_header(fake_api_factory: Callable[..., FakeServer], tmp_path: Path) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    dest = str(tmp_path / "azure.duckdb")
+    # the resource's /openai path: the provider description adds the v1 path of the Responses API
+    settings = _settings(server, provider="azure")
+    settings = dataclasses.replace(settings, base_url=f"{server.azure_endpoint}/openai")
+    summary = run_responses_export(
+        settings, ResponseSources(responses=tuple(truth.responses)), ExportOptions(dest=dest)
+    )
+    assert summary.exit_code == 0
+    assert actual(dest)["responses"] == expected(truth)["responses"]
+    paths = {r.path.split("/responses")[0] for r in server.requests}
+    assert paths == {"/openai/v1"}
+    assert all("api-version" not in r.query for r in server.requests)
+
+
+def test_keep_payloads_stores_them_as_sent(fake_api_factory: Callable[..., FakeServer], tmp_path: Path) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    dest = str(tmp_path / "payloads.duckdb")
+    _export(server, dest, responses=tuple(truth.responses), keep_payloads=True)
+    rows = keyed(dest, "response_items")
+    sent = {
+        (rid, direction, index): item
+        for rid, response in truth.responses.items()
+        for direction, items in (("input", truth.input_items[rid]), ("output", response["output"]))
+        for index, item in enumerate(items)
+    }
+    reasoning = [key for key, item in sent.items() if item["type"] == "reasoning"]
+    images = [key for key, item in sent.items() if item["type"] == "image_generation_call"]
+    assert reasoning and images
+    for key in reasoning:
+        assert sent[key]["encrypted_content"] in rows[key]["details_json"]
+    for key in images:
+        assert sent[key]["result"] in rows[key]["details_json"]
+    asked = [unquote(r.query) for r in server.requests if r.kind == "response_get"]
+    assert asked and all("include[]=reasoning.encrypted_content" in query for query in asked)

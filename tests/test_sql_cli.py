@@ -48,7 +48,7 @@ def test_list_names_every_file_with_its_description_and_parameters() -> None:
     assert set(listed) == {(sqlfiles.SINGULAR[f.kind], f.name) for f in files}
     top = listed[("query", "top_runs")]
     assert top["params"] == "by=steps, limit=20, since=1970-01-01, until=9999-12-31, assistants=NULL"
-    assert top["description"].startswith("Runs with the most steps or tokens")
+    assert top["description"].startswith("Runs with the most steps, tokens or cost")
 
     table = _sql("list").output
     for f in files:
@@ -133,7 +133,7 @@ def test_views_are_temporary_and_the_duckdb_file_is_left_untouched(exported: Exp
         (["run", "no_such_query"], "no query named 'no_such_query'"),
         (["run", "top_runs", "-p", "colour=red"], "top_runs has no parameter colour"),
         (["run", "top_runs", "-p", "by"], "--param 'by' is not of the form NAME=VALUE"),
-        (["run", "top_runs", "-p", "by=size"], "parameter by must be steps or tokens"),
+        (["run", "top_runs", "-p", "by=size"], "parameter by must be steps, tokens or cost"),
         (["run", "tokens_by_assistant_day", "-p", "since=yesterday-ish"], "Conversion Error"),
         (["query", "SELEC 1"], "Parser Error"),
         (["query", "SELECT * FROM no_such_table"], "no_such_table"),
@@ -178,8 +178,8 @@ def test_check_exit_codes(exported: Exported, tmp_path: Path) -> None:
 
 
 def test_object_store_root_reads_like_a_local_one(exported: Exported, s3: S3) -> None:  # noqa: F811
-    # The two tables top_runs reads are enough (the others show up empty); each file costs a request or two.
-    for table in ("runs", "run_steps"):
+    # The tables top_runs reads are enough (the others show up empty); each file costs a request or two.
+    for table in ("runs", "run_steps", "model_prices"):
         source = exported.parquet / table
         pafs.copy_files(str(source), f"{s3.bucket}/export/{table}", destination_filesystem=s3.fs)
     remote = _sql("run", "top_runs", "-p", "by=tokens", "--dest", s3.uri("export"), "--format", "json")
@@ -221,4 +221,4 @@ def test_tables_that_do_not_fit_the_views_are_exit_2(tmp_path: Path) -> None:
     result = _sql("query", "SELECT 1", "--dest", str(path))
     assert result.exit_code == 2
     # The first view (by name) that reads the missing columns is named.
-    assert result.output.startswith(f"error: view step_durations does not fit the tables at {path}: Binder Error")
+    assert result.output.startswith(f"error: view step_costs does not fit the tables at {path}: Binder Error")

@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from costs import PRICES, cached_tokens, run_cost
 from sql_export import Exported, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
@@ -200,7 +201,9 @@ def file_search_top_files(steps: Iterable[Json], limit: int) -> list[Row]:
 
 
 def top_runs(runs: Iterable[Json], steps: Iterable[Json], *, by: str, limit: int) -> list[Row]:
+    runs = list(runs)
     status = {run["id"]: run["status"] for run in runs}
+    costs = {run["id"]: run_cost(run) for run in runs}
     per_run: dict[str, list[Json]] = defaultdict(list)
     for step in steps:
         per_run[step["run_id"]].append(step)
@@ -216,10 +219,95 @@ def top_runs(runs: Iterable[Json], steps: Iterable[Json], *, by: str, limit: int
             "prompt_tokens": sum(_usage(s, "prompt_tokens") for s in group),
             "completion_tokens": sum(_usage(s, "completion_tokens") for s in group),
             "total_tokens": sum(_usage(s, "total_tokens") for s in group),
+            "cost_usd": costs.get(run_id),
         }
         for run_id, group in per_run.items()
     ]
-    return sorted(rows, key=lambda r: (-r[by], r["run_id"]))[:limit]
+    # NULL costs (runs without usage yet) come last.
+    return sorted(rows, key=lambda r: (r[by] is None, -(r[by] or 0), r["run_id"]))[:limit]
+
+
+def _cost_rows(runs: Iterable[Json], key: Any) -> dict[Any, list[Json]]:
+    groups: dict[Any, list[Json]] = defaultdict(list)
+    for run in runs:
+        groups[key(run)].append(run)
+    return groups
+
+
+def _sum_cost(group: list[Json]) -> float | None:
+    priced = [c for c in map(run_cost, group) if c is not None]
+    return sum(priced) if priced else None
+
+
+def _usage_of(run: Json, key: str) -> int:
+    usage = run.get("usage") or {}
+    if key == "cached_prompt_tokens":
+        return cached_tokens(usage)
+    if key == "reasoning_tokens":
+        return int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+    return int(usage.get(key) or 0)
+
+
+_TOKENS = ("prompt_tokens", "cached_prompt_tokens", "completion_tokens", "reasoning_tokens")
+
+
+def cost_by_assistant_day(runs: Iterable[Json]) -> list[Row]:
+    groups = _cost_rows(runs, lambda r: (r["assistant_id"], _day(r["created_at"])))
+    return [
+        {
+            "assistant_id": assistant,
+            "assistant_name": None,  # the OpenAI fake has no assistants endpoint: no assistants rows
+            "day": day,
+            "runs": len(group),
+            "unpriced_runs": 0,
+            **{key: sum(_usage_of(r, key) for r in group) for key in _TOKENS},
+            "cost_usd": _sum_cost(group),
+        }
+        for (assistant, day), group in sorted(groups.items(), key=lambda i: (i[0][1], i[0][0]))
+    ]
+
+
+def cost_by_model(runs: Iterable[Json]) -> list[Row]:
+    rows = []
+    for model, group in _cost_rows(runs, lambda r: r["model"]).items():
+        terminal = [r for r in group if r.get("usage")]
+        parts = {"input_usd": 0.0, "cached_input_usd": 0.0, "output_usd": 0.0}
+        for run in terminal:
+            price = PRICES[model]
+            usage = run["usage"]
+            cached = cached_tokens(usage)
+            parts["input_usd"] += (usage["prompt_tokens"] - cached) * price[0] / 1e6
+            parts["cached_input_usd"] += cached * price[1] / 1e6
+            parts["output_usd"] += usage["completion_tokens"] * price[2] / 1e6
+        rows.append(
+            {
+                "model": model,
+                "priced_as": model,
+                "runs": len(group),
+                "unpriced_runs": 0,
+                **{key: sum(_usage_of(r, key) for r in group) for key in _TOKENS},
+                **{k: (v if terminal else None) for k, v in parts.items()},
+                "cost_usd": _sum_cost(group),
+            }
+        )
+    return sorted(rows, key=lambda r: (r["cost_usd"] is None, -(r["cost_usd"] or 0), r["model"]))
+
+
+def top_threads_by_cost(runs: Iterable[Json], limit: int) -> list[Row]:
+    rows = [
+        {
+            "thread_id": thread,
+            "runs": len(group),
+            "unpriced_runs": 0,
+            "assistants": len({r["assistant_id"] for r in group}),
+            "first_run_at": _at(min(r["created_at"] for r in group)),
+            "last_run_at": _at(max(r["created_at"] for r in group)),
+            "total_tokens": sum(_usage_of(r, "total_tokens") for r in group),
+            "cost_usd": _sum_cost(group),
+        }
+        for thread, group in _cost_rows(runs, lambda r: r["thread_id"]).items()
+    ]
+    return sorted(rows, key=lambda r: (r["cost_usd"] is None, -(r["cost_usd"] or 0), r["thread_id"]))[:limit]
 
 
 def steps_by_type_status(steps: Iterable[Json]) -> list[Row]:
@@ -458,9 +546,9 @@ def test_file_search_top_files(exported: Exported, con: duckdb.DuckDBPyConnectio
     _assert_rows(_run(con, "file_search_top_files", {"limit": "5"}), expected)
 
 
-@pytest.mark.parametrize("by", ["steps", "tokens"])
+@pytest.mark.parametrize("by", ["steps", "tokens", "cost"])
 def test_top_runs(exported: Exported, con: duckdb.DuckDBPyConnection, by: str) -> None:
-    key = "total_tokens" if by == "tokens" else "steps"
+    key = {"tokens": "total_tokens", "cost": "cost_usd"}.get(by, "steps")
     expected = top_runs(exported.runs, exported.steps, by=key, limit=7)
     assert len(expected) == 7
     _assert_rows(_run(con, "top_runs", {"by": by, "limit": "7"}), expected)
@@ -480,6 +568,24 @@ def test_tokens_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection)
     expected = tokens_by_assistant(exported.steps)
     assert len(expected) > 1
     _assert_rows(_run(con, "tokens_by_assistant"), expected)
+
+
+def test_cost_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = cost_by_assistant_day(exported.runs)
+    assert any(r["cached_prompt_tokens"] for r in expected) and any(r["reasoning_tokens"] for r in expected)
+    _assert_rows(_run(con, "cost_by_assistant_day"), expected)
+
+
+def test_cost_by_model(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = cost_by_model(exported.runs)
+    assert {r["model"] for r in expected} == set(PRICES)
+    _assert_rows(_run(con, "cost_by_model"), expected)
+
+
+def test_top_threads_by_cost(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
+    expected = top_threads_by_cost(exported.runs, 3)
+    assert len(expected) == 3 and all(r["cost_usd"] for r in expected)
+    _assert_rows(_run(con, "top_threads_by_cost", {"limit": "3"}), expected)
 
 
 def test_overview(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
@@ -532,6 +638,9 @@ FILTERED: dict[str, Any] = {
     "file_search_score_distribution": lambda runs, steps: file_search_score_distribution(steps, 10),
     "top_runs": lambda runs, steps: top_runs(runs, steps, by="steps", limit=20),
     "top_threads": lambda runs, steps: top_threads(steps, by="steps", limit=20),
+    "cost_by_assistant_day": lambda runs, steps: cost_by_assistant_day(runs),
+    "cost_by_model": lambda runs, steps: cost_by_model(runs),
+    "top_threads_by_cost": lambda runs, steps: top_threads_by_cost(runs, 20),
 }
 
 

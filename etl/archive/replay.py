@@ -34,10 +34,12 @@ import orjson
 
 from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
+from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
 from etl.load.batch import BATCH_OBJECTS, BATCH_RUNS, Batch, write_batch
 from etl.load.fs import Store
+from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import LoadSummary
 from etl.values import iso
@@ -174,11 +176,17 @@ def run_replay(
     shard = shard or Shard()
     store = open_archive_store(archive, s3_endpoint_url=s3_endpoint_url)
     summary = ReplaySummary(archive=store.display, dest=dest)
+    runs = iter_replayed_runs(store, shard, summary)  # the archive is read through once before dest is opened
+    if summary.bad_lines and not summary.responses:
+        raise InputError(
+            f"archive {store.display} holds no readable response ({summary.problems[0]}): "
+            "nothing was written; replay an undamaged archive"
+        )
     with open_destination(
         dest, shard, s3_endpoint_url=s3_endpoint_url, duckdb_storage_version=duckdb_storage_version
     ) as destination:
         batch = Batch()
-        for run in iter_replayed_runs(store, shard, summary):
+        for run in runs:
             batch.add_run(run.thread_id, run.run_id, run.run, run.steps, run.extracted_at)
             summary.runs_without_object += run.run is None
             if batch.count("steps") >= batch_steps or batch.runs_settled >= batch_runs:
@@ -186,13 +194,18 @@ def run_replay(
                 batch = Batch()
         if batch:
             summary.count(write_batch(destination, batch))
+        write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
         summary.elapsed_s = time.monotonic() - started
         destination.record_export(summary.as_dict() | {"shard": str(shard), "started_at": iso()})
     return summary
 
 
 def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> Iterator[ReplayedRun]:
-    """Every run of ``shard`` that the archive holds whole, as the export last fetched it."""
+    """Every run of ``shard`` that the archive holds whole, as the export last fetched it.
+
+    The archive is indexed (pass 1) when this is called, before the first run is asked for: a caller learns what
+    the archive holds, and whether it holds anything readable, before it opens a destination.
+    """
     files = part_files(store)
     summary.files = len(files)
     index = _Index(shard)
@@ -206,7 +219,7 @@ def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> It
     summary.responses = index.responses
     choices = _choose(index, summary)
     order = sorted(range(len(files)), key=lambda n: index.first_fetch.get(n, datetime.max.replace(tzinfo=UTC)))
-    yield from _assemble(store, [(n, files[n]) for n in order], choices)
+    return _assemble(store, [(n, files[n]) for n in order], choices)
 
 
 class _Index:

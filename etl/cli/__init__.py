@@ -7,6 +7,8 @@ into its one-line message and exit code the same way (``_common.handle_errors``)
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -25,11 +27,38 @@ COMMANDS: dict[str, str] = {
     "import": "importing:import_",
     "fake-api": "fakeapi:fake_api",
     "demo": "demo:demo",
+    "prices": "prices:prices",
 }
 
 
 class LazyGroup(click.Group):
-    """A group that imports each command's module only when the command is used or listed."""
+    """A group that imports each command's module only when the command is used or listed.
+
+    It also prints click's own usage errors (a bad option value, a missing argument) as the one line
+    ``error: ...`` every other error is, with exit code 2, instead of click's usage block.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        from etl.cli._common import usage_error_line
+
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            click.echo(usage_error_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted: finished batches are kept; run the same command again to go on", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if self._load(name) is not None)

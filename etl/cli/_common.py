@@ -1,14 +1,16 @@
-"""What every command shares: ``etl.errors`` as one-line messages and exit codes, and the summary printer."""
+"""What every command shares: every error as one line and an exit code, and the summary printer."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from etl.config import redact
 from etl.errors import EtlError
 from etl.load import DUCKDB_STORAGE_VERSION
 from etl.sharding import Shard
@@ -27,19 +29,65 @@ shard_option = click.option(
 P = ParamSpec("P")
 R = TypeVar("R")
 
+EXIT_OTHER = 1  # anything that is not an input, partial or auth failure
+
+# What to do about the operating system's refusals that no input check can foresee.
+_OS_ADVICE = {
+    errno.ENOSPC: "free some space and run the same command again (finished batches are kept)",
+    errno.EDQUOT: "free some space and run the same command again (finished batches are kept)",
+    errno.EROFS: "choose a destination on a writable filesystem",
+    errno.EACCES: "check the permissions of the destination and the files given",
+    errno.EPERM: "check the permissions of the destination and the files given",
+}
+
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a command body; an ``EtlError`` becomes ``error: <message>`` on stderr and its exit code."""
+    """Run a command body; every error becomes ``error: <what>: <what to do>`` on stderr and its exit code.
+
+    ``EtlError`` carries its own message and code; an ``OSError`` (a full disk, a read-only filesystem) or any
+    other exception that escaped becomes one line with exit code 1, never a traceback, with secrets masked.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors: the group prints them as one line (etl.cli.LazyGroup.main)
         except EtlError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             raise SystemExit(exc.exit_code) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            advice = _OS_ADVICE.get(exc.errno or 0, "check the destination and the files given, then run it again")
+            click.echo(f"error: {one_line(exc.strerror or str(exc))}{where}: {advice}", err=True)
+            raise SystemExit(EXIT_OTHER) from None
+        except MemoryError:
+            click.echo("error: out of memory: lower --batch-steps or --concurrency, or narrow the job", err=True)
+            raise SystemExit(EXIT_OTHER) from None
+        except Exception as exc:  # the last resort: a bug, but still one line and no secret
+            text = one_line(f"{type(exc).__name__}: {exc}")
+            click.echo(
+                f"error: unexpected failure ({text}): please report it with the command that caused it", err=True
+            )
+            raise SystemExit(EXIT_OTHER) from None
 
     return wrapper
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line with every secret this process holds masked (a message may quote anything)."""
+    return " ".join(redact(text).split())
+
+
+def usage_error_line(exc: click.ClickException) -> str:
+    """Click's usage errors as the one line every error is: ``error: <what>: see '<command> --help'``."""
+    message = one_line(exc.format_message())
+    message = message[:1].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        return f"error: {message.rstrip('.')}: see '{ctx.command_path} --help'"
+    return f"error: {message}"
 
 
 def print_summary(summary: Metrics, metrics_json: bool) -> None:
@@ -62,8 +110,8 @@ def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def duckdb_storage_version(options: Mapping[str, Any]) -> str:
+def checked_storage_version(value: str) -> str:
     """The --duckdb-storage-version value, checked before anything is opened (``InputError`` when unknown)."""
     from etl.load.duckdb import parse_storage_version
 
-    return parse_storage_version(options["duckdb_storage_version"])
+    return parse_storage_version(value)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from etl.archive.replay import run_replay
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary, shard_option
+from etl.cli._common import checked_storage_version, duckdb_storage_option, handle_errors, print_summary, shard_option
 from etl.load.batch import BATCH_OBJECTS
 from etl.sharding import Shard
 
@@ -47,20 +47,27 @@ def load_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Steps per write.",
 )
 @handle_errors
-def replay(**options: Any) -> None:
+def replay(
+    archive: str,
+    dest: str,
+    s3_endpoint_url: str | None,
+    metrics_json: bool,
+    duckdb_storage_version: str,
+    shard: str,
+    batch_steps: int,
+) -> None:
     """Rebuild the tables from a raw archive (export --archive), with no network.
 
     ARCHIVE is the directory or object-store URI the export wrote. Rows equal what that export wrote
     (extracted_at included). A run fetched more than once is rebuilt from its latest complete fetch;
     runs the archive does not hold whole are skipped and named.
     """
-    storage_version = duckdb_storage_version(options)
     summary = run_replay(
-        options["archive"],
-        options["dest"],
-        duckdb_storage_version=storage_version,
-        shard=Shard.parse(options["shard"]),
-        s3_endpoint_url=options["s3_endpoint_url"],
-        batch_steps=options["batch_steps"],
+        archive,
+        dest,
+        duckdb_storage_version=checked_storage_version(duckdb_storage_version),
+        shard=Shard.parse(shard),
+        s3_endpoint_url=s3_endpoint_url,
+        batch_steps=batch_steps,
     )
-    print_summary(summary, options["metrics_json"])
+    print_summary(summary, metrics_json)

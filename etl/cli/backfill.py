@@ -9,8 +9,8 @@ import click
 from etl.backfill import Chunk, parse_chunk, run_backfill
 from etl.cli._common import (
     DEFAULT_DEST,
+    checked_storage_version,
     duckdb_storage_option,
-    duckdb_storage_version,
     handle_errors,
     print_summary,
     shard_option,
@@ -41,7 +41,7 @@ def backfill(**options: Any) -> None:
     continues with the first unfinished chunk. Exit codes as for export.
     """
     configure_logging(options["log_format"])
-    storage_version = duckdb_storage_version(options)
+    storage_version = checked_storage_version(options["duckdb_storage_version"])
     sources = sources_from({**options, "runs": (), "runs_files": ()})
     settings = settings_from(options)
     export_options = ExportOptions(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
+import duckdb
 
 from etl import sqlrun
-from etl.cli._common import duckdb_storage_option, duckdb_storage_version, handle_errors, print_summary
+from etl.cli._common import checked_storage_version, duckdb_storage_option, handle_errors, print_summary
 from etl.cli._format import render
 from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
@@ -20,6 +19,19 @@ REPORT_QUERIES = (
     ("Tool calls by type", "tool_calls_by_type"),
     ("Tokens by assistant", "tokens_by_assistant"),
 )
+
+
+def cost_line(con: duckdb.DuckDBPyConnection) -> str:
+    """One line: what the exported runs cost, how many runs are unpriced, and what the figure leaves out."""
+    rows = sqlrun.run_sql(
+        con,
+        "SELECT sum(cost_usd) AS usd, count(*) AS runs, count(*) FILTER (WHERE NOT priced) AS unpriced FROM run_costs",
+    ).to_pylist()
+    usd, runs, unpriced = rows[0]["usd"] or 0.0, rows[0]["runs"], rows[0]["unpriced"]
+    return (
+        f"Cost: ${usd:,.2f} for {runs} runs ({unpriced} unpriced), at token prices on each run's date; "
+        "tool fees and storage not included"
+    )
 
 
 @click.command()
@@ -39,18 +51,22 @@ REPORT_QUERIES = (
 )
 @duckdb_storage_option
 @handle_errors
-def demo(**options: Any) -> None:
+def demo(
+    dest: str,
+    threads: int,
+    runs_per_thread: int,
+    seed: int,
+    progress: bool | None,
+    report_path: str,
+    duckdb_storage_version: str,
+) -> None:
     """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report.
 
     It also writes the HTML report of the export (./runsteps-demo.html) and prints its path.
     """
     from etl.fakeapi import FakeConfig, serve_in_thread
 
-    storage_version = duckdb_storage_version(options)
-    dest: str = options["dest"]
-    threads: int = options["threads"]
-    runs_per_thread: int = options["runs_per_thread"]
-    seed: int = options["seed"]
+    storage_version = checked_storage_version(duckdb_storage_version)
 
     configure_logging("text")
     config = FakeConfig(seed=seed, threads=threads, runs_per_thread=runs_per_thread)
@@ -59,16 +75,17 @@ def demo(**options: Any) -> None:
         settings = Settings(api_key=Secret(config.api_key), base_url=fake.base_url, concurrency=32)
         sources = Sources(threads=tuple(fake.dataset.thread_ids))
         export_options = ExportOptions(dest=dest, refresh=True, duckdb_storage_version=storage_version)
-        with observer_for(options["progress"]) as observer:
+        with observer_for(progress) as observer:
             summary = run_export(settings, sources, export_options, observer)
     print_summary(summary, metrics_json=False)
     with sqlrun.open_sql_connection(dest) as con:
         for title, name in REPORT_QUERIES:
             click.echo(f"\n{title}  (runsteps sql run {name} --dest {dest})")
             click.echo(render(sqlrun.run_query(con, name), "table"))
+        click.echo(f"\n{cost_line(con)}  (runsteps sql run cost_by_model --dest {dest})")
     click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
     try:
-        page = write_report(dest, Scope(), options["report_path"])
+        page = write_report(dest, Scope(), report_path)
     except ReportLibraryMissing as exc:  # the export is done and shown: the charts are a bonus
         click.echo(f"\nNo HTML report: {exc}")
     else:

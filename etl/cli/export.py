@@ -12,23 +12,35 @@ import click
 
 from etl.cli._common import (
     DEFAULT_DEST,
+    checked_storage_version,
     duckdb_storage_option,
-    duckdb_storage_version,
     handle_errors,
     print_summary,
     shard_option,
 )
+from etl.cli.prices import price_options
 from etl.cli.progress import Bars, configure_logging
-from etl.config import DEFAULT_API_KEY_ENV, Settings
+from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
+from etl.extract.auth import with_credential
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
+from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
+from etl.prices import PriceBook, load_price_book
+from etl.providers import PROVIDERS, AuthKind, get_provider, infer_provider
 from etl.sharding import Shard
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that say how to reach the API (shared by export and backfill)."""
     options = [
+        click.option(
+            "--provider",
+            type=click.Choice(list(PROVIDERS)),
+            help="Who serves the API: openai; azure (Azure OpenAI, api-key); foundry (an Azure AI Foundry project, "
+            "Entra ID). Default: foundry for a *.services.ai.azure.com/api/projects/* base URL, azure with "
+            "--azure-api-version, else openai.",
+        ),
         click.option("--base-url", help="API base URL. Default: $OPENAI_BASE_URL, else https://api.openai.com/v1."),
         click.option(
             "--api-key-env",
@@ -39,6 +51,13 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--organization", help="OpenAI-Organization header. Default: $OPENAI_ORG_ID."),
         click.option("--project", help="OpenAI-Project header. Default: $OPENAI_PROJECT_ID."),
         click.option("--azure-api-version", help="Azure mode: api-key header and this api-version query parameter."),
+        click.option("--api-version", help="The api-version query parameter (foundry: default v1; azure: required)."),
+        click.option(
+            "--token-env",
+            metavar="NAME",
+            help="foundry: take the Entra ID access token as is from this environment variable (not refreshed). "
+            "Default: azure-identity's DefaultAzureCredential (needs run-steps-etl[azure]).",
+        ),
         click.option(
             "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."
         ),
@@ -100,13 +119,18 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def thread_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--thread and --threads-file: the threads whose runs are discovered (shared by export and backfill)."""
+    """--thread, --threads-file, --all-threads: the threads whose runs are discovered (export and backfill)."""
     func = click.option(
         "--threads-file",
         "threads_files",
         multiple=True,
         metavar="PATH",
         help="One thread id a line, or CSV with a thread_id column; '-' reads stdin.",
+    )(func)
+    func = click.option(
+        "--all-threads",
+        is_flag=True,
+        help="Discover the runs of every thread the API lists (foundry: GET /threads) and write a threads table.",
     )(func)
     return click.option(
         "--thread", "threads", multiple=True, metavar="THREAD_ID", help="Discover this thread's runs (repeatable)."
@@ -115,8 +139,18 @@ def thread_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def settings_from(options: dict[str, Any]) -> Settings:
     """Settings from the environment and the API options (the key is read from the named variable)."""
+    provider = get_provider(options["provider"]) if options["provider"] else None
+    provider = provider or infer_provider(
+        options["base_url"] or env_value("OPENAI_BASE_URL"), azure_api_version=options["azure_api_version"]
+    )
+    entra = provider.auth.kind is AuthKind.ENTRA
+    if options["token_env"] and not entra:
+        raise InputError(f"--token-env is for providers that use Entra ID tokens (foundry), not {provider.name}")
+    # Entra ID providers never get the OpenAI key: only a token from --token-env, or the credential's.
     settings = Settings.from_env(
-        api_key_env=options["api_key_env"],
+        api_key_env=options["token_env"] if entra else options["api_key_env"],
+        provider=provider.name,
+        api_version=options["api_version"],
         base_url=options["base_url"],
         organization=options["organization"],
         project=options["project"],
@@ -128,8 +162,15 @@ def settings_from(options: dict[str, Any]) -> Settings:
         max_retries=options["max_retries"],
         timeout=options["timeout"],
     )
+    _ = settings.api_version_value  # an InputError now, before anything is opened
+    if entra:
+        if options["token_env"] and not settings.api_key:
+            raise InputError(f"no access token: the environment variable {options['token_env']} is empty or unset")
+        check_settings(settings, key_env=options["token_env"])
+        return with_credential(settings)
     if not settings.api_key:
         raise InputError(f"no API key: set the environment variable {options['api_key_env']} (see --api-key-env)")
+    check_settings(settings, key_env=options["api_key_env"])
     return settings
 
 
@@ -200,6 +241,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
     help="Steps per write: each batch lands as one unit; smaller batches land sooner and use less memory.",
 )
 @click.option("--archive", metavar="DEST2", help="Also keep every raw response as compressed JSON Lines under DEST2.")
+@price_options
 @duckdb_storage_option
 @api_options
 @output_options
@@ -215,8 +257,15 @@ def export(**options: Any) -> None:
         _export_responses(options)
         return
     sources = sources_from(options)
+    book = load_price_book(options["prices_file"], options["model_map"])
     settings = settings_from(options)
-    export_options = _export_options(options)
+    # One validation step before anything is opened: the archive and the destination are created only after it.
+    check_places(options)
+    sources = check_sources(sources)
+    if sources.empty:
+        raise InputError("nothing to export: the files given hold no thread or run ids")
+    check_host_resolves(settings)
+    export_options = _export_options(options, book)
     archive = archive_hook(options["archive"], settings, options["s3_endpoint_url"])
     with archive as on_response, observer_for(options["progress"]) as observer:
         if on_response is not None:
@@ -229,11 +278,20 @@ def export(**options: Any) -> None:
     raise SystemExit(summary.exit_code)
 
 
-def _export_options(options: dict[str, Any]) -> ExportOptions:
-    """Where and how to write, from the command line."""
+def check_places(options: dict[str, Any]) -> None:
+    """--archive and --dest checked (``InputError``) before either is created or claimed."""
+    if options["archive"] is not None:
+        check_destination(options["archive"], what="--archive")
+    if not options["dry_run"]:
+        check_destination(options["dest"])
+
+
+def _export_options(options: dict[str, Any], prices: PriceBook | None = None) -> ExportOptions:
+    """Where and how to write, from the command line (``prices``: the files already read, else read here)."""
     return ExportOptions(
+        prices=load_price_book(options["prices_file"], options["model_map"]) if prices is None else prices,
         dest=options["dest"],
-        duckdb_storage_version=duckdb_storage_version(options),
+        duckdb_storage_version=checked_storage_version(options["duckdb_storage_version"]),
         s3_endpoint_url=options["s3_endpoint_url"],
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
@@ -259,6 +317,7 @@ def _export_responses(options: dict[str, Any]) -> None:
         keep_payloads=options["keep_payloads"],
     )
     settings = dataclasses.replace(settings_from(options), api="responses")
+    check_places(options)
     export_options = _export_options(options)
     with archive_hook(options["archive"], settings, options["s3_endpoint_url"]) as on_response:
         if on_response is not None:
@@ -275,11 +334,12 @@ def sources_from(options: dict[str, Any]) -> Sources:
         runs_files=tuple(options["runs_files"]),
         threads=tuple(options["threads"]),
         threads_files=tuple(options["threads_files"]),
-        since=parse_instant(options["since"]) if options["since"] else None,
-        until=parse_instant(options["until"]) if options["until"] else None,
+        since=parse_instant(options["since"]) if options["since"] is not None else None,
+        until=parse_instant(options["until"]) if options["until"] is not None else None,
+        all_threads=options["all_threads"],
     )
     if sources.empty:
-        raise InputError("nothing to export: give --run, --runs-file, --thread or --threads-file")
+        raise InputError("nothing to export: give --run, --runs-file, --thread, --threads-file or --all-threads")
     if (sources.since is not None or sources.until is not None) and not sources.discovers:
         raise InputError("--since/--until bound discovered runs: give --thread or --threads-file with them")
     if sources.since is not None and sources.until is not None and sources.since >= sources.until:

@@ -10,6 +10,7 @@ import click
 
 from etl.cli._common import handle_errors
 from etl.fakeapi import BOUNDARY_SIZES, FakeConfig, FaultKind
+from etl.fakeapi.config import FLAVORS
 
 if TYPE_CHECKING:
     from etl.fakeapi import FakeServer
@@ -52,6 +53,11 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--slow-seconds", type=click.FloatRange(0), default=30, show_default=True,
               help="How long a 'slow' fault waits before answering.")
 @click.option("--quota-exhausted", is_flag=True, help="Answer every request 429 insufficient_quota.")
+@click.option("--flavor", type=click.Choice(list(FLAVORS)), default="openai", show_default=True,
+              help="foundry: an Azure AI Foundry project endpoint (/api/projects/fake-project), api-version required, "
+              "Entra ID-style tokens from /_fake/identity/token, GET /threads and /assistants, Foundry's tool types.")
+@click.option("--token-lifetime", type=click.FloatRange(1), default=3600, show_default=True,
+              help="foundry: seconds an issued token is good for (short ones test refreshing).")
 @click.option("--write-threads", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thread ids to this file, one a line.")
 @click.option("--dump-truth", type=click.Path(dir_okay=False, path_type=Path),
@@ -60,11 +66,14 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
 def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_per_thread: int,
              steps_per_run: str, boundary: bool, start: datetime, days: int, future_variants: bool,
              long_output_bytes: int, latency_ms: float, fault_rate: float, fault_kinds: tuple[FaultKind, ...],
-             slow_seconds: float, quota_exhausted: bool, write_threads: Path | None, dump_truth: Path | None) -> None:
+             slow_seconds: float, quota_exhausted: bool, flavor: str, token_lifetime: float,
+             write_threads: Path | None, dump_truth: Path | None) -> None:
     """Serve a local, spec-faithful fake of the Assistants runs and run-steps API until Ctrl-C.
 
     Prints the base URL on the first line of stdout. Clients send 'Authorization: Bearer <key>' and
-    'OpenAI-Beta: assistants=v2' (or Azure's 'api-key' header and an api-version parameter).
+    'OpenAI-Beta: assistants=v2' (or Azure's 'api-key' header and an api-version parameter). With
+    --flavor foundry they send a token from the fake's managed-identity endpoint: set
+    IDENTITY_ENDPOINT=<root>/_fake/identity/token and IDENTITY_HEADER=any for DefaultAzureCredential.
     """
     from etl.fakeapi import run_server  # needs aiohttp (the [fake] extra): an InputError says so without it
 
@@ -74,7 +83,7 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
             boundary_sizes=BOUNDARY_SIZES if boundary else (), start=start.date(), days=days,
             future_variants=future_variants, long_output_bytes=long_output_bytes, api_key=api_key,
             latency_ms=latency_ms, fault_rate=fault_rate, fault_kinds=fault_kinds, slow_seconds=slow_seconds,
-            quota_exhausted=quota_exhausted,
+            quota_exhausted=quota_exhausted, flavor=flavor, token_lifetime=token_lifetime,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -87,6 +96,9 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
             lines = dataset.dump_truth(dump_truth)
             click.echo(f"wrote {lines} objects to {dump_truth}", err=True)
         click.echo(server.base_url)
+        if config.flavor == "foundry":
+            identity = f"IDENTITY_ENDPOINT={server.root_url}/_fake/identity/token IDENTITY_HEADER=fake"
+            click.echo(f"tokens: {identity}", err=True)
         click.echo(f"serving {len(dataset.thread_ids)} threads; Ctrl-C to stop", err=True)
 
     run_server(config, port=port, host=host, on_ready=ready)

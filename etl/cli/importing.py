@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
-from etl.cli._common import duckdb_storage_version, handle_errors, print_summary
+from etl.cli._common import checked_storage_version, handle_errors, print_summary
 from etl.cli.archive import load_options
 from etl.importing import Problem, run_import
 from etl.load.batch import BATCH_OBJECTS
@@ -25,7 +24,15 @@ from etl.load.batch import BATCH_OBJECTS
     help="Objects per write.",
 )
 @handle_errors
-def import_(**options: Any) -> None:
+def import_(
+    paths: tuple[str, ...],
+    dest: str,
+    s3_endpoint_url: str | None,
+    metrics_json: bool,
+    duckdb_storage_version: str,
+    strict: bool,
+    batch_size: int,
+) -> None:
     """Load run steps and runs saved as JSON (files or directories) into --dest.
 
     Accepts API list pages, single run step or run objects, JSON Lines or arrays of those, the SDK's
@@ -36,15 +43,14 @@ def import_(**options: Any) -> None:
     def on_problem(problem: Problem) -> None:
         click.echo(f"bad record: {problem}", err=True)
 
-    storage_version = duckdb_storage_version(options)
     summary = run_import(
-        options["paths"],
-        options["dest"],
-        duckdb_storage_version=storage_version,
+        paths,
+        dest,
+        duckdb_storage_version=checked_storage_version(duckdb_storage_version),
         extracted_at=datetime.now(UTC),
-        strict=options["strict"],
-        batch_size=options["batch_size"],
+        strict=strict,
+        batch_size=batch_size,
         on_problem=on_problem,
-        s3_endpoint_url=options["s3_endpoint_url"],
+        s3_endpoint_url=s3_endpoint_url,
     )
-    print_summary(summary, options["metrics_json"])
+    print_summary(summary, metrics_json)

@@ -9,6 +9,8 @@
     sources.py   runs/threads files, run discovery per thread
     streams.py   stream_map: bounded concurrency with backpressure
     runs.py      iter_fetched_runs: many runs in flight, each as a FetchedRun
+    entities.py  threads (GET /threads) and assistants around the runs
+    auth.py      Entra ID tokens, refreshed before they expire (etl.providers says who needs them)
 
 Typical use::
 
@@ -19,6 +21,7 @@ Typical use::
 """
 
 from etl.extract.client import ApiClient, ClientStats, ResponseRecord
+from etl.extract.entities import Assistants, Fetched, fetch_assistants, iter_listed_threads, list_assistants
 from etl.extract.ids import RunRef, validate_id
 from etl.extract.paging import iter_pages
 from etl.extract.runs import FetchedRun, fetch_run, iter_fetched_runs
@@ -34,17 +37,22 @@ from etl.extract.sources import (
 
 __all__ = [
     "ApiClient",
+    "Assistants",
     "ClientStats",
     "DiscoveredThread",
+    "Fetched",
     "FetchedRun",
     "ResponseRecord",
     "RunRef",
     "discover_thread",
+    "fetch_assistants",
     "fetch_run",
     "iter_discovered_runs",
     "iter_discovered_threads",
     "iter_fetched_runs",
+    "iter_listed_threads",
     "iter_pages",
+    "list_assistants",
     "parse_instant",
     "read_runs_file",
     "read_threads_file",

@@ -48,6 +48,26 @@ def with_credential(settings: Settings) -> Settings:
     return dataclasses.replace(settings, credential=credential)
 
 
+def entra_credential(
+    *,
+    tenant_id: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    managed_identity_client_id: str | None = None,
+) -> Any:
+    """A service principal's credential when tenant, client id and secret are all given; a user-assigned managed
+    identity's when its client id is; else ``DefaultAzureCredential`` (an Airflow worker's own identity)."""
+    try:
+        from azure import identity
+    except ImportError:
+        raise InputError(f"Entra ID authentication needs azure-identity: {INSTALL_HINT}") from None
+    if tenant_id and client_id and client_secret:
+        return identity.ClientSecretCredential(tenant_id, client_id, client_secret)
+    if managed_identity_client_id:
+        return identity.ManagedIdentityCredential(client_id=managed_identity_client_id)
+    return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
 class TokenSource:
     """The current access token of one credential and scope, refreshed ahead of its expiry."""
 
@@ -58,6 +78,7 @@ class TokenSource:
         self._token: Secret | None = None
         self._refresh_at = 0.0
         self._lock: asyncio.Lock | None = None
+        self._refused: Secret | None = None
         self.refreshes = 0
 
     def __repr__(self) -> str:
@@ -79,11 +100,26 @@ class TokenSource:
         """Forget ``token`` (the server refused it as expired): the next request asks for a new one."""
         if self._token == token:
             self._refresh_at = 0.0
+            self._refused = token
 
     async def _refresh(self) -> None:
+        access = await self._get()
+        if self._refused is not None and access.token == self._refused.reveal():
+            # azure-identity hands out its cached token until the token's own expiry: wait that out (briefly).
+            await asyncio.sleep(min(max(float(access.expires_on) - self._clock(), 0.0) + 1.0, 5.0))
+            access = await self._get()
+        self._refused = None
+        now = self._clock()
+        expires_on = float(access.expires_on)
+        lifetime = max(expires_on - now, 0.0)
+        self._token = Secret(access.token)
+        self._refresh_at = expires_on - min(REFRESH_MARGIN_MAX, lifetime / 4)
+        self.refreshes += 1
+
+    async def _get(self) -> Any:
         try:
             # azure-identity's credentials are blocking (they may call a token endpoint): not on the event loop.
-            access = await asyncio.to_thread(self._credential.get_token, self._scope)
+            return await asyncio.to_thread(self._credential.get_token, self._scope)
         except Exception as exc:
             # The credential's own message says which sources it tried; it carries no token.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -92,9 +128,3 @@ class TokenSource:
                 "(sign in with `az login`, set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, "
                 "use a managed identity, or pass --token-env NAME)"
             ) from None
-        now = self._clock()
-        expires_on = float(access.expires_on)
-        lifetime = max(expires_on - now, 0.0)
-        self._token = Secret(access.token)
-        self._refresh_at = expires_on - min(REFRESH_MARGIN_MAX, lifetime / 4)
-        self.refreshes += 1

@@ -20,9 +20,9 @@ from etl.extract.client import ApiClient, last_fetched_at
 from etl.extract.ids import validate_id
 from etl.extract.paging import iter_pages
 from etl.extract.streams import stream_map
+from etl.values import Json
 
 log = logging.getLogger(__name__)
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,13 @@ async def fetch_response(client: ApiClient, ref: ResponseRef, include: Iterable[
     return Fetched(ref.response_id, {**response, "input_items": items}, None, _arrival())
 
 
-async def fetch_conversation(client: ApiClient, ref: ConversationRef) -> Fetched:
+async def fetch_conversation(client: ApiClient, ref: ConversationRef, include: Iterable[str] = ()) -> Fetched:
     """A conversation and its items after ``ref.after`` (oldest first); failures but auth go in ``error``."""
     path = f"/conversations/{ref.conversation_id}"
     try:
         conversation = await client.get_json(path)
         _check(conversation, ref.conversation_id, path)
-        items = await _all_items(client, f"{path}/items", after=ref.after)
+        items = await _all_items(client, f"{path}/items", after=ref.after, include=include)
     except AuthError:
         raise
     except EtlError as exc:

@@ -9,7 +9,10 @@ of a long thread costs one or two requests, and keeps the runs with ``created_at
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import os
+import stat
 import sys
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping
 from contextlib import aclosing
@@ -27,27 +30,29 @@ from etl.extract.streams import aiter_any, stream_map
 
 log = logging.getLogger(__name__)
 
+MAX_LINE = 1 << 20  # characters: a longer line is not a runs or threads file (and is not held whole)
+
 
 def parse_instant(text: str) -> int:
     """Unix seconds of an ISO-8601 date or datetime (UTC when it has no offset), as given to ``--since``."""
+    example = "for example 2024-05-01 or 2024-05-01T12:00Z"
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        example = "for example 2024-05-01 or 2024-05-01T12:00Z"
-        raise InputError(f"{text!r} is not an ISO-8601 date or datetime ({example})") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+    except (ValueError, OverflowError):
+        raise InputError(f"{text[:80]!r} is not an ISO-8601 date or datetime in years 1 to 9999 ({example})") from None
 
 
 def read_runs_file(path: str, stdin: TextIO | None = None) -> Iterator[RunRef]:
     """The runs listed in a CSV file (header ``thread_id,run_id``) or a JSON Lines file; ``-`` reads stdin."""
-    return _read_runs(path, _open(path, stdin))
+    return _read_runs(_label(path), _open(path, stdin))
 
 
 def read_threads_file(path: str, stdin: TextIO | None = None) -> Iterator[str]:
     """The thread ids in a file of one id a line, or a CSV file with a ``thread_id`` column; ``-`` reads stdin."""
-    return _read_threads(path, _open(path, stdin))
+    return _read_threads(_label(path), _open(path, stdin))
 
 
 def read_ids_file(path: str, kind: str, stdin: TextIO | None = None) -> Iterator[str]:
@@ -172,15 +177,62 @@ def _ref_of(run: dict[str, Any], thread_id: str) -> RunRef:
         raise FatalApiError(f"thread {thread_id} listed a run whose id is unsafe: {exc}") from None
 
 
-def _open(path: str, stdin: TextIO | None) -> Iterable[str]:
-    """The lines of ``path`` (``-`` = stdin); a file that cannot be opened is an ``InputError`` now, not later."""
+def _label(path: str) -> str:
+    return "stdin" if path == "-" else path
+
+
+def is_reread_safe(path: str) -> bool:
+    """True when ``path`` is a regular file, which can be read once to check it and again to export it."""
     if path == "-":
-        return stdin if stdin is not None else sys.stdin
+        return False
     try:
-        # utf-8-sig: files saved by spreadsheet programs start with a byte-order mark.
-        return open(path, encoding="utf-8-sig", newline="")  # closed by the reader
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # opening it says what is wrong, as an InputError
+
+
+def _open(path: str, stdin: TextIO | None) -> Iterable[str]:
+    """The lines of ``path`` (``-`` = stdin); a file that cannot be opened is an ``InputError`` now, not later.
+
+    Files and stdin are read alike: UTF-8 with or without a byte-order mark (spreadsheet programs write one),
+    any of LF, CRLF and CR line endings, no line longer than ``MAX_LINE``.
+    """
+    if path == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
+        return _capped(path, stream)
+    try:
+        if os.path.isdir(path):
+            raise InputError(f"cannot read {path}: it is a directory, not a file of ids")
+        return _capped(path, open(path, encoding="utf-8-sig", newline=""))  # closed by the reader
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+class _capped:
+    """The lines of a stream, each read with a length limit so a file with no line breaks is refused, not held."""
+
+    def __init__(self, path: str, stream: TextIO) -> None:
+        self._path = path
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[str]:
+        number = 0
+        while True:
+            line = self._stream.readline(MAX_LINE + 1)
+            if not line:
+                return
+            number += 1
+            if len(line) > MAX_LINE:
+                raise InputError(f"{self._path} line {number}: longer than {MAX_LINE:,} characters: not a file of ids")
+            yield line
+
+    def close(self) -> None:
+        """Close the file (never stdin itself)."""
+        if self._stream is not sys.stdin and self._path != "-":
+            self._stream.close()
 
 
 def _read_runs(path: str, lines: Iterable[str]) -> Iterator[RunRef]:
@@ -195,7 +247,7 @@ def _read_runs(path: str, lines: Iterable[str]) -> Iterator[RunRef]:
             for number, line in numbered:
                 yield _json_run(path, number, line)
             return
-        header = _csv_row(line)
+        header = _csv_row(path, number, line)
         try:
             thread_col, run_col = header.index("thread_id"), header.index("run_id")
         except ValueError:
@@ -204,7 +256,7 @@ def _read_runs(path: str, lines: Iterable[str]) -> Iterator[RunRef]:
                 f"or JSON Lines; got {line.strip()[:80]!r}"
             ) from None
         for number, line in numbered:
-            row = _csv_row(line)
+            row = _csv_row(path, number, line)
             if max(thread_col, run_col) >= len(row):
                 raise InputError(f"{path} line {number}: no thread_id and run_id columns in {line.strip()[:80]!r}")
             yield _ref_at(path, number, row[thread_col], row[run_col])
@@ -219,7 +271,7 @@ def _read_threads(path: str, lines: Iterable[str], kind: str = "thread") -> Iter
         if first is None:
             return
         number, line = first
-        header = _csv_row(line)
+        header = _csv_row(path, number, line)
         column = header.index(f"{kind}_id") if f"{kind}_id" in header else None
         if column is None:
             yield _id_at(path, number, kind, line.strip())
@@ -234,10 +286,14 @@ def _numbered(path: str, lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     """(line number, line) for the non-blank lines."""
     try:
         for number, line in enumerate(lines, start=1):
+            if "\0" in line:
+                raise InputError(f"{path} line {number}: a NUL byte: this is a binary file, not a file of ids")
             if line.strip():
                 yield number, line
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text: {exc.reason}") from None
+        raise InputError(f"{path} is not UTF-8 text ({exc.reason}): save it as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _json_run(path: str, number: int, line: str) -> RunRef:
@@ -262,14 +318,17 @@ def _id_at(path: str, number: int, kind: str, value: object) -> str:
 
 
 def _column(path: str, number: int, line: str, column: int) -> str:
-    row = _csv_row(line)
+    row = _csv_row(path, number, line)
     if column >= len(row):
         raise InputError(f"{path} line {number}: no thread_id column in {line.strip()[:80]!r}")
     return row[column]
 
 
-def _csv_row(line: str) -> list[str]:
-    return [cell.strip() for cell in next(csv.reader([line]), [])]
+def _csv_row(path: str, number: int, line: str) -> list[str]:
+    try:
+        return [cell.strip() for cell in next(csv.reader([line]), [])]
+    except csv.Error as exc:
+        raise InputError(f"{path} line {number}: not CSV ({exc}): {line.strip()[:80]!r}") from None
 
 
 def _close(lines: Iterable[str]) -> None:

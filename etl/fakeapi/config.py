@@ -26,7 +26,7 @@ class FaultKind(enum.StrEnum):
 
 
 ALL_FAULTS: tuple[FaultKind, ...] = tuple(FaultKind)
-FLAVORS = ("openai", "responses", "foundry-responses")
+FLAVORS = ("openai", "responses", "foundry-responses", "foundry")
 
 # Options that shape the data; the rest (latency, faults...) may change while a server runs.
 DATA_FIELDS = frozenset(
@@ -81,7 +81,9 @@ class FakeConfig:
     # Size of the one long function output of the dataset (0: no long output).
     long_output_bytes: int = 1_048_576
     # openai: the Assistants API; responses: also the Responses and Conversations APIs (served by every flavor);
-    # foundry-responses: those with Foundry's GET /responses and GET /conversations, and agent references.
+    # foundry-responses: those with Foundry's GET /responses and GET /conversations, and agent references;
+    # foundry: a Foundry classic-agents project endpoint (/api/projects/<project>), api-version required,
+    # Entra ID-style tokens that expire, GET /threads and /assistants, Foundry's data (etl.fakeapi.foundry).
     flavor: str = "openai"
     conversations: int = 3  # Responses data: conversations of three turns each
     chains: int = 2  # Responses data: previous_response_id chains of three responses each
@@ -96,6 +98,7 @@ class FakeConfig:
     retry_after_seconds: int = 1
     quota_exhausted: bool = False
     rate_limit_requests: int = 10_000
+    token_lifetime: float = 3600.0  # foundry: seconds an issued token is good for
 
     def __post_init__(self) -> None:
         # Accept plain strings ("500", "drop") as fault kinds; store the enum.
@@ -115,6 +118,8 @@ class FakeConfig:
             raise ValueError("fault_rate must be between 0 and 1")
         if self.fault_rate and not self.fault_kinds:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
+        if self.token_lifetime <= 0:
+            raise ValueError("token_lifetime must be > 0")
         if self.latency_ms < 0 or self.slow_seconds < 0:
             raise ValueError("latency and slow_seconds must be >= 0")
 

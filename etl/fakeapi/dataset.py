@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from etl.fakeapi import foundry
 from etl.fakeapi.config import FakeConfig
 from etl.fakeapi.generate import (
     StepTimeline,
@@ -72,6 +73,11 @@ class Truth:
     runs: tuple[Json, ...]
     steps: tuple[Json, ...]  # as served without include[]
     steps_with_content: tuple[Json, ...]  # as served with include[] (file-search result content)
+    # The thread objects (GET /threads lists them: foundry flavor), the assistants served, and the ids of those
+    # that runs name but that answer 404 (deleted: foundry flavor).
+    threads: tuple[Json, ...] = ()
+    assistants: tuple[Json, ...] = ()
+    gone_assistant_ids: tuple[str, ...] = ()
 
     def steps_of(self, run_id: str, *, include_content: bool = False) -> list[Json]:
         """One run's steps in created_at order."""
@@ -86,6 +92,21 @@ class Dataset:
         self.config = config
         plan = plan_dataset(config)
         self._assistants = plan.assistant_ids
+        self.foundry = config.flavor == "foundry"
+        self._list_body = foundry.list_body if self.foundry else _list_body
+        # Foundry: the last planned assistant was deleted (runs still name it), and one more agent has no runs.
+        self._gone = frozenset(plan.assistant_ids[-1:]) if self.foundry and len(plan.assistant_ids) > 1 else frozenset()
+        agent_ids = [*plan.assistant_ids, make_id(FastRandom(f"fakeapi/{config.seed}/agent"), "asst_")]
+        self._agents = [
+            foundry.assistant_object(agent_id, index, config.start_ts - 86_400 + index)
+            for index, agent_id in enumerate(agent_ids)
+            if agent_id not in self._gone
+        ]
+        # A thread is created just before its first run.
+        self._thread_created: dict[str, int] = {
+            tid: min((run.created_at for run in runs), default=config.start_ts + 1) - 1
+            for tid, runs in plan.runs.items()
+        }
         self._lock = threading.RLock()
         self._thread_ids = list(plan.thread_ids)
         self._threads: dict[str, list[RunPlan]] = {tid: list(runs) for tid, runs in plan.runs.items()}
@@ -120,7 +141,7 @@ class Dataset:
                 position = self._run_positions[thread_id] = {run.run_id: i for i, run in enumerate(runs)}
             indices, has_more = select_page(len(runs), position, query)
             items = [self._run_json(runs[i]) for i in indices]
-            return _list_body(items, [runs[i].run_id for i in indices], has_more)
+            return self._list_body(items, [runs[i].run_id for i in indices], has_more)
 
     def run_json(self, thread_id: str, run_id: str) -> bytes:
         """The body of ``GET /threads/{thread_id}/runs/{run_id}``."""
@@ -133,7 +154,33 @@ class Dataset:
             served = self._served(self._plan(thread_id, run_id))
             indices, has_more = select_page(len(served.ids), served.position, query)
             source = served.full if include_content else served.plain
-            return _list_body([source[i] for i in indices], [served.ids[i] for i in indices], has_more)
+            return self._list_body([source[i] for i in indices], [served.ids[i] for i in indices], has_more)
+
+    def threads_page(self, query: PageQuery) -> bytes:
+        """The body of ``GET /threads`` (Foundry), ascending by (created_at, id)."""
+        with self._lock:
+            threads = self._thread_objects()
+            indices, has_more = select_page(len(threads), {t["id"]: i for i, t in enumerate(threads)}, query)
+            return self._list_body([_dumps(threads[i]) for i in indices], [threads[i]["id"] for i in indices], has_more)
+
+    def thread_json(self, thread_id: str) -> bytes:
+        """The body of ``GET /threads/{thread_id}`` (Foundry)."""
+        with self._lock:
+            self._thread(thread_id)
+            return _dumps(foundry.thread_object(thread_id, self._thread_created[thread_id]))
+
+    def assistants_page(self, query: PageQuery) -> bytes:
+        """The body of ``GET /assistants`` (Foundry), ascending by (created_at, id)."""
+        agents = self._agents
+        indices, has_more = select_page(len(agents), {a["id"]: i for i, a in enumerate(agents)}, query)
+        return self._list_body([_dumps(agents[i]) for i in indices], [agents[i]["id"] for i in indices], has_more)
+
+    def assistant_json(self, assistant_id: str) -> bytes:
+        """The body of ``GET /assistants/{assistant_id}`` (a deleted agent is a 404)."""
+        for agent in self._agents:
+            if agent["id"] == assistant_id:
+                return _dumps(agent)
+        raise NotFoundError("assistant", assistant_id)
 
     def step_json(self, thread_id: str, run_id: str, step_id: str, *, include_content: bool) -> bytes:
         """The body of ``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``."""
@@ -172,7 +219,9 @@ class Dataset:
                     served = self._served(plan)
                     plain.extend(orjson.loads(data) for data in served.plain)
                     full.extend(orjson.loads(data) for data in served.full)
-            return Truth(tuple(self._thread_ids), tuple(runs), tuple(plain), tuple(full))
+            return Truth(tuple(self._thread_ids), tuple(runs), tuple(plain), tuple(full),
+                         threads=tuple(self._thread_objects()), assistants=tuple(self._agents),
+                         gone_assistant_ids=tuple(sorted(self._gone)))  # fmt: skip
 
     def iter_truth_lines(self) -> Iterator[bytes]:
         """JSON Lines of every run followed by its steps (with file-search content), without holding them all."""
@@ -217,11 +266,12 @@ class Dataset:
         """Add a run (a new thread too, if unknown) created after the thread's newest run; returns it."""
         with self._lock:
             runs = self._threads.get(thread_id)
+            if created_at is None:
+                created_at = max((run.created_at for run in runs or ()), default=self.config.start_ts) + 60
             if runs is None:
                 runs = self._threads[thread_id] = []
                 self._thread_ids.append(thread_id)
-            if created_at is None:
-                created_at = max((run.created_at for run in runs), default=self.config.start_ts) + 60
+                self._thread_created[thread_id] = created_at - 1
             key = f"fakeapi/{self.config.seed}/added/{self._added}"
             self._added += 1
             rng = FastRandom(key)
@@ -269,6 +319,10 @@ class Dataset:
             raise NotFoundError("run", run_id)
         return plan
 
+    def _thread_objects(self) -> list[Json]:
+        objects = [foundry.thread_object(tid, self._thread_created[tid]) for tid in self._thread_ids]
+        return sorted(objects, key=lambda thread: (thread["created_at"], thread["id"]))
+
     def _run_json(self, plan: RunPlan) -> bytes:
         data = self._run_bytes.get(plan.run_id)
         if data is None:
@@ -281,12 +335,14 @@ class Dataset:
         pending: list[Json] = []
         if plan.status == "requires_action" and steps:
             pending = pending_function_calls(self._generate(plan, steps)[-1])
-        return build_run(plan, steps, pending, future_variants=self.config.future_variants)
+        run = build_run(plan, steps, pending, future_variants=self.config.future_variants)
+        return foundry.foundry_run(run) if self.foundry else run
 
     def _generate(self, plan: RunPlan, steps: Sequence[StepTimeline] | None = None) -> list[Json]:
-        return build_steps(plan, timeline(plan) if steps is None else steps,
-                           future_variants=self.config.future_variants,
-                           long_output_bytes=self.config.long_output_bytes)
+        objects = build_steps(plan, timeline(plan) if steps is None else steps,
+                              future_variants=self.config.future_variants,
+                              long_output_bytes=self.config.long_output_bytes)
+        return foundry.foundry_steps(objects, self._assistants) if self.foundry else objects
 
     def _served(self, plan: RunPlan) -> _ServedSteps:
         pinned = self._pinned.get(plan.run_id)

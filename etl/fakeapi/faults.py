@@ -72,7 +72,12 @@ def status_fault(kind: FaultKind, config: FakeConfig, headers: dict[str, str]) -
     match kind:
         case FaultKind.RATE_LIMIT_MS:
             ms = config.retry_after_ms
-            return _rate_limited(config, f"{ms}ms", {**headers, "retry-after-ms": str(ms)})
+            # Azure spells the milliseconds x-ms-retry-after-ms (azure-core reads both), with Retry-After beside it.
+            if config.flavor == "foundry":
+                waits = {"x-ms-retry-after-ms": str(ms), "retry-after": str(max(1, round(ms / 1000)))}
+            else:
+                waits = {"retry-after-ms": str(ms)}
+            return _rate_limited(config, f"{ms}ms", {**headers, **waits})
         case FaultKind.RATE_LIMIT_S:
             seconds = config.retry_after_seconds
             return _rate_limited(config, f"{seconds}s", {**headers, "retry-after": str(seconds)})

@@ -54,9 +54,9 @@ def wrong_key(given: str) -> web.Response:
     )
 
 
-def azure_error(status: int, message: str) -> web.Response:
-    """An error in Azure OpenAI's own shape (see deviations.AZURE_ERRORS)."""
-    body = {"error": {"code": str(status), "message": message}}
+def azure_error(status: int, message: str, *, code: str | None = None) -> web.Response:
+    """An error in Azure's own shape (see deviations.AZURE_ERRORS); Foundry names a ``code``."""
+    body = {"error": {"code": code or str(status), "message": message}}
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
 

@@ -20,9 +20,8 @@ import base64
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
-Json = dict[str, Any]
+from etl.values import Json
 
 MODELS = ("gpt-4.1", "gpt-4.1-mini", "o3-mini")
 AGENTS = ("support-agent", "research-agent")

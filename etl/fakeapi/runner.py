@@ -18,6 +18,7 @@ from aiohttp import web
 
 from etl.fakeapi.config import FakeConfig
 from etl.fakeapi.dataset import Dataset, Truth
+from etl.fakeapi.foundry import PROJECT
 from etl.fakeapi.responses_data import ResponsesData
 from etl.fakeapi.server import RequestLog, RequestRecord, ServerState, create_app
 
@@ -39,8 +40,18 @@ class FakeServer:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI-shaped base URL, e.g. ``http://127.0.0.1:PORT/v1``."""
-        return f"http://{self.host}:{self.port}/v1"
+        """The base URL: ``http://127.0.0.1:PORT/v1``; foundry flavor: the project endpoint."""
+        return _base_url(self.config, self.host, self.port)
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``: where ``/_fake/...`` (stats, the identity endpoint) is served."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def tokens_issued(self) -> int:
+        """Access tokens the foundry flavor's identity endpoint has handed out."""
+        return self._state.tokens.issued
 
     @property
     def azure_endpoint(self) -> str:
@@ -173,8 +184,13 @@ class FakeProcess:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI-shaped base URL, e.g. ``http://127.0.0.1:PORT/v1``."""
-        return f"http://{self.host}:{self.port}/v1"
+        """The base URL: ``http://127.0.0.1:PORT/v1``; foundry flavor: the project endpoint."""
+        return _base_url(self.config, self.host, self.port)
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``: where ``/_fake/...`` (stats, the identity endpoint) is served."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
@@ -229,6 +245,12 @@ def run_server(config: FakeConfig, port: int = 8787, host: str = "127.0.0.1",
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _base_url(config: FakeConfig, host: str, port: int) -> str:
+    if config.flavor == "foundry":
+        return f"http://{host}:{port}/api/projects/{PROJECT}"
+    return f"http://{host}:{port}/v1"
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from etl.config import FILE_SEARCH_CONTENT_INCLUDE
-from etl.fakeapi import faults, responses
+from etl.fakeapi import faults, foundry, responses
 from etl.fakeapi.config import FakeConfig, FaultKind
 from etl.fakeapi.dataset import Dataset, NotFoundError
 from etl.fakeapi.paging import PageQuery, UnknownCursorError
@@ -29,7 +29,10 @@ from etl.fakeapi.responses_api import ResponsesEndpoints, Route
 from etl.fakeapi.responses_data import ResponsesData
 
 RUNS_LIST, RUN_GET, STEPS_LIST, STEP_GET, OTHER = "runs_list", "run_get", "steps_list", "step_get", "other"
+THREADS_LIST, THREAD_GET = "threads_list", "thread_get"
+ASSISTANTS_LIST, ASSISTANT_GET = "assistants_list", "assistant_get"
 PREFIXES = ("/v1", "/openai", "/openai/v1")
+FOUNDRY_PREFIX = "/api/projects/{project}"  # the foundry flavor serves only here
 STATS_PATH = "/_fake/stats"  # not part of the API: no key needed, not logged
 # Request headers worth keeping in the log (never the key headers).
 _LOGGED_HEADERS = ("OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project", "User-Agent", "x-stainless-retry-count")
@@ -91,6 +94,7 @@ class ServerState:
         self.log = RequestLog()
         self.faults = faults.FaultPlan()
         self.headers = responses.HeaderMaker(config.seed)
+        self.tokens = foundry.TokenIssuer(config.token_lifetime, clock=lambda: time.time())
         self._responses_data: ResponsesData | None = None
         self._responses_lock = threading.Lock()
 
@@ -106,6 +110,11 @@ class ServerState:
                 )
             return self._responses_data
 
+    @property
+    def foundry(self) -> bool:
+        """True when the fake serves a Foundry project (classic agents) rather than OpenAI's paths."""
+        return self.config.flavor == "foundry"
+
 
 def create_app(state: ServerState) -> web.Application:
     """The aiohttp application serving ``state``."""
@@ -116,10 +125,18 @@ def create_app(state: ServerState) -> web.Application:
         ("/threads/{thread_id}/runs/{run_id}", endpoints.get_run, RUN_GET),
         ("/threads/{thread_id}/runs/{run_id}/steps", endpoints.list_steps, STEPS_LIST),
         ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", endpoints.get_step, STEP_GET),
+        ("/assistants/{assistant_id}", endpoints.get_assistant, ASSISTANT_GET),
     ]
-    successors = ResponsesEndpoints(lambda: state.responses_data, listing=state.config.flavor == "foundry-responses")
-    routes += successors.routes()
-    for number, prefix in enumerate(PREFIXES):
+    if state.foundry:  # a Foundry project: OpenAI has no thread listing
+        routes += [
+            ("/threads", endpoints.list_threads, THREADS_LIST),
+            ("/threads/{thread_id}", endpoints.get_thread, THREAD_GET),
+            ("/assistants", endpoints.list_assistants, ASSISTANTS_LIST),
+        ]
+    else:
+        listing = state.config.flavor == "foundry-responses"
+        routes += ResponsesEndpoints(lambda: state.responses_data, listing=listing).routes()
+    for number, prefix in enumerate((FOUNDRY_PREFIX,) if state.foundry else PREFIXES):
         for path, handler, kind in routes:
             app.router.add_get(prefix + path, handler, name=f"{kind}.p{number}", allow_head=False)
     return app
@@ -137,6 +154,8 @@ def _middleware(state: ServerState) -> Middleware:
         started = time.monotonic()
         if request.path == STATS_PATH:
             return _stats(state.log, request)
+        if request.path == foundry.IDENTITY_PATH and state.foundry:
+            return _identity(state, request)
         record = RequestRecord(
             request.method, request.path, request.query_string, _kind(request),
             headers={name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
@@ -152,7 +171,8 @@ def _middleware(state: ServerState) -> Middleware:
         response: web.StreamResponse | None = faults.status_fault(fault, config, headers) if fault else None
         if response is None and fault is not FaultKind.DROP:
             beta = _kind(request) not in RESPONSES_KINDS  # the Responses API takes no OpenAI-Beta header
-            response = _check_headers(request, config, beta=beta) or await _call(handler, request)
+            check = _check_foundry(request, state) if state.foundry else _check_headers(request, config, beta=beta)
+            response = check or await _call(handler, request)
             response.headers.update(headers)
         # The answer is ready before the latency is served: a burst of requests that wake together then
         # only has to be written out, so many concurrent requests add little beyond the latency.
@@ -232,16 +252,69 @@ def _check_headers(request: web.Request, config: FakeConfig, *, beta: bool = Tru
     return None
 
 
+def _check_foundry(request: web.Request, state: ServerState) -> web.Response | None:
+    """Foundry's checks: api-version, then the bearer token (audience, expiry, the agents data action)."""
+    if not request.query.get("api-version"):
+        return responses.azure_error(
+            400, "The api-version query parameter (?api-version=) is required for all requests.",
+            code="MissingApiVersionParameter",
+        )
+    token = _bearer(request.headers.get("Authorization"))
+    problem = "missing" if not token else state.tokens.check(token)
+    if problem == "denied":
+        return responses.azure_error(
+            401, f"The principal `{foundry.NO_ROLE_PRINCIPAL}` lacks the required data action `{foundry.DATA_ACTION}` "
+            f"to perform `GET {request.path}` operation.", code="PermissionDenied",
+        )
+    if problem is not None:
+        if problem == "expired":
+            message = "Access token has expired."
+        else:
+            message = "Access token is missing, invalid, audience is incorrect (https://ai.azure.com), or have expired."
+        return responses.azure_error(401, message, code="Unauthorized")
+    if state.config.quota_exhausted:
+        return responses.quota_exhausted()
+    return None
+
+
+def _identity(state: ServerState, request: web.Request) -> web.Response:
+    """The App Service managed-identity token endpoint (``IDENTITY_ENDPOINT``): a fresh short-lived token."""
+    if not request.headers.get("X-IDENTITY-HEADER"):
+        return responses.error_response(400, "X-IDENTITY-HEADER is required")
+    resource = request.query.get("resource", "")
+    principal = request.query.get("client_id") or "agent-user"
+    body = foundry.identity_body(state.tokens, resource, principal, state.config.token_lifetime)
+    return web.Response(body=body, content_type="application/json")
+
+
 def _bearer(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
 
 
 class _Endpoints:
-    """The four GET endpoints."""
+    """The GET endpoints: runs and steps; with the foundry flavor also threads and assistants."""
 
     def __init__(self, state: ServerState) -> None:
         self.dataset = state.dataset
+
+    async def list_threads(self, request: web.Request) -> web.Response:
+        query = _page_query(request)
+        if isinstance(query, web.Response):
+            return query
+        return _serve(lambda: self.dataset.threads_page(query))
+
+    async def get_thread(self, request: web.Request) -> web.Response:
+        return _serve(lambda: self.dataset.thread_json(request.match_info["thread_id"]))
+
+    async def list_assistants(self, request: web.Request) -> web.Response:
+        query = _page_query(request)
+        if isinstance(query, web.Response):
+            return query
+        return _serve(lambda: self.dataset.assistants_page(query))
+
+    async def get_assistant(self, request: web.Request) -> web.Response:
+        return _serve(lambda: self.dataset.assistant_json(request.match_info["assistant_id"]))
 
     async def list_runs(self, request: web.Request) -> web.Response:
         query = _page_query(request)

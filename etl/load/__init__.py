@@ -32,6 +32,9 @@ def open_destination(
     ``s3_endpoint_url``: an S3-compatible store's endpoint (default ``$AWS_ENDPOINT_URL``).
     ``duckdb_storage_version``: the storage format of a DuckDB file this creates (an existing file keeps its own).
     """
+    from etl.preflight import check_destination
+
+    check_destination(uri, read_only=read_only)  # before anything is created or claimed
     shard = shard or Shard()
     if is_duckdb_uri(uri):
         from etl.load.duckdb import DuckDBDestination

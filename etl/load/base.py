@@ -9,7 +9,7 @@ Re-writing a step replaces the step and all of its child rows; re-writing a run 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -17,6 +17,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from etl.schema import Table
 from etl.sharding import Shard
 
 TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
@@ -110,3 +111,9 @@ class Destination(StateStore, Protocol):
 
     def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
         """Where each conversation's stored items end: how many there are, and the id of the last one."""
+
+    def read_table(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Some columns of a table as the destination holds it now (empty when it has none yet)."""
+
+    def replace_table(self, table: Table, rows: pa.Table) -> None:
+        """Make a table that is written whole (``model_prices``) hold exactly ``rows``, as one unit."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -42,8 +42,8 @@ from etl.load.duckdb_state import (
     upsert_run_records,
 )
 from etl.load.fs import open_store
-from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset
-from etl.schema import ALL_TABLES, TABLES, Table, duckdb_ddl, duckdb_type
+from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset, whole_table_dataset
+from etl.schema import ALL_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
@@ -52,6 +52,12 @@ _LOCK_ERROR = "Could not set lock on file"
 WRITER_MEMORY = "64MB"
 _STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
 _CONFIG_CLASH = "different configuration"
+# Never fetch an extension: a SQLite file named *.duckdb would otherwise make DuckDB download sqlite_scanner.
+NO_AUTO_EXTENSIONS: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+_HEADER_BYTES = 3 * 4096  # a DuckDB file: one main header and two database headers before the blocks
 
 # DuckDB shares one database instance between the connections of a process, so its file lock cannot tell two
 # writers in the same process apart: this set does.
@@ -163,6 +169,20 @@ class DuckDBDestination(DuckDBStateStore):
         ).fetchall()
         return {conversation: ItemCursor(int(count), last) for conversation, count, last in rows}
 
+    def read_table(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Some columns of a table as the file holds it now (empty, typed, when the file lacks the table)."""
+        spec = WHOLE_TABLES.get(name) or ALL_TABLES[name]
+        con = self.connection
+        if not _has_table(con, name):
+            return spec.schema.empty_table().select(list(columns))
+        return con.sql(f"SELECT {', '.join(spec.schema.field(c).name for c in columns)} FROM {name}").to_arrow_table()
+
+    def replace_table(self, table: Table, rows: pa.Table) -> None:
+        """Make a table that is written whole hold exactly ``rows``, in one transaction."""
+        con = self._writable()
+        with _transaction(con, f"writing {table.name} to {self.uri}"):
+            _replace_whole(con, table, rows)
+
 
 def load_parquet_into_duckdb(
     parquet_root: str,
@@ -198,6 +218,10 @@ def load_parquet_into_duckdb(
                 loaded = _load_table(con, table, rows, "TRUE" if table.entity else scope)
                 if loaded or table.name in TABLES:  # the other tables only when they hold rows
                     counts[table.name] = loaded
+            for whole in WHOLE_TABLES.values():
+                dataset = whole_table_dataset(store.root, whole, store.fs)
+                if dataset.files:  # a root that never wrote prices leaves the file's own
+                    counts[whole.name] = _replace_whole(con, whole, dataset.to_table())
             counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
     return counts
 
@@ -225,8 +249,13 @@ def _create_file(uri: str, path: Path, storage_version: str) -> None:
 
 
 def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open the file, in UTC and without insertion order; a writer with DuckDB's memory capped."""
+    """Open the file in UTC, without insertion order, DuckDB's memory capped for a writer; refuse a truncated file."""
     con = _open(uri, path, read_only=read_only)
+    try:
+        check_intact(con, uri, path)
+    except BaseException:
+        con.close()
+        raise
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
     # Insertion order is not needed: every table has a key.
@@ -236,9 +265,25 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
     return con
 
 
+def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
+    """Refuse a truncated file before any of its blocks is read: DuckDB would fail later, mid-export."""
+    if Path(f"{path}.wal").exists():
+        return  # blocks of the write-ahead log are not in the file yet: its size says nothing
+    try:
+        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+        size = path.stat().st_size
+    except (duckdb.Error, OSError) as exc:
+        raise DestinationError(f"cannot open {uri}: {exc}") from None
+    if size < _HEADER_BYTES + block_size * blocks:
+        raise DestinationError(
+            f"{uri} is damaged: its header lists {blocks} blocks of {block_size} bytes but the file has {size} bytes "
+            "(truncated?): restore it from a copy, or export into a new file"
+        )
+
+
 def _open(uri: str, path: Path, *, read_only: bool, storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect``, turning DuckDB's lock errors into one clear line."""
-    config: dict[str, str | bool | int | float | list[str]] = {}
+    config = dict(NO_AUTO_EXTENSIONS)
     if storage_version is not None:
         config["storage_compatibility_version"] = storage_version
     try:
@@ -389,6 +434,29 @@ def _delete_keys(con: duckdb.DuckDBPyConnection, table: Table, source: str, scop
     con.execute(
         f"DELETE FROM {table.name} AS t WHERE ({scope}) OR EXISTS (SELECT 1 FROM {source} AS n WHERE {same_key})"
     )
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [name]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _replace_whole(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:
+    """Make ``table`` hold exactly ``rows`` (inside the caller's transaction); returns the rows written."""
+    con.execute(duckdb_ddl(table))
+    _drop_keys(con, table)
+    _add_missing_columns(con, table)
+    con.register("_runsteps_whole", rows.select(table.schema.names).cast(table.schema))
+    try:
+        con.execute(f"DELETE FROM {table.name}")
+        if rows.num_rows:
+            con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _runsteps_whole")
+    finally:
+        con.unregister("_runsteps_whole")
+    written: int = rows.num_rows
+    return written
 
 
 def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBatchReader, scope: str) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,10 +34,10 @@ import pyarrow.fs as pafs
 
 from etl.errors import DestinationError, InputError
 from etl.load.base import ExportBatch, ItemCursor, RunRecord
-from etl.load.fs import is_temp_name, open_store
+from etl.load.fs import is_temp_name, open_store, store_error
 from etl.load.locks import Claim, claim_buckets
 from etl.load.parquet_state import STATE_DIR, ParquetState
-from etl.schema import ALL_TABLES, ENTITY_TABLES, PARTITIONED_TABLES, Table
+from etl.schema import ALL_TABLES, ENTITY_TABLES, PARTITIONED_TABLES, WHOLE_TABLES, Table
 from etl.sharding import BUCKETS, Shard, bucket_of
 
 PARTITION = "created_date"
@@ -53,6 +53,11 @@ def data_file(table: str, day: str, bucket: int) -> str:
 def entity_file(table: str, bucket: int) -> str:
     """``<table>/part-b07.parquet``: an entity table's rows whose key hashes to the bucket (no day partition)."""
     return f"{table}/part-b{bucket:02d}.parquet"
+
+
+def table_glob(table: Table) -> str:
+    """The glob that matches every data file of ``table`` (and no temp or state file), relative to the root."""
+    return f"{table.name}/*.parquet" if table.entity else f"{table.name}/{PARTITION}=*/*.parquet"
 
 
 @dataclass
@@ -251,6 +256,20 @@ class ParquetDestination:
             out[row["conversation_id"]] = ItemCursor(row["position"] + 1, row["item_id"])
         return out
 
+    def replace_table(self, table: Table, rows: pa.Table) -> None:
+        """Make a table that is written whole hold exactly ``rows``: one file, published atomically."""
+        self._writable()
+        self._store.write_parquet(whole_table_file(table.name), _conform(rows, table, _file_schema(table.name)))
+
+    def read_table(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Some columns of a table as the root holds it now (empty, typed, when it has none yet)."""
+        spec = WHOLE_TABLES.get(name)
+        if spec is not None:
+            rows = self._store.read_table(whole_table_file(name))
+            return _conform(rows if rows is not None else spec.schema.empty_table(), spec).select(list(columns))
+        with store_error(self._store, f"read {name}"):
+            return parquet_dataset(self._store.root, name, self._store.fs).to_table(columns=list(columns))
+
     # -- the state store -------------------------------------------------------------------------------
 
     def run_records(self, run_ids: Iterable[str] | None = None) -> dict[str, RunRecord]:
@@ -316,7 +335,7 @@ def _file_schema(name: str) -> pa.Schema:
     return pa.schema(
         [
             f.with_type(pa.timestamp("ms", f.type.tz)) if pa.types.is_timestamp(f.type) else f
-            for f in ALL_TABLES[name].schema
+            for f in (ALL_TABLES.get(name) or WHOLE_TABLES[name]).schema
         ]
     )
 
@@ -432,6 +451,18 @@ def _table(name: str) -> Table:
         return ALL_TABLES[name]
     except KeyError:
         raise InputError(f"unknown table {name!r}; the tables are {', '.join(ALL_TABLES)}") from None
+
+
+def whole_table_file(name: str) -> str:
+    """``model_prices/model_prices.parquet``: the one file of a table written whole."""
+    return f"{name}/{name}.parquet"
+
+
+def whole_table_dataset(root: str, table: Table, filesystem: pafs.FileSystem) -> ds.Dataset:
+    """A table written whole as a dataset (empty when it was never written); ``root`` is a path in ``filesystem``."""
+    path = f"{root.rstrip('/')}/{whole_table_file(table.name)}"
+    files = [path] if filesystem.get_file_info(path).type == pafs.FileType.File else []
+    return ds.dataset(files, schema=table.schema, format="parquet", filesystem=filesystem)
 
 
 def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = None) -> ds.Dataset:

@@ -10,10 +10,12 @@ from typing import Any
 from etl.orchestrate.params import DagParams
 from etl.orchestrate.tasks import (
     Window,
+    export_responses,
     export_shard,
     fail_fast,
     load_into_duckdb,
     plan_export,
+    plan_responses,
     run_data_checks,
 )
 
@@ -26,7 +28,9 @@ def plan_step(params: Mapping[str, Any], start: datetime | None, end: datetime |
         run = DagParams.from_mapping(params)
         window = Window.of_interval(start, end)
         settings = run.settings()
-    return plan_export(settings, run.threads, run.dest, window, run.shards)
+    if run.source == "responses":
+        return plan_responses()
+    return plan_export(settings, run.threads, run.dest, window, run.shards, all_threads=run.all_threads)
 
 
 def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,7 +38,9 @@ def export_step(params: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str
     with fail_fast():
         run = DagParams.from_mapping(params)
         settings = run.settings()
-    return export_shard(settings, run.dest, shard)
+    if run.source == "responses":
+        return export_responses(settings, run.dest, run.responses)
+    return export_shard(settings, run.dest, shard, list_threads=run.all_threads)
 
 
 def load_step(

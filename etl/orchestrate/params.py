@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from etl.config import Settings
@@ -12,6 +13,7 @@ from etl.load import DUCKDB_STORAGE_VERSION
 from etl.load.duckdb import parse_storage_version
 from etl.orchestrate.connection import connection_settings
 from etl.orchestrate.threads import ThreadSource
+from etl.pipeline_responses import ResponseSources
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +28,9 @@ class DagParams:
     shards: int = 4
     concurrency: int = Settings.concurrency
     include_file_search_content: bool = False
+    source: str = "assistants"  # or "responses": the ids below instead of threads
+    responses: ResponseSources = field(default_factory=ResponseSources)
+    all_threads: bool = False  # every thread the API lists (foundry): discovered, and written as threads rows
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DagParams:
@@ -37,7 +42,20 @@ class DagParams:
             raise InputError(
                 "dest must be a Parquet root (the shards write it in parallel); give the DuckDB file as duckdb_path"
             )
+        source = _optional(params.get("source")) or cls.source
+        if source not in ("assistants", "responses"):
+            raise InputError(f"the source param is {source!r}: use assistants or responses")
         return cls(
+            source=source,
+            responses=ResponseSources(
+                responses=tuple(params.get("response_ids") or ()),
+                responses_files=tuple(filter(None, [_optional(params.get("responses_file"))])),
+                conversations=tuple(params.get("conversation_ids") or ()),
+                conversations_files=tuple(filter(None, [_optional(params.get("conversations_file"))])),
+                follow_previous=bool(params.get("follow_previous")),
+                all_responses=bool(params.get("all_responses")),
+                all_conversations=bool(params.get("all_conversations")),
+            ),
             conn_id=_optional(params.get("conn_id")) or cls.conn_id,
             dest=dest,
             duckdb_path=_optional(params.get("duckdb_path")),
@@ -53,15 +71,17 @@ class DagParams:
                 query=_optional(params.get("threads_query")),
                 query_source=_optional(params.get("threads_query_source")),
             ),
+            all_threads=bool(params.get("all_threads")),
         )
 
     def settings(self) -> Settings:
         """API settings from the connection and these params (call inside the task: the key stays in-process)."""
-        return connection_settings(
+        settings = connection_settings(
             self.conn_id,
             concurrency=self.concurrency,
             include_file_search_content=self.include_file_search_content,
         )
+        return dataclasses.replace(settings, api=self.source)
 
     @property
     def check_dests(self) -> list[str]:

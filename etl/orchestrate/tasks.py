@@ -21,6 +21,7 @@ from etl.extract import RunRef
 from etl.load import DUCKDB_STORAGE_VERSION
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
 from etl.pipeline import PROGRESS_INTERVAL_S, ExportOptions, ExportSummary, LogLines, Sources, run_export
+from etl.pipeline_responses import ResponseSources, run_responses_export
 from etl.sharding import Shard
 from etl.values import iso
 
@@ -54,7 +55,7 @@ class Window:
 
 
 def plan_export(
-    settings: Settings, threads: ThreadSource, dest: str, window: Window, shards: int
+    settings: Settings, threads: ThreadSource, dest: str, window: Window, shards: int, *, all_threads: bool = False
 ) -> list[dict[str, Any]]:
     """Discover the interval's runs (and those left unfinished before) not yet at ``dest``; split them into shards.
 
@@ -64,11 +65,11 @@ def plan_export(
     planned_at = datetime.now(UTC)
     with fail_fast():
         count = Shard(0, shards).count  # refuses a count out of range before any request
-        thread_ids = resolve_thread_ids(threads, dest)
+        thread_ids = [] if all_threads and threads.empty else resolve_thread_ids(threads, dest)
         # No watermarks: the interval bounds discovery, so a backfill of an old interval sees all of its runs.
         summary = run_export(
             settings,
-            Sources(threads=tuple(thread_ids), since=window.since, until=window.until),
+            Sources(threads=tuple(thread_ids), since=window.since, until=window.until, all_threads=all_threads),
             ExportOptions(dest=dest, dry_run=True, use_watermarks=False),
         )
     if summary.failures:
@@ -90,6 +91,25 @@ def plan_export(
     return [{**part, "planned_at": iso(planned_at, "microseconds")} for part in parts]
 
 
+def plan_responses() -> list[dict[str, Any]]:
+    """``source: responses``: one export task (responses are read by id, not discovered per interval)."""
+    return [{"index": 0, "count": 1, "runs": [], "planned_at": iso(datetime.now(UTC), "microseconds")}]
+
+
+def export_responses(settings: Settings, dest: str, sources: ResponseSources) -> dict[str, Any]:
+    """Export the responses and conversations of ``sources`` into ``dest``: each conversation from its last stored
+    item on, finished responses not again. Raises ``PartialExportError`` after writing when some failed."""
+    with fail_fast():
+        summary = run_responses_export(settings, sources, ExportOptions(dest=dest))
+    for line in summary.lines():
+        log.info("%s", line)
+    if summary.exit_code:
+        raise PartialExportError(
+            f"{len(summary.failures)} responses or conversations failed (named above); a retry fetches them"
+        )
+    return summary.as_dict()
+
+
 def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
     """``thread/run`` strings split into ``count`` shards the way ``--shard I/N`` splits them."""
     shards = [Shard(index, count) for index in range(count)]
@@ -102,22 +122,29 @@ def split_runs(planned: Iterable[str], count: int) -> list[dict[str, Any]]:
 
 
 def export_shard(
-    settings: Settings, dest: str, shard: Mapping[str, Any], *, progress_every: float = PROGRESS_INTERVAL_S
+    settings: Settings,
+    dest: str,
+    shard: Mapping[str, Any],
+    *,
+    progress_every: float = PROGRESS_INTERVAL_S,
+    list_threads: bool = False,
 ) -> dict[str, Any]:
     """Export one shard's planned runs into ``dest``; returns the export's metrics (``ExportSummary.as_dict``).
+
+    ``list_threads``: also write the rows of the listed threads this shard owns (an export of all threads).
 
     Raises ``PartialExportError`` after writing when some runs failed, so that Airflow retries the rest.
     """
     which = Shard(int(shard["index"]), int(shard["count"]))
     with fail_fast():
         refs = tuple(RunRef.parse(item) for item in shard["runs"])
-        if not refs:
+        if not refs and not list_threads:
             log.info("shard %s: no runs planned, nothing to export", which)
             return ExportSummary(dest=dest, shard=str(which)).as_dict()
         log.info("shard %s: exporting %d runs into %s", which, len(refs), dest)
         summary = run_export(
             settings,
-            Sources(runs=refs),
+            Sources(runs=refs, list_threads=list_threads),
             ExportOptions(dest=dest, shard=which),
             observer=LogLines(interval=progress_every),
         )

@@ -26,8 +26,8 @@ import pyarrow as pa
 
 from etl.errors import TransformError
 from etl.schema import CONVERSATION_ITEMS, CONVERSATIONS, RESPONSE_ITEMS, RESPONSES, Table
+from etl.values import Json
 
-Json = dict[str, Any]
 Row = dict[str, Any]
 
 # Columns an item fills from keys of the same name (any type that has them); the rest goes to details_json.

@@ -1,11 +1,12 @@
--- Runs with the most steps or tokens (by = steps or tokens), with their assistant, status and token usage.
+-- Runs with the most steps, tokens or cost (by = steps, tokens or cost), with their assistant, status, usage and cost.
 -- param: by = steps
 -- param: limit = 20
 -- param: since = 1970-01-01
 -- param: until = 9999-12-31
 -- param: assistants = NULL
 -- Tokens are summed over the run's steps. A run counts when its first step was created in [since, until) (UTC);
--- run_status is NULL when the export holds no runs row for it. Ties are broken by run_id.
+-- run_status is NULL when the export holds no runs row for it. cost_usd is the run's (run_costs: its usage at
+-- its model's prices), NULL when unpriced or without a runs row. Ties are broken by run_id.
 -- assistants: comma-separated assistant ids (NULL: every assistant).
 WITH per_run AS (
     SELECT
@@ -34,14 +35,17 @@ SELECT
     p.tool_calls,
     p.prompt_tokens,
     p.completion_tokens,
-    p.total_tokens
+    p.total_tokens,
+    c.cost_usd
 FROM per_run AS p
 LEFT JOIN runs AS r USING (run_id)
+LEFT JOIN run_costs AS c USING (run_id)
 ORDER BY
     CASE $by
         WHEN 'steps' THEN p.steps
         WHEN 'tokens' THEN p.total_tokens
-        ELSE error('parameter by must be steps or tokens')
-    END DESC,
+        WHEN 'cost' THEN c.cost_usd
+        ELSE error('parameter by must be steps, tokens or cost')
+    END DESC NULLS LAST,
     p.run_id
 LIMIT CAST($limit AS INTEGER);

@@ -1,0 +1,236 @@
+"""Every input checked before anything is opened: the one validation step all commands and sources share.
+
+A command reads and checks all it was given (ids on the command line and in files, dates, windows, the
+destination, the base URL, keys and tokens) and only then creates, claims or writes anything, so an input
+error (``InputError``, exit 2) leaves the destination absent or byte for byte as it was.
+
+    check_settings(settings)        key or token, base URL (scheme, port, host), header values
+    check_destination(uri)          --dest / --archive: empty, devices, files vs directories, foreign files
+    check_sources(sources)          every id of every file read now; stdin and pipes kept, read once
+    check_window(since, until, n)   a backfill window of at most MAX_CHUNKS chunks
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
+
+import httpx
+
+from etl.config import Settings, check_secret
+from etl.errors import DestinationError, InputError
+from etl.extract.client import check_base_url
+from etl.extract.ids import RunRef, validate_id
+from etl.extract.sources import is_reread_safe, read_runs_file, read_threads_file
+
+if TYPE_CHECKING:
+    from etl.pipeline import Sources
+
+MAX_CHUNKS = 100_000  # a backfill of more chunks is a typo (--chunk 30m over 8,000 years), not a job
+# Schemes pyarrow.fs opens as a Parquet root; anything else is refused before a file is touched.
+DEST_SCHEMES = frozenset({"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file"})
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB file
+_SHOWN = 80  # characters of a bad value quoted back
+
+
+def shown(value: str) -> str:
+    """A value as quoted in a message: repr, cut to a readable length."""
+    return repr(value[:_SHOWN]) + ("..." if len(value) > _SHOWN else "")
+
+
+def check_settings(settings: Settings, *, key_env: str | None = None) -> None:
+    """Refuse settings no request could be sent with: a malformed key or token, base URL or header value.
+
+    The host name is not looked up here (``check_host_resolves``): that comes last, after every local check.
+    """
+    what = f"the API key in ${key_env}" if key_env else "the API key"
+    if settings.api_key:
+        check_secret(settings.api_key.reveal(), what)
+    for name, value in (("--organization", settings.organization), ("--project", settings.project)):
+        if value is not None and (not value.isascii() or not value.isprintable() or not value.strip()):
+            raise InputError(f"{name} {shown(value)} cannot be sent in a header: use printable ASCII only")
+    check_base_url_text(settings.base_url)
+    check_base_url(settings)  # the client's own rules: no query, no key over plain http to another host
+
+
+def check_base_url_text(text: str) -> httpx.URL:
+    """The base URL parsed, or an ``InputError`` that quotes the URL given (without any user info in it)."""
+    given = _without_userinfo(text)
+    if not text.strip():
+        raise InputError("the base URL is empty: give --base-url https://host/v1 (or unset $OPENAI_BASE_URL)")
+    if text != text.strip() or any(ch.isspace() for ch in text):
+        raise InputError(f"base URL {shown(given)} contains whitespace: give the URL alone")
+    try:
+        url = httpx.URL(text)
+        port = url.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InputError(f"base URL {shown(given)} is not a valid URL ({exc}): give https://host[:port]/path") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InputError(f"base URL {shown(given)} must start with https:// (or http:// for a local server)")
+    if port is not None and not 1 <= port <= 65535:
+        raise InputError(f"base URL {shown(given)} has port {port}: a port is 1 to 65535")
+    if url.query or url.fragment:
+        raise InputError(
+            f"base URL {shown(given)} has a query or fragment: give the path only (Azure: --azure-api-version)"
+        )
+    if url.userinfo:
+        raise InputError(f"base URL {shown(given)} carries user info: give the key in its variable, not in the URL")
+    return url
+
+
+def check_host_resolves(settings: Settings) -> None:
+    """Refuse a base URL whose host name does not resolve (unless a proxy resolves it for us)."""
+    url = httpx.URL(settings.base_url)
+    if _proxied(url):
+        return
+    try:
+        socket.getaddrinfo(url.host, url.port or (443 if url.scheme == "https" else 80), proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(
+            f"cannot resolve the API host {url.host!r} ({reason}): check --base-url and the network"
+        ) from None
+
+
+def _proxied(url: httpx.URL) -> bool:
+    proxies = getproxies_environment()
+    return url.scheme in proxies and not proxy_bypass_environment(url.host, proxies)
+
+
+def _without_userinfo(text: str) -> str:
+    scheme, sep, rest = text.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return text
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def check_destination(uri: str, *, read_only: bool = False, what: str = "--dest") -> None:
+    """Refuse a destination that cannot be what it is asked to be, before anything is created or claimed.
+
+    ``*.duckdb`` must be a DuckDB file (or not exist yet); anything else is a Parquet root directory or a
+    ``pyarrow.fs`` URI. Devices (``/dev/null``), FIFOs, empty strings, unknown schemes and files of another
+    kind are input errors; a new root's nearest existing parent must be a writable directory.
+    """
+    from etl.load import is_duckdb_uri
+
+    if not uri.strip():
+        raise InputError(f"{what} is empty: give a *.duckdb file or a Parquet root (a directory or s3://bucket/prefix)")
+    if "\0" in uri or uri != uri.strip():
+        raise InputError(f"{what} {shown(uri)} contains a NUL byte or surrounding whitespace")
+    scheme, sep, _ = uri.partition("://")
+    if sep and scheme.lower() != "file":
+        if is_duckdb_uri(uri):
+            raise InputError(f"{what} {shown(uri)}: a DuckDB destination is a local file path")
+        if scheme.lower() not in DEST_SCHEMES:
+            raise InputError(
+                f"{what} {shown(uri)} has an unknown scheme {scheme!r}: use a local path or s3://bucket/prefix"
+            )
+        return
+    path = Path(os.path.abspath(os.path.expanduser(uri.removeprefix("file://"))))
+    if is_duckdb_uri(uri):
+        _check_duckdb_path(path, uri, read_only=read_only, what=what)
+    else:
+        _check_root_path(path, uri, read_only=read_only, what=what)
+
+
+def _check_duckdb_path(path: Path, uri: str, *, read_only: bool, what: str) -> None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if read_only:
+            raise DestinationError(f"{what} {shown(uri)} does not exist: export into it first") from None
+        _check_parent(path, uri, what)
+        return
+    except OSError as exc:
+        raise InputError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{what} {shown(uri)} is a directory: a DuckDB destination is a file")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{what} {shown(uri)} is not a regular file (a device or a pipe): give a *.duckdb file path")
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+    except OSError as exc:
+        raise InputError(f"{what} {shown(uri)} cannot be read: {exc.strerror}") from None
+    if head[8:12] != _DUCKDB_MAGIC:
+        kind = "empty" if not head else "another kind of file"
+        raise InputError(
+            f"{what} {shown(uri)} exists but is not a DuckDB file ({kind}): give a new path, or move that file away"
+        )
+
+
+def _check_root_path(path: Path, uri: str, *, read_only: bool, what: str) -> None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if not read_only:
+            _check_parent(path, uri, what)
+        return  # readers say "does not exist" themselves
+    except OSError as exc:
+        raise InputError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+    if stat.S_ISREG(mode):
+        raise InputError(f"{what} {shown(uri)} is a file: a Parquet root is a directory (a *.duckdb name for DuckDB)")
+    if not stat.S_ISDIR(mode):
+        raise InputError(f"{what} {shown(uri)} is not a directory (a device or a pipe): give a directory")
+    if not read_only and not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {shown(uri)} is not writable: choose a directory you can write to")
+
+
+def _check_parent(path: Path, uri: str, what: str) -> None:
+    """The nearest existing ancestor of a path to be created must be a directory this process can write to."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{what} {shown(uri)} cannot be created: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {shown(uri)} cannot be created: {parent} is not writable")
+
+
+def check_window(since: int, until: int, chunk_seconds: int) -> int:
+    """The number of chunks of a backfill window; an empty or absurdly long window is an ``InputError``."""
+    if since >= until:
+        raise InputError("--since must be before --until")
+    count = -(-(until - since) // chunk_seconds)
+    if count > MAX_CHUNKS:
+        raise InputError(
+            f"the window --since/--until cut into --chunk pieces makes {count:,} chunks (at most {MAX_CHUNKS:,}): "
+            "use a larger --chunk or a shorter window"
+        )
+    return count
+
+
+def check_sources(sources: Sources) -> Sources:
+    """``sources`` with every id checked now: thread ids and threads files resolved into ``threads``, runs files
+    read through once (those that cannot be read twice, stdin and pipes, kept as ``runs``).
+
+    Regular runs files stay paths and are read again lazily by the export, so a file of millions of runs is
+    never held in memory; whatever is wrong in any line is an ``InputError`` now, before anything is opened.
+    """
+    if sources.checked:
+        return sources
+    threads = [validate_id("thread", t.strip()) for t in sources.threads]
+    for path in sources.threads_files:
+        threads.extend(read_threads_file(path))
+    runs: list[RunRef] = list(sources.runs)
+    runs_files: list[str] = []
+    for path in sources.runs_files:
+        if is_reread_safe(path):
+            for _ in read_runs_file(path):
+                pass
+            runs_files.append(path)
+        else:
+            runs.extend(read_runs_file(path))
+    return dataclasses.replace(
+        sources,
+        runs=tuple(runs),
+        runs_files=tuple(runs_files),
+        threads=tuple(dict.fromkeys(threads)),
+        threads_files=(),
+        checked=True,
+    )
