@@ -270,7 +270,8 @@ def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
     if Path(f"{path}.wal").exists():
         return  # blocks of the write-ahead log are not in the file yet: its size says nothing
     try:
-        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+        # Used, not total: a checkpoint cuts free blocks off the end of the file, so only used ones must be there.
+        block_size, blocks = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchall()[0]
         size = path.stat().st_size
     except (duckdb.Error, OSError) as exc:
         raise DestinationError(f"cannot open {uri}: {exc}") from None
