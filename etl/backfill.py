@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, overload
@@ -151,6 +152,8 @@ def run_backfill(
     job = job_id(sources, threads, chunk_seconds, options)
     summary = BackfillSummary(job=job, chunks_total=len(window))
     chunk_options = replace(options, use_watermarks=False)  # the chunk bounds the window, not a watermark
+    # --deadline bounds the whole backfill: each chunk gets what is left of it.
+    ends_at = None if options.deadline is None else time.monotonic() + options.deadline
     # One claim on the destination for the whole backfill: no other export slips in between chunks.
     with options.open() as dest:
         done = dest.chunks_done(job)
@@ -158,10 +161,16 @@ def run_backfill(
             if chunk.label in done:
                 summary.chunks_skipped += 1
                 continue
+            if ends_at is not None:
+                chunk_options = replace(chunk_options, deadline=max(ends_at - time.monotonic(), 0.0))
             if on_chunk is not None:
                 on_chunk(chunk, position, len(window))
             chunk_sources = Sources(
-                threads=tuple(threads), since=chunk.start, until=chunk.end, all_threads=sources.all_threads
+                threads=tuple(threads),
+                since=chunk.start,
+                until=chunk.end,
+                all_threads=sources.all_threads,
+                checked=True,
             )
             result = run_export(settings, chunk_sources, chunk_options, observer, dest=dest)
             summary.exports.append(result)
@@ -176,6 +185,8 @@ def run_backfill(
                 result.runs_failed,
                 result.steps,
             )
+            if ends_at is not None and time.monotonic() >= ends_at:
+                break  # the chunk's export named the deadline as its failure: exit code 3
     return summary
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from etl import __version__
 from etl.load import is_duckdb_uri
 from etl.load.fs import display_uri
-from etl.schema import ALL_TABLES, Table, doc, duckdb_type
+from etl.schema import EVERY_TABLE, Table, doc, duckdb_type
 
 LOADED_AT = "extracted_at"
 # A daily export leaves rows up to a day and a half old; a week without one is an outage.
@@ -25,7 +25,7 @@ _PARTITION_DOC = "UTC date of created_at: the Parquet partition (from the file's
 
 def listing() -> dict[str, Any]:
     """Every table: description, key, references, and columns with Arrow and DuckDB types and descriptions."""
-    from etl.load.parquet import PARTITION, table_glob
+    from etl.load.parquet import PARTITION, is_partitioned, table_glob
 
     return {
         "tables": [
@@ -36,7 +36,7 @@ def listing() -> dict[str, Any]:
                 "entity": table.entity,
                 "references": [{"column": ref.column, "table": ref.table, "to": ref.to} for ref in table.references],
                 "parquet_files": table_glob(table),
-                "parquet_partition": None if table.entity else {"name": PARTITION, "type": "date"},
+                "parquet_partition": {"name": PARTITION, "type": "date"} if is_partitioned(table) else None,
                 "columns": [
                     {
                         "name": field.name,
@@ -48,7 +48,7 @@ def listing() -> dict[str, Any]:
                     for field in table.schema
                 ],
             }
-            for table in ALL_TABLES.values()
+            for table in EVERY_TABLE.values()
         ]
     }
 
@@ -100,9 +100,9 @@ def _dbt_table(table: Table, source: str, location: str | None, present: set[str
             )
         column = {"name": field.name, "description": doc(field), "data_type": duckdb_type(field.type)}
         columns.append(column | ({"data_tests": column_tests} if column_tests else {}))
-    if location is not None and not table.entity:
-        from etl.load.parquet import PARTITION
+    from etl.load.parquet import PARTITION, is_partitioned
 
+    if location is not None and is_partitioned(table):
         columns.append({"name": PARTITION, "description": _PARTITION_DOC, "data_type": "DATE"})
     out: dict[str, Any] = {"name": table.name, "description": table.doc}
     if table.is_unit_root and filled:
@@ -131,7 +131,7 @@ def _duckdb_tables(dest: str) -> tuple[str, list[Table], set[str]]:
                 "WHERE database_name = current_database() AND schema_name = 'main'"
             ).fetchall()
         }
-        tables = [table for name, table in ALL_TABLES.items() if name in have]
+        tables = [table for name, table in EVERY_TABLE.items() if name in have]
         filled = {t.name for t in tables if con.execute(f"SELECT EXISTS (FROM {t.name})").fetchall()[0][0]}
     return database, tables, filled
 
@@ -147,7 +147,7 @@ def _parquet_tables(dest: str, s3_endpoint_url: str | None) -> tuple[str, list[T
     root = store.root if store.local else store.display.rstrip("/")
     tables = [
         table
-        for name, table in ALL_TABLES.items()
+        for name, table in EVERY_TABLE.items()
         if any(fnmatch.fnmatchcase(info.path, table_glob(table)) for info in store.list_files(name))
     ]
     return root, tables

@@ -98,6 +98,7 @@ class ExportOptions:
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
     prices: PriceBook = field(default_factory=PriceBook)  # written to model_prices after the runs
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
+    deadline: float | None = None  # seconds for the whole export: then it stops, keeps what it wrote (exit 3)
 
     def open(self, *, read_only: bool = False) -> Destination:
         """The destination these options name, for this shard."""
@@ -124,6 +125,7 @@ class ExportSummary(LoadSummary):
     dry_run: bool = False
     runs_skipped: int = 0  # finished by an earlier export: not fetched
     failures: list[dict[str, str]] = field(default_factory=list)
+    server_anomalies: list[str] = field(default_factory=list)  # e.g. a step listed twice in one run (kept once)
     requests: int = 0
     retries: int = 0
     started_at: str = field(default_factory=iso)
@@ -162,11 +164,11 @@ class ExportSummary(LoadSummary):
 
     def tail(self) -> list[str]:
         """Each failed run, or thread whose runs could not be listed."""
-        lines = []
+        lines = [f"  SERVER ANOMALY {anomaly}" for anomaly in self.server_anomalies]
         for failure in self.failures:
-            run = failure["run_id"]
-            where = f"{failure['thread_id']}/{run}" if run else f"thread {failure['thread_id']}"
-            lines.append(f"  FAILED {where}: {failure['reason']}")
+            run, thread = failure["run_id"], failure["thread_id"]
+            where = f" {thread}/{run}" if run else f" thread {thread}" if thread else ""
+            lines.append(f"  FAILED{where}: {failure['reason']}")
         return lines
 
 
@@ -262,19 +264,32 @@ async def _export(
     threads = thread_ids(sources)
     plan = _Plan.read(dest, None if sources.all_threads else threads, options)
     entities = _Entities(options.shard)
+    deadline_at = None if options.deadline is None else asyncio.get_running_loop().time() + options.deadline
     async with ApiClient(settings, on_response=options.on_response) as client:
         refs = _run_refs(client, sources, threads, options, plan, summary, entities)
-        await _fetch_and_write(client, refs, dest, options, observer, summary, entities)
-        if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
-            await entities.drain(entities.listed_thread_ids(client, (), summary))
-        listed = sources.all_threads or sources.list_threads
-        await _write(dest, await entities.last_batch(client, listed=listed), summary, observer)
+        finished = await _fetch_and_write(client, refs, dest, options, observer, summary, entities, deadline_at)
+        if finished:  # past the deadline, the threads' and assistants' rows wait for the next export
+            if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
+                await entities.drain(entities.listed_thread_ids(client, (), summary))
+            listed = sources.all_threads or sources.list_threads
+            await _write(dest, await entities.last_batch(client, listed=listed), summary, observer)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
     # Every model the destination's runs use, priced at their dates (the cost views read it).
     write_model_prices(dest, options.prices)
     _name_discovery_failures(plan.discovered, summary)
     summary.elapsed_s = time.monotonic() - started
-    dest.set_watermarks(options.scope, _new_watermarks(plan.discovered))
+    if finished:
+        dest.set_watermarks(options.scope, _new_watermarks(plan.discovered))
+    else:
+        # Runs listed but never fetched have no record: a watermark past them would hide them from the next export.
+        summary.failures.append(
+            {
+                "thread_id": "",
+                "run_id": "",
+                "reason": f"--deadline of {options.deadline:g} s reached: the export stopped with the batches "
+                "written so far kept; run it again to export the rest",
+            }
+        )
     dest.record_export(summary.as_dict())
     return summary
 
@@ -410,8 +425,13 @@ async def _fetch_and_write(
     observer: ExportObserver,
     summary: ExportSummary,
     entities: _Entities,
-) -> None:
-    """Fetch every run and write them in batches; a batch is written while the next one is fetched."""
+    deadline_at: float | None = None,
+) -> bool:
+    """Fetch every run and write them in batches; a batch is written while the next one is fetched.
+
+    Returns False when the event loop's clock passed ``deadline_at`` first: the runs in flight are dropped (no
+    record, so the next export fetches them), and every run already fetched is still written.
+    """
 
     async def counted() -> AsyncGenerator[RunRef, None]:
         async with aclosing(refs) as stream:
@@ -420,9 +440,21 @@ async def _fetch_and_write(
                 yield ref
 
     batch = Batch()
+    finished = True
     async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
-        async for fetched in fetched_runs:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline_at):
+                    fetched = await anext(fetched_runs)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                if deadline_at is None or asyncio.get_running_loop().time() < deadline_at:
+                    raise
+                finished = False
+                break
             observer.run_done(fetched)
+            summary.server_anomalies.extend(fetched.anomalies)
             _add(batch, fetched)
             entities.referenced(fetched)
             if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
@@ -432,6 +464,7 @@ async def _fetch_and_write(
     if batch:
         entities.add_threads(batch)
         await _write(dest, batch, summary, observer)
+    return finished
 
 
 def _add(batch: Batch, fetched: FetchedRun) -> None:

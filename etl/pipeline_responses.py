@@ -38,6 +38,7 @@ from etl.extract.sources import read_ids_file
 from etl.load.base import Destination, ItemCursor
 from etl.load.batch import Batch, write_batch
 from etl.pipeline import ExportOptions, ExportSummary
+from etl.prices import write_model_prices
 from etl.transform.responses import TERMINAL_RESPONSE_STATUSES, without_payloads
 
 _BATCH_UNITS = 500  # responses or conversations per write
@@ -171,6 +172,7 @@ async def _export(
         await _responses(client, state, response_ids)
         await _conversations(client, state, conversation_ids)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    write_model_prices(dest, options.prices)  # the responses' models priced, as an export of runs does
     summary.elapsed_s = time.monotonic() - started
     dest.record_export(summary.as_dict())
     return summary

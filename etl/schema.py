@@ -81,7 +81,7 @@ class Table:
     def references(self) -> tuple[Reference, ...]:
         """Every other table's key the rows point at: the head of the family (a step child's step, a response
         item's response), then ``also_references``."""
-        head = None if self.entity else _family_head(self.replaces)
+        head = None if self.entity or self.replaces not in self.schema.names else _family_head(self.replaces)
         own = () if head is None or head.name == self.name else (Reference(self.replaces, head.name, self.replaces),)
         return own + self.also_references
 
@@ -450,6 +450,8 @@ MODEL_PRICES = Table(
 
 # Tables written whole, not by run: each export (and runsteps prices) replaces every row.
 WHOLE_TABLES: dict[str, Table] = {MODEL_PRICES.name: MODEL_PRICES}
+# Every table a destination may hold: what ``runsteps schema`` and the README describe.
+EVERY_TABLE: dict[str, Table] = ALL_TABLES | WHOLE_TABLES
 STEP_CHILD_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.is_step_child)
 
 _DUCKDB_TYPES: dict[pa.DataType, str] = {
@@ -485,7 +487,7 @@ def doc(field: pa.Field) -> str:
 def markdown() -> str:
     """The tables and their columns as Markdown: the README's schema section and ``runsteps schema``."""
     out: list[str] = []
-    for table in (*ALL_TABLES.values(), *WHOLE_TABLES.values()):
+    for table in EVERY_TABLE.values():
         out.append(f"### `{table.name}`: {table.doc}")
         out.append("")
         out.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}")

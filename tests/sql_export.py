@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ class Exported:
     steps: tuple[Json, ...]
     duckdb: Path
     parquet: Path
+    names: dict[str, str | None] = field(default_factory=dict)  # assistant id -> name, as the fake serves them
 
     def dest(self, kind: str) -> str:
         """The ``--dest`` of one kind of destination: ``duckdb`` or ``parquet``."""
@@ -52,7 +53,8 @@ def export_fake(folder: Path, config: FakeConfig = CONFIG) -> Exported:
         for kind in ("duckdb", "parquet"):
             summary = run_export(settings, sources, ExportOptions(dest=exported.dest(kind)))
             assert summary.exit_code == 0, summary.failures
-    return Exported(truth.runs, truth.steps, exported.duckdb, exported.parquet)
+    names = {a["id"]: a.get("name") for a in truth.assistants}
+    return Exported(truth.runs, truth.steps, exported.duckdb, exported.parquet, names)
 
 
 def calls_of(step: Json) -> list[Json]:

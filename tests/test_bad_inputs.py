@@ -44,6 +44,11 @@ class Good:
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory) -> Good:
+    return make_good(tmp_path_factory)
+
+
+def make_good(tmp_path_factory: pytest.TempPathFactory) -> Good:
+    """A DuckDB file and a Parquet root each holding the export of ``FakeConfig.small()``."""
     folder = tmp_path_factory.mktemp("good")
     found = Good(folder / "good.duckdb", folder / "good-root")
     config = FakeConfig.small(api_key=KEY)

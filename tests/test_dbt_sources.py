@@ -19,7 +19,7 @@ from analyst_exports import full_export
 from click.testing import CliRunner
 
 from etl.cli import cli
-from etl.schema import ALL_TABLES
+from etl.schema import EVERY_TABLE
 
 PROJECT = Path(__file__).parent / "dbt" / "project"
 RUN_DBT = Path(__file__).parent / "dbt" / "run_dbt.py"
@@ -62,7 +62,7 @@ def assert_generated_tests(build: dict[str, Any], present: list[str]) -> None:
     names = set(build["results"])
     assert "steps_per_run" in names
     for name in present:
-        table = ALL_TABLES[name]
+        table = EVERY_TABLE[name]
         for column in table.key:
             assert f"source_not_null_runsteps_{name}_{column}" in names
         if len(table.key) == 1:
@@ -101,7 +101,7 @@ def test_dbt_build_over_a_duckdb_export(tmp_path: Path, dbt_venv: Path) -> None:
         ["test", "--select", "source:runsteps.tool_calls", "--target", "broken"],
     )
     assert_all_pass(build)
-    assert_generated_tests(build, list(ALL_TABLES))
+    assert_generated_tests(build, list(EVERY_TABLE))
     assert_all_pass(freshness)
     assert set(freshness["results"]) == {"runs", "responses", "conversations"}
     assert not broken_test["success"]
@@ -122,8 +122,8 @@ def test_dbt_build_over_a_parquet_export(tmp_path: Path, dbt_venv: Path) -> None
     outputs = {"good": {"type": "duckdb", "path": str(tmp_path / "warehouse.duckdb")}}
     where = project(tmp_path, export, outputs)
     sources = (where / "models" / "sources.yml").read_text()
-    present = [name for name in ALL_TABLES if f"/{name}/" in sources]
-    assert present == list(ALL_TABLES) and sources.count("read_parquet(") == len(present)
+    present = [name for name in EVERY_TABLE if f"/{name}/" in sources]
+    assert present == list(EVERY_TABLE) and sources.count("read_parquet(") == len(present)
     steps = sorted(export.glob("run_steps/created_date=*/*.parquet"))[0]
     build, freshness, broken_test = run_dbt(
         dbt_venv,

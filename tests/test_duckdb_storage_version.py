@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from etl.cli import cli
 from etl.load import DUCKDB_STORAGE_VERSION
-from etl.load.duckdb import DuckDBDestination, parse_storage_version
-from etl.schema import ALL_TABLES
+from etl.load.duckdb import DuckDBDestination, load_parquet_into_duckdb, parse_storage_version
+from etl.schema import EVERY_TABLE
 
 DIGEST = Path(__file__).with_name("duckdb_digest.py")
-SPEC = json.dumps({t.name: {"key": list(t.key), "columns": t.schema.names} for t in ALL_TABLES.values()})
+SPEC = json.dumps({t.name: {"key": list(t.key), "columns": t.schema.names} for t in EVERY_TABLE.values()})
 
 
 def demo(dest: Path, *extra: str) -> None:
@@ -59,7 +59,7 @@ def test_an_exported_file_opens_in_duckdb_1x_with_the_same_rows(tmp_path: Path, 
     assert old_version.startswith("1."), old_version
     new, old = digest(sys.executable, dest), digest(old_python, dest)
     assert old == new
-    assert set(new) == set(ALL_TABLES) and all(int(str(count)) > 0 for count, _ in new.values())
+    assert set(new) == set(EVERY_TABLE) and all(int(str(count)) > 0 for count, _ in new.values())
 
 
 def test_latest_writes_the_newest_format_and_an_existing_file_keeps_its_own(tmp_path: Path) -> None:
@@ -75,6 +75,24 @@ def test_latest_writes_the_newest_format_and_an_existing_file_keeps_its_own(tmp_
         pass
     with DuckDBDestination(str(older), storage_version="latest") as dest:
         assert storage_version_of(dest.connection) == "v1.2.0+"
+
+
+@pytest.mark.parametrize("version", [None, "latest"])
+def test_import_and_the_airflow_load_create_files_in_the_asked_format(tmp_path: Path, version: str | None) -> None:
+    duckdb.connect(str(tmp_path / "plain.duckdb")).close()
+    wanted = "v1.2.0+" if version is None else file_version(tmp_path / "plain.duckdb")
+    asked = [] if version is None else ["--duckdb-storage-version", version]
+    imported = tmp_path / "imported.duckdb"
+    steps = str(Path(__file__).parent / "fixtures" / "run_steps.jsonl")
+    result = CliRunner().invoke(cli, ["import", steps, "--dest", str(imported), *asked])
+    assert result.exit_code == 0, result.output
+    assert file_version(imported) == wanted
+
+    root = tmp_path / "root"
+    assert CliRunner().invoke(cli, ["import", steps, "--dest", str(root)]).exit_code == 0
+    loaded = tmp_path / "loaded.duckdb"
+    counts = load_parquet_into_duckdb(str(root), str(loaded), storage_version=version or DUCKDB_STORAGE_VERSION)
+    assert counts["run_steps"] > 0 and file_version(loaded) == wanted
 
 
 @pytest.mark.parametrize("command", ["demo", "export", "backfill", "replay", "import"])

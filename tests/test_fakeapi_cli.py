@@ -18,9 +18,25 @@ from etl.fakeapi.validation import SpecValidator
 def test_fake_api_command_serves_until_interrupted(tmp_path: Path) -> None:
     threads_file, truth_file = tmp_path / "threads.txt", tmp_path / "truth.jsonl"
     command = [
-        sys.executable, "-m", "etl", "fake-api", "--port", "0", "--seed", "1", "--threads", "3",
-        "--runs-per-thread", "4", "--no-boundary", "--api-key", "sk-test-key-0000",
-        "--write-threads", str(threads_file), "--dump-truth", str(truth_file),
+        sys.executable,
+        "-m",
+        "etl",
+        "fake-api",
+        "--port",
+        "0",
+        "--seed",
+        "1",
+        "--threads",
+        "3",
+        "--runs-per-thread",
+        "4",
+        "--no-boundary",
+        "--api-key",
+        "sk-test-key-0000",
+        "--write-threads",
+        str(threads_file),
+        "--dump-truth",
+        str(truth_file),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -52,3 +68,37 @@ def test_bad_options_are_usage_errors() -> None:
     faults = runner.invoke(cli, ["fake-api", "--fault-kinds", "500,teapot"])
     assert steps.exit_code == 2 and "steps per run" in steps.output
     assert faults.exit_code == 2 and "fault-kinds" in faults.output
+
+
+def test_responses_flavor_writes_its_ids_and_a_responses_export_reads_them(tmp_path: Path) -> None:
+    responses_file, conversations_file = tmp_path / "responses.txt", tmp_path / "conversations.txt"
+    command = [
+        sys.executable, "-m", "etl", "fake-api", "--port", "0", "--flavor", "responses", "--conversations", "2",
+        "--chains", "1", "--write-responses", str(responses_file), "--write-conversations", str(conversations_file),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        responses = responses_file.read_text().splitlines()
+        conversations = conversations_file.read_text().splitlines()
+        assert len(responses) == 2 * 3 + 3 + 5 and len(conversations) == 2
+        dest = tmp_path / "lake.duckdb"
+        export = [
+            sys.executable, "-m", "etl", "export", "--source", "responses", "--base-url", base_url,
+            "--responses-file", str(responses_file), "--conversations-file", str(conversations_file),
+            "--dest", str(dest), "--metrics-json",
+        ]  # fmt: skip
+        done = subprocess.run(export, capture_output=True, text=True, timeout=120, env={"OPENAI_API_KEY": "sk-fake",
+                              "PATH": "/usr/bin:/bin"})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        metrics = orjson.loads(done.stdout.splitlines()[-1])
+        assert (metrics["responses_ok"], metrics["conversations_ok"]) == (len(responses), 2)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "serving 14 responses and 2 conversations" in stderr

@@ -153,3 +153,23 @@ def test_a_missing_destination_is_an_error(tmp_path: Path, dest: str, message: s
     result = report("--dest", str(tmp_path / dest), "-o", str(out))
     assert result.exit_code == 2 and result.output.startswith("error: ") and message in result.output
     assert not out.exists() and not (tmp_path / dest).exists()
+
+
+def test_without_prices_the_cost_charts_say_not_priced(exported: Exported, tmp_path: Path) -> None:
+    import shutil
+
+    dest = tmp_path / "unpriced.duckdb"
+    shutil.copy(exported.dest("duckdb"), dest)
+    with duckdb.connect(str(dest)) as con:
+        con.execute("DELETE FROM model_prices")
+    page, data = write(tmp_path, str(dest))
+    assert data["overview"]["cost_usd"] is None and data["overview"]["unpriced_runs"] == len(exported.runs)
+    assert '<div class="value">not priced</div>' in page
+    cost_panels = [p for p in PANELS if p.measure == "cost_usd"]
+    assert len(cost_panels) >= 5
+    for panel in cost_panels:
+        shown = next(p for p in data["panels"] if p["id"] == panel.id)
+        assert shown["rows"] and shown["spec"] is None, panel.id  # the rows (CSV) stay, no empty chart
+        figure = page[page.index(f'id="panel-{panel.id}"') :]
+        assert figure[: figure.index("</figure>")].count("Not priced: no run here has a price") == 1
+    assert_panels_match_queries(str(dest), data, page)

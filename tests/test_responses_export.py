@@ -217,3 +217,33 @@ def test_keep_payloads_stores_them_as_sent(fake_api_factory: Callable[..., FakeS
         assert sent[key]["result"] in rows[key]["details_json"]
     asked = [unquote(r.query) for r in server.requests if r.kind == "response_get"]
     assert asked and all("include[]=reasoning.encrypted_content" in query for query in asked)
+
+
+def test_foundry_lists_every_response_and_conversation(fake_api_factory: Callable[..., FakeServer], dest: str) -> None:
+    from etl.fakeapi.foundry import FakeCredential
+
+    server = fake_api_factory(flavor="foundry", **FAULTS)
+    truth = server.responses.truth
+    token = FakeCredential(server.root_url).get_token("https://ai.azure.com/.default").token
+    settings = _settings(server, provider="foundry")
+    settings = dataclasses.replace(settings, api_key=Secret(token))
+    sources = ResponseSources(all_responses=True, all_conversations=True)
+    summary = run_responses_export(settings, sources, ExportOptions(dest=dest))
+    assert summary.exit_code == 0, summary.failures
+    assert actual(dest) == expected(truth)
+    assert {r["agent"] for r in keyed(dest, "responses").values()} == {"support-agent", "research-agent"}
+    answered = [r for r in server.requests if r.status == 200]
+    assert {r.kind for r in answered} >= {"responses_list", "conversations_list", "input_items_list"}
+    assert all(r.path.startswith("/api/projects/") and "/openai/v1/" in r.path for r in answered)
+    # a listed response that is finished is not fetched on its own; a still running one is
+    fetched = {r.path.rsplit("/", 1)[-1] for r in answered if r.kind == "response_get"}
+    assert fetched == {rid for rid, r in truth.responses.items() if r["status"] in ("queued", "in_progress")}
+
+
+def test_listing_needs_a_host_that_lists(fake_api_factory: Callable[..., FakeServer], tmp_path: Path) -> None:
+    from etl.errors import InputError
+
+    server = fake_api_factory()
+    with pytest.raises(InputError, match="need a host that lists them"):
+        _export(server, str(tmp_path / "x.duckdb"), all_responses=True)
+    assert not (tmp_path / "x.duckdb").exists()

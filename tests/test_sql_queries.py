@@ -47,13 +47,14 @@ def _in_window(step: Json, since: int | None, until: int | None) -> bool:
 # -- the figures, computed from the ground truth ---------------------------------------------------------
 
 
-def tokens_by_assistant_day(steps: Iterable[Json]) -> list[Row]:
+def tokens_by_assistant_day(steps: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     groups: dict[tuple[str, date], list[Json]] = defaultdict(list)
     for step in steps:
         groups[(step["assistant_id"], _day(step["created_at"]))].append(step)
     return [
         {
             "assistant_id": assistant,
+            "assistant_name": names.get(assistant),
             "day": day,
             "runs": len({s["run_id"] for s in group}),
             "steps": len(group),
@@ -65,7 +66,7 @@ def tokens_by_assistant_day(steps: Iterable[Json]) -> list[Row]:
     ]
 
 
-def tool_usage_by_assistant(steps: Iterable[Json]) -> list[Row]:
+def tool_usage_by_assistant(steps: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     calls: dict[tuple[str, str, str | None], list[str]] = defaultdict(list)
     for step in steps:
         for call in calls_of(step):
@@ -77,6 +78,7 @@ def tool_usage_by_assistant(steps: Iterable[Json]) -> list[Row]:
     rows = [
         {
             "assistant_id": assistant,
+            "assistant_name": names.get(assistant),
             "tool_type": tool_type,
             "function_name": name,
             "calls": len(step_ids),
@@ -251,12 +253,12 @@ def _usage_of(run: Json, key: str) -> int:
 _TOKENS = ("prompt_tokens", "cached_prompt_tokens", "completion_tokens", "reasoning_tokens")
 
 
-def cost_by_assistant_day(runs: Iterable[Json]) -> list[Row]:
+def cost_by_assistant_day(runs: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     groups = _cost_rows(runs, lambda r: (r["assistant_id"], _day(r["created_at"])))
     return [
         {
             "assistant_id": assistant,
-            "assistant_name": None,  # the OpenAI fake has no assistants endpoint: no assistants rows
+            "assistant_name": names.get(assistant),  # the export fetches each assistant the runs name
             "day": day,
             "runs": len(group),
             "unpriced_runs": 0,
@@ -334,9 +336,9 @@ def tool_calls_by_type(steps: Iterable[Json]) -> list[Row]:
     return sorted(rows, key=lambda r: (-r["tool_calls"], r["type"]))
 
 
-def tokens_by_assistant(steps: Iterable[Json]) -> list[Row]:
+def tokens_by_assistant(steps: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     steps = list(steps)
-    per_day = tokens_by_assistant_day(steps)
+    per_day = tokens_by_assistant_day(steps, names)
     runs: dict[str, set[str]] = defaultdict(set)
     for step in steps:
         runs[step["assistant_id"]].add(step["run_id"])
@@ -346,6 +348,7 @@ def tokens_by_assistant(steps: Iterable[Json]) -> list[Row]:
             row["assistant_id"],
             {
                 "assistant_id": row["assistant_id"],
+                "assistant_name": row["assistant_name"],
                 "runs": len(runs[row["assistant_id"]]),
                 "steps": 0,
                 "prompt_tokens": 0,
@@ -373,6 +376,8 @@ def overview(runs: Iterable[Json], steps: Iterable[Json]) -> Row:
         "prompt_tokens": sum(_usage(s, "prompt_tokens") for s in steps),
         "completion_tokens": sum(_usage(s, "completion_tokens") for s in steps),
         "total_tokens": sum(_usage(s, "total_tokens") for s in steps),
+        "cost_usd": _sum_cost(runs),
+        "unpriced_runs": sum(1 for r in runs if r.get("model") not in PRICES),
         "failed_runs": failed,
         "active_runs": active,
         "failure_rate": failed / len(runs) if runs else None,
@@ -490,7 +495,8 @@ def _run(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object]
 
 
 def test_tokens_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = tokens_by_assistant_day(exported.steps)
+    expected = tokens_by_assistant_day(exported.steps, exported.names)
+    assert all(r["assistant_name"] for r in expected), "the fake names its assistants"
     assert sum(r["total_tokens"] for r in expected) > 0
     _assert_rows(_run(con, "tokens_by_assistant_day"), expected)
 
@@ -502,11 +508,11 @@ def test_tokens_by_assistant_day_within_a_window(exported: Exported, con: duckdb
     until = datetime.combine(days[-1], datetime.min.time(), UTC)
     window = [s for s in exported.steps if _in_window(s, int(since.timestamp()), int(until.timestamp()))]
     params = {"since": days[1].isoformat(), "until": days[-1].isoformat()}
-    _assert_rows(_run(con, "tokens_by_assistant_day", params), tokens_by_assistant_day(window))
+    _assert_rows(_run(con, "tokens_by_assistant_day", params), tokens_by_assistant_day(window, exported.names))
 
 
 def test_tool_usage_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = tool_usage_by_assistant(exported.steps)
+    expected = tool_usage_by_assistant(exported.steps, exported.names)
     assert {r["tool_type"] for r in expected} >= {"function", "code_interpreter", "file_search"}
     _assert_rows(_run(con, "tool_usage_by_assistant"), expected)
 
@@ -565,14 +571,15 @@ def test_tool_calls_by_type(exported: Exported, con: duckdb.DuckDBPyConnection) 
 
 
 def test_tokens_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = tokens_by_assistant(exported.steps)
+    expected = tokens_by_assistant(exported.steps, exported.names)
     assert len(expected) > 1
     _assert_rows(_run(con, "tokens_by_assistant"), expected)
 
 
 def test_cost_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = cost_by_assistant_day(exported.runs)
+    expected = cost_by_assistant_day(exported.runs, exported.names)
     assert any(r["cached_prompt_tokens"] for r in expected) and any(r["reasoning_tokens"] for r in expected)
+    assert any(r["assistant_name"] for r in expected), "the assistants table should name the assistants"
     _assert_rows(_run(con, "cost_by_assistant_day"), expected)
 
 
@@ -622,25 +629,25 @@ def test_top_threads(exported: Exported, con: duckdb.DuckDBPyConnection, by: str
 
 # Each query that takes an assistants filter, and its figure over the chosen assistants' steps (and runs).
 FILTERED: dict[str, Any] = {
-    "overview": lambda runs, steps: [overview(runs, steps)],
-    "tokens_by_assistant_day": lambda runs, steps: tokens_by_assistant_day(steps),
-    "tokens_by_assistant": lambda runs, steps: tokens_by_assistant(steps),
-    "steps_by_type_status": lambda runs, steps: steps_by_type_status(steps),
-    "tool_calls_by_day": lambda runs, steps: tool_calls_by_day(steps),
-    "tool_usage_by_assistant": lambda runs, steps: tool_usage_by_assistant(steps),
-    "step_duration_percentiles": lambda runs, steps: step_duration_percentiles(steps),
-    "step_duration_histogram": lambda runs, steps: step_duration_histogram(steps),
-    "failure_rates_by_day": lambda runs, steps: failure_rates_by_day(steps),
-    "function_calls_missing_output": lambda runs, steps: function_calls_missing_output(
+    "overview": lambda runs, steps, names: [overview(runs, steps)],
+    "tokens_by_assistant_day": lambda runs, steps, names: tokens_by_assistant_day(steps, names),
+    "tokens_by_assistant": lambda runs, steps, names: tokens_by_assistant(steps, names),
+    "steps_by_type_status": lambda runs, steps, names: steps_by_type_status(steps),
+    "tool_calls_by_day": lambda runs, steps, names: tool_calls_by_day(steps),
+    "tool_usage_by_assistant": lambda runs, steps, names: tool_usage_by_assistant(steps, names),
+    "step_duration_percentiles": lambda runs, steps, names: step_duration_percentiles(steps),
+    "step_duration_histogram": lambda runs, steps, names: step_duration_histogram(steps),
+    "failure_rates_by_day": lambda runs, steps, names: failure_rates_by_day(steps),
+    "function_calls_missing_output": lambda runs, steps, names: function_calls_missing_output(
         steps, include_in_progress=False
     ),
-    "file_search_top_files": lambda runs, steps: file_search_top_files(steps, 20),
-    "file_search_score_distribution": lambda runs, steps: file_search_score_distribution(steps, 10),
-    "top_runs": lambda runs, steps: top_runs(runs, steps, by="steps", limit=20),
-    "top_threads": lambda runs, steps: top_threads(steps, by="steps", limit=20),
-    "cost_by_assistant_day": lambda runs, steps: cost_by_assistant_day(runs),
-    "cost_by_model": lambda runs, steps: cost_by_model(runs),
-    "top_threads_by_cost": lambda runs, steps: top_threads_by_cost(runs, 20),
+    "file_search_top_files": lambda runs, steps, names: file_search_top_files(steps, 20),
+    "file_search_score_distribution": lambda runs, steps, names: file_search_score_distribution(steps, 10),
+    "top_runs": lambda runs, steps, names: top_runs(runs, steps, by="steps", limit=20),
+    "top_threads": lambda runs, steps, names: top_threads(steps, by="steps", limit=20),
+    "cost_by_assistant_day": lambda runs, steps, names: cost_by_assistant_day(runs, names),
+    "cost_by_model": lambda runs, steps, names: cost_by_model(runs),
+    "top_threads_by_cost": lambda runs, steps, names: top_threads_by_cost(runs, 20),
 }
 
 
@@ -651,8 +658,8 @@ def test_assistants_filter(exported: Exported, con: duckdb.DuckDBPyConnection, n
     chosen = set(assistants[:2])
     runs = [r for r in exported.runs if r["assistant_id"] in chosen]
     steps = [s for s in exported.steps if s["assistant_id"] in chosen]
-    expected = FILTERED[name](runs, steps)
-    assert expected != FILTERED[name](exported.runs, exported.steps), "the filter should change the figure"
+    expected = FILTERED[name](runs, steps, exported.names)
+    assert expected != FILTERED[name](exported.runs, exported.steps, exported.names), "the filter should change it"
     got = _run(con, name, {"assistants": ",".join(sorted(chosen))})
     _assert_rows(got, expected)
 

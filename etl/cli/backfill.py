@@ -15,7 +15,15 @@ from etl.cli._common import (
     print_summary,
     shard_option,
 )
-from etl.cli.export import api_options, observer_for, output_options, settings_from, sources_from, thread_options
+from etl.cli.export import (
+    api_options,
+    deadline_option,
+    observer_for,
+    output_options,
+    settings_from,
+    sources_from,
+    thread_options,
+)
 from etl.cli.progress import configure_logging
 from etl.pipeline import ExportOptions
 from etl.sharding import Shard
@@ -32,6 +40,7 @@ from etl.sharding import Shard
 @shard_option
 @duckdb_storage_option
 @api_options
+@deadline_option
 @output_options
 @handle_errors
 def backfill(**options: Any) -> None:
@@ -50,6 +59,7 @@ def backfill(**options: Any) -> None:
         shard=Shard.parse(options["shard"]),
         refresh=options["refresh"],
         s3_endpoint_url=options["s3_endpoint_url"],
+        deadline=options["deadline"],
     )
 
     def on_chunk(chunk: Chunk, position: int, total: int) -> None:

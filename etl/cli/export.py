@@ -96,6 +96,16 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def deadline_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--deadline: a bound on the whole job, for schedulers (shared by export and backfill)."""
+    return click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Stop after this long: batches written so far are kept, the rest is left for the next run (exit 3).",
+    )(func)
+
+
 def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that say how the job reports itself (shared by export and backfill)."""
     options = [
@@ -244,6 +254,7 @@ def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[Exp
 @price_options
 @duckdb_storage_option
 @api_options
+@deadline_option
 @output_options
 @handle_errors
 def export(**options: Any) -> None:
@@ -297,6 +308,7 @@ def _export_options(options: dict[str, Any], prices: PriceBook | None = None) ->
         refresh=options["refresh"],
         dry_run=options["dry_run"],
         batch_steps=options["batch_steps"],
+        deadline=options["deadline"],
     )
 
 

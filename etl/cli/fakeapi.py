@@ -58,22 +58,33 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
               "Entra ID-style tokens from /_fake/identity/token, GET /threads and /assistants, Foundry's tool types.")
 @click.option("--token-lifetime", type=click.FloatRange(1), default=3600, show_default=True,
               help="foundry: seconds an issued token is good for (short ones test refreshing).")
+@click.option("--conversations", type=click.IntRange(0), default=3, show_default=True,
+              help="Responses API: conversations of three turns each.")
+@click.option("--chains", type=click.IntRange(0), default=2, show_default=True,
+              help="Responses API: previous_response_id chains of three responses each.")
 @click.option("--write-threads", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thread ids to this file, one a line.")
+@click.option("--write-responses", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the response ids served (Responses API) to this file, one a line.")
+@click.option("--write-conversations", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the conversation ids served (Conversations API) to this file, one a line.")
 @click.option("--dump-truth", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every run and step served (JSON Lines, file-search content included).")
 @handle_errors
 def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_per_thread: int,
              steps_per_run: str, boundary: bool, start: datetime, days: int, future_variants: bool,
              long_output_bytes: int, latency_ms: float, fault_rate: float, fault_kinds: tuple[FaultKind, ...],
-             slow_seconds: float, quota_exhausted: bool, flavor: str, token_lifetime: float,
-             write_threads: Path | None, dump_truth: Path | None) -> None:
+             slow_seconds: float, quota_exhausted: bool, flavor: str, token_lifetime: float, conversations: int,
+             chains: int, write_threads: Path | None, write_responses: Path | None,
+             write_conversations: Path | None, dump_truth: Path | None) -> None:
     """Serve a local, spec-faithful fake of the Assistants runs and run-steps API until Ctrl-C.
 
     Prints the base URL on the first line of stdout. Clients send 'Authorization: Bearer <key>' and
     'OpenAI-Beta: assistants=v2' (or Azure's 'api-key' header and an api-version parameter). With
     --flavor foundry they send a token from the fake's managed-identity endpoint: set
     IDENTITY_ENDPOINT=<root>/_fake/identity/token and IDENTITY_HEADER=any for DefaultAzureCredential.
+    Every flavor also serves the Responses and Conversations APIs (foundry: under the project's /openai/v1, with
+    GET /responses and /conversations); --flavor responses says so on start.
     """
     from etl.fakeapi import run_server  # needs aiohttp (the [fake] extra): an InputError says so without it
 
@@ -84,6 +95,7 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
             future_variants=future_variants, long_output_bytes=long_output_bytes, api_key=api_key,
             latency_ms=latency_ms, fault_rate=fault_rate, fault_kinds=fault_kinds, slow_seconds=slow_seconds,
             quota_exhausted=quota_exhausted, flavor=flavor, token_lifetime=token_lifetime,
+            conversations=conversations, chains=chains,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -95,7 +107,14 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
         if dump_truth is not None:
             lines = dataset.dump_truth(dump_truth)
             click.echo(f"wrote {lines} objects to {dump_truth}", err=True)
+        successors = server.responses.truth
+        for path, ids in ((write_responses, successors.responses), (write_conversations, successors.conversations)):
+            if path is not None:
+                path.write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
         click.echo(server.base_url)
+        if config.flavor == "responses":
+            click.echo(f"serving {len(successors.responses)} responses and {len(successors.conversations)} "
+                       "conversations (export with --source responses)", err=True)
         if config.flavor == "foundry":
             identity = f"IDENTITY_ENDPOINT={server.root_url}/_fake/identity/token IDENTITY_HEADER=fake"
             click.echo(f"tokens: {identity}", err=True)

@@ -184,7 +184,8 @@ class ApiClient:
         self._headers = httpx.Headers(request_headers(settings))
         # No pool timeout: waiting for a free connection is our own queueing, not a fault of the server.
         timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None)
-        self._extensions = {"timeout": timeout.as_dict()}
+        # total_timeout: --timeout bounds the whole exchange, connect to last byte (etl.extract.lanes).
+        self._extensions = {"timeout": timeout.as_dict(), "total_timeout": settings.timeout}
         self._transport = transport if transport is not None else LaneTransport(max_connections or settings.concurrency)
 
     async def __aenter__(self) -> ApiClient:
@@ -249,7 +250,8 @@ class ApiClient:
                 await response.aclose()
         except httpx.TimeoutException as exc:
             self.stats.transport_errors += 1
-            raise RetriableApiError(self._where(f"timed out ({type(exc).__name__})", path)) from exc
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise RetriableApiError(self._where(f"timed out ({why})", path)) from exc
         except httpx.RequestError as exc:
             # Connection refused or dropped, body cut short (RemoteProtocolError), broken compression...
             self.stats.transport_errors += 1

@@ -33,8 +33,14 @@ class LaneTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` on a free lane (waiting for one if all are busy)."""
         lane = await self._free.get()
+        total = request.extensions.get("total_timeout")
+        deadline = None if total is None else asyncio.get_running_loop().time() + float(total)
         try:
-            response = await lane.handle_async_request(request)
+            async with asyncio.timeout_at(deadline):
+                response = await lane.handle_async_request(request)
+        except TimeoutError:
+            self._free.put_nowait(lane)
+            raise _timed_out(request, total) from None
         except BaseException:
             self._free.put_nowait(lane)
             raise
@@ -42,7 +48,7 @@ class LaneTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_LaneStream(response.stream, lambda: self._free.put_nowait(lane)),
+            stream=_LaneStream(response.stream, lambda: self._free.put_nowait(lane), request, deadline, total),
             extensions=response.extensions,
         )
 
@@ -52,15 +58,37 @@ class LaneTransport(httpx.AsyncBaseTransport):
             await lane.aclose()
 
 
-class _LaneStream(httpx.AsyncByteStream):
-    """A response body that gives its lane back, once, when it is closed."""
+def _timed_out(request: httpx.Request, total: object) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(f"no complete response within {total} s", request=request)
 
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+
+class _LaneStream(httpx.AsyncByteStream):
+    """A response body that gives its lane back, once, when it is closed, and ends at the request's deadline."""
+
+    def __init__(
+        self,
+        stream: httpx.AsyncByteStream,
+        release: Callable[[], None],
+        request: httpx.Request,
+        deadline: float | None,
+        total: object,
+    ) -> None:
         self._stream = stream
         self._release: Callable[[], None] | None = release
+        self._request = request
+        self._deadline = deadline
+        self._total = total
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
+        chunks = self._stream.__aiter__()
+        while True:
+            try:
+                async with asyncio.timeout_at(self._deadline):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise _timed_out(self._request, self._total) from None
             yield chunk
 
     async def aclose(self) -> None:

@@ -36,6 +36,7 @@ class FetchedRun:
     error: EtlError | None
     requests: int  # successful requests spent on this run (retries are counted in ApiClient.stats)
     fetched_at: datetime  # when the run's last page arrived: the rows' extracted_at
+    anomalies: tuple[str, ...] = ()  # what the server sent that it should not have, kept apart and reported
 
     @property
     def ok(self) -> bool:
@@ -63,7 +64,31 @@ async def fetch_run(client: ApiClient, ref: RunRef) -> FetchedRun:
     except EtlError as exc:
         log.warning("run %s failed: %s", ref, exc)
         return FetchedRun(ref, run if isinstance(run, dict) else None, steps, exc, requests, _arrival())
-    return FetchedRun(ref, run, steps, None, requests, _arrival())
+    steps, anomalies = _one_per_id(ref, steps)
+    return FetchedRun(ref, run, steps, None, requests, _arrival(), anomalies)
+
+
+def _one_per_id(ref: RunRef, steps: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Each step id once, at its first place with its latest copy; every repeat named as a server anomaly.
+
+    The API never lists a step twice in one run; a server that does would make the summary and the run record
+    count more steps than the tables hold.
+    """
+    where: dict[str, int] = {}
+    kept: list[dict[str, Any]] = []
+    repeats: dict[str, int] = {}
+    for step in steps:
+        step_id = step["id"]  # paging checked that every item has an id
+        if step_id in where:
+            kept[where[step_id]] = step
+            repeats[step_id] = repeats.get(step_id, 1) + 1
+        else:
+            where[step_id] = len(kept)
+            kept.append(step)
+    anomalies = tuple(f"run {ref}: step {step_id!r} was listed {n} times; kept one" for step_id, n in repeats.items())
+    for anomaly in anomalies:
+        log.warning("server anomaly: %s", anomaly)
+    return kept, anomalies
 
 
 def _arrival() -> datetime:

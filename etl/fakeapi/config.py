@@ -26,7 +26,7 @@ class FaultKind(enum.StrEnum):
 
 
 ALL_FAULTS: tuple[FaultKind, ...] = tuple(FaultKind)
-FLAVORS = ("openai", "responses", "foundry-responses", "foundry")
+FLAVORS = ("openai", "responses", "foundry")
 
 # Options that shape the data; the rest (latency, faults...) may change while a server runs.
 DATA_FIELDS = frozenset(
@@ -80,10 +80,10 @@ class FakeConfig:
     future_variants: bool = False
     # Size of the one long function output of the dataset (0: no long output).
     long_output_bytes: int = 1_048_576
-    # openai: the Assistants API; responses: also the Responses and Conversations APIs (served by every flavor);
-    # foundry-responses: those with Foundry's GET /responses and GET /conversations, and agent references;
-    # foundry: a Foundry classic-agents project endpoint (/api/projects/<project>), api-version required,
-    # Entra ID-style tokens that expire, GET /threads and /assistants, Foundry's data (etl.fakeapi.foundry).
+    # openai (or responses): OpenAI's paths, the Assistants API beside the Responses and Conversations APIs;
+    # foundry: a Foundry project endpoint (/api/projects/<project>): classic agents (api-version required, GET
+    # /threads and /assistants, Foundry's data, etl.fakeapi.foundry) and under its /openai/v1 the new agents'
+    # Responses and Conversations with GET /responses and /conversations; Entra ID-style tokens that expire.
     flavor: str = "openai"
     conversations: int = 3  # Responses data: conversations of three turns each
     chains: int = 2  # Responses data: previous_response_id chains of three responses each

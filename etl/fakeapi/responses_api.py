@@ -5,8 +5,8 @@
     GET /conversations/{id}                 the conversation
     GET /conversations/{id}/items           list, as input_items (Foundry: also before, item_type)
     GET /conversations/{id}/items/{item}    one item
-    GET /responses, GET /conversations      Foundry only (flavor foundry-responses): every stored one, oldest first
-                                            by default order desc, with after/before; responses by conversation_id
+    GET /responses, GET /conversations      Foundry only (flavor foundry, under /openai/v1): every stored one,
+                                            order desc by default, with after/before; responses by conversation_id
                                             or agent_name
 
 Lists answer ``{object: "list", data, first_id, last_id, has_more}``.

@@ -33,6 +33,7 @@ THREADS_LIST, THREAD_GET = "threads_list", "thread_get"
 ASSISTANTS_LIST, ASSISTANT_GET = "assistants_list", "assistant_get"
 PREFIXES = ("/v1", "/openai", "/openai/v1")
 FOUNDRY_PREFIX = "/api/projects/{project}"  # the foundry flavor serves only here
+FOUNDRY_V1 = "/openai/v1"  # a Foundry project's OpenAI-compatible v1 API (new agents): no api-version needed
 STATS_PATH = "/_fake/stats"  # not part of the API: no key needed, not logged
 # Request headers worth keeping in the log (never the key headers).
 _LOGGED_HEADERS = ("OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project", "User-Agent", "x-stainless-retry-count")
@@ -106,7 +107,7 @@ class ServerState:
                 config = self.config
                 self._responses_data = ResponsesData(
                     config.seed, config.start_ts, conversations=config.conversations, chains=config.chains,
-                    agents=config.flavor == "foundry-responses",
+                    agents=config.flavor == "foundry",
                 )
             return self._responses_data
 
@@ -127,15 +128,17 @@ def create_app(state: ServerState) -> web.Application:
         ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", endpoints.get_step, STEP_GET),
         ("/assistants/{assistant_id}", endpoints.get_assistant, ASSISTANT_GET),
     ]
+    successors = ResponsesEndpoints(lambda: state.responses_data, listing=state.foundry).routes()
     if state.foundry:  # a Foundry project: OpenAI has no thread listing
         routes += [
             ("/threads", endpoints.list_threads, THREADS_LIST),
             ("/threads/{thread_id}", endpoints.get_thread, THREAD_GET),
             ("/assistants", endpoints.list_assistants, ASSISTANTS_LIST),
         ]
+        # The new agents: the Responses and Conversations APIs under the project's /openai/v1, and their lists.
+        routes += [(FOUNDRY_V1 + path, handler, kind) for path, handler, kind in successors]
     else:
-        listing = state.config.flavor == "foundry-responses"
-        routes += ResponsesEndpoints(lambda: state.responses_data, listing=listing).routes()
+        routes += successors
     for number, prefix in enumerate((FOUNDRY_PREFIX,) if state.foundry else PREFIXES):
         for path, handler, kind in routes:
             app.router.add_get(prefix + path, handler, name=f"{kind}.p{number}", allow_head=False)
@@ -254,7 +257,8 @@ def _check_headers(request: web.Request, config: FakeConfig, *, beta: bool = Tru
 
 def _check_foundry(request: web.Request, state: ServerState) -> web.Response | None:
     """Foundry's checks: api-version, then the bearer token (audience, expiry, the agents data action)."""
-    if not request.query.get("api-version"):
+    v1 = f"{FOUNDRY_V1}/" in request.path
+    if not request.query.get("api-version") and not v1:
         return responses.azure_error(
             400, "The api-version query parameter (?api-version=) is required for all requests.",
             code="MissingApiVersionParameter",

@@ -19,6 +19,7 @@ open it, not only the DuckDB that wrote it); an existing file keeps the format i
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -229,16 +230,22 @@ def load_parquet_into_duckdb(
 def parse_storage_version(text: str) -> str:
     """``latest`` or a DuckDB version (``v1.2.0``) this DuckDB can write files for; checked without opening a file."""
     value = text.strip()
-    if _STORAGE_VERSION.fullmatch(value):
-        try:
-            duckdb.connect(":memory:", config={"storage_compatibility_version": value}).close()
-            return value
-        except duckdb.Error:
-            pass
+    if _STORAGE_VERSION.fullmatch(value) and _writes(value):
+        return value
     raise InputError(
         f"DuckDB storage version {text!r} is not one DuckDB {duckdb.__version__} writes: give latest, or the "
         f"oldest DuckDB release that must read the file as vX.Y.Z (default {DUCKDB_STORAGE_VERSION})"
     )
+
+
+@functools.cache
+def _writes(version: str) -> bool:
+    """True when this DuckDB knows ``version`` (asking an in-memory database costs ~10 ms: asked once)."""
+    try:
+        duckdb.connect(":memory:", config={"storage_compatibility_version": version}).close()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def _create_file(uri: str, path: Path, storage_version: str) -> None:
@@ -270,15 +277,16 @@ def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
     if Path(f"{path}.wal").exists():
         return  # blocks of the write-ahead log are not in the file yet: its size says nothing
     try:
-        # Used, not total: a checkpoint cuts free blocks off the end of the file, so only used ones must be there.
+        # used_blocks, not total_blocks: a checkpoint cuts free blocks off the end of the file while total_blocks
+        # still counts them, so only the blocks in use must all be in the file.
         block_size, blocks = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchall()[0]
         size = path.stat().st_size
     except (duckdb.Error, OSError) as exc:
         raise DestinationError(f"cannot open {uri}: {exc}") from None
     if size < _HEADER_BYTES + block_size * blocks:
         raise DestinationError(
-            f"{uri} is damaged: its header lists {blocks} blocks of {block_size} bytes but the file has {size} bytes "
-            "(truncated?): restore it from a copy, or export into a new file"
+            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has"
+            f" {size} bytes (truncated?): restore it from a copy, or export into a new file"
         )
 
 

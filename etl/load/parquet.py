@@ -57,7 +57,12 @@ def entity_file(table: str, bucket: int) -> str:
 
 def table_glob(table: Table) -> str:
     """The glob that matches every data file of ``table`` (and no temp or state file), relative to the root."""
-    return f"{table.name}/*.parquet" if table.entity else f"{table.name}/{PARTITION}=*/*.parquet"
+    return f"{table.name}/{PARTITION}=*/*.parquet" if is_partitioned(table) else f"{table.name}/*.parquet"
+
+
+def is_partitioned(table: Table) -> bool:
+    """True for the tables stored by ``created_date`` day (not the entity tables, not those written whole)."""
+    return table.name in PARTITIONED_TABLES
 
 
 @dataclass

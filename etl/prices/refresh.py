@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.load.base import Destination
 from etl.prices.book import Price, PriceBook
 from etl.prices.files import read_model_map, read_prices_file
 from etl.schema import MODEL_PRICES
+
+log = logging.getLogger(__name__)
 
 COVERS = (
     "cost = token prices at each run's date (input, cached input, output; reasoning tokens are output); "
@@ -48,18 +53,32 @@ def load_price_book(prices_file: str | None, model_map_file: str | None) -> Pric
 
 
 def write_model_prices(dest: Destination, book: PriceBook) -> PricesReport:
-    """Replace ``model_prices`` with the prices of every model the runs use (plus what the files name)."""
-    runs = dest.read_table("runs", ["model", "created_at"])
+    """Replace ``model_prices`` with the prices of every model the runs and responses use (plus what the files
+    name)."""
     stored = dest.read_table(MODEL_PRICES.name, MODEL_PRICES.schema.names)
     book = book.over(stored)
-    moments: dict[str | None, list[datetime]] = {}
-    for model, created_at in zip(runs["model"].to_pylist(), runs["created_at"].to_pylist(), strict=True):
-        moments.setdefault(model, []).append(created_at)
-    table = book.table(m for m in moments if m is not None)
+    # Both eras are priced from the same table: the models of the runs and of the responses.
+    used = pa.schema([("model", pa.string()), ("created_at", pa.timestamp("us", tz="UTC"))])
+    runs = pa.concat_tables(dest.read_table(name, used.names).cast(used) for name in ("runs", "responses"))
+    models: list[str | None] = pc.unique(runs["model"]).to_pylist()
+    table = book.table(m for m in models if m is not None)
     dest.replace_table(MODEL_PRICES, table)
     report = PricesReport(rows=table.num_rows)
-    for model in sorted(moments, key=lambda m: (m is None, m or "")):
+    for model in sorted(models, key=lambda m: (m is None, m or "")):
+        mine = pc.is_null(runs["model"]) if model is None else pc.equal(runs["model"], model)
+        moments = runs["created_at"].filter(pc.fill_null(mine, False))
         periods = book.periods(model) if model is not None else []
-        priced = Counter(any(p.covers(at) for p in periods) for at in moments[model])
-        report.models.append(ModelUse(model, len(moments[model]), priced[True], periods[-1] if periods else None))
+        priced = sum(_count_in(moments, p.valid_from, p.valid_to) for p in periods)
+        report.models.append(ModelUse(model, len(moments), priced, periods[-1] if periods else None))
+    if report.unpriced:
+        names = ", ".join(f"{u.model or '(no model)'} ({u.runs - u.priced_runs} runs)" for u in report.unpriced)
+        log.warning("no price for the runs of %s: their cost is NULL (give --prices or --model-map)", names)
     return report
+
+
+def _count_in(moments: pa.ChunkedArray, start: datetime, end: datetime | None) -> int:
+    """How many moments fall in [start, end) (periods of one model never overlap)."""
+    inside = pc.greater_equal(moments, pa.scalar(start, moments.type))
+    if end is not None:
+        inside = pc.and_(inside, pc.less(moments, pa.scalar(end, moments.type)))
+    return int(pc.sum(inside).as_py() or 0)

@@ -67,6 +67,7 @@ class PanelData:
     rows: list[Row] = field(default_factory=list)
     total_rows: int = 0
     missing: str | None = None  # why there is no result: the query is not in this version
+    unmeasured: bool = False  # rows, but the measure the chart draws is NULL in all of them (nothing priced)
     unscoped: tuple[str, ...] = ()  # scope parameters the query does not take (its result ignores them)
 
     @property
@@ -123,6 +124,7 @@ def panel_data(con: duckdb.DuckDBPyConnection, panel: Panel, scope: Scope) -> Pa
     params = query.bind({**{k: v for k, v in wanted.items() if k in query.params}, **panel.params})
     table = sqlrun.run_sql(con, query.body, params)
     unscoped = tuple(name for name in wanted if name not in query.params)
+    measure = panel.measure
     return PanelData(
         panel,
         params={k: v for k, v in params.items() if v != query.params.get(k)},
@@ -130,6 +132,7 @@ def panel_data(con: duckdb.DuckDBPyConnection, panel: Panel, scope: Scope) -> Pa
         rows=json_rows(table.slice(0, panel.max_rows)),
         total_rows=table.num_rows,
         unscoped=unscoped,
+        unmeasured=measure is not None and table.num_rows > 0 and table.column(measure).null_count == table.num_rows,
     )
 
 

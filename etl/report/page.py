@@ -16,6 +16,7 @@ from typing import Any
 
 from etl import sqlfiles
 from etl.report.data import CheckRow, PanelData, ReportData
+from etl.report.panels import UNPRICED
 
 # Inline scripts and styles only; Vega compiles its expressions with Function, hence 'unsafe-eval'.
 CSP = (
@@ -80,7 +81,7 @@ def _headline(report: ReportData) -> str:
     days = (date.fromisoformat(_day(last)) - date.fromisoformat(_day(first))).days + 1 if first and last else 0
     cost = o.get("cost_usd")
     cards = [
-        ("period", f"{days:,} days" if days else "no steps", f"{_day(first)} to {_day(last)}" if days else ""),
+        ("period", f"{days:,} days" if days else "no steps", _span(_day(first), _day(last)) if days else ""),
         (
             "runs",
             _count(o.get("runs")),
@@ -157,6 +158,9 @@ def _panel(item: PanelData) -> str:
     if not item.rows:
         content = '<p class="no-rows">No rows for this scope.</p>'
         state = "empty"
+    elif item.unmeasured:
+        content = f'<p class="missing-note">{escape(UNPRICED)}</p>'
+        state = "unmeasured"
     else:
         chart = f'<div class="chart" id="chart-{panel.id}"></div>' if panel.spec is not None else ""
         table = f'<div class="table" id="table-{panel.id}"></div>' if panel.table else ""
@@ -260,7 +264,7 @@ def _page_data(report: ReportData) -> dict[str, Any]:
                 "id": p.panel.id,
                 "query": p.panel.query,
                 "params": p.params,
-                "spec": p.panel.spec,
+                "spec": None if p.unmeasured else p.panel.spec,
                 "table": list(p.panel.table),
                 "columns": p.columns,
                 "rows": p.rows,
@@ -293,6 +297,11 @@ def _when(moment: datetime | None) -> str | None:
 
 def _day(iso: object) -> str:
     return str(iso)[:10]
+
+
+def _span(first: str, last: str) -> str:
+    """2026-01-01 – 01-30 (the year once when both days share it)."""
+    return f"{first} – {last[5:] if last[:4] == first[:4] else last}"
 
 
 def _count(value: object) -> str:
