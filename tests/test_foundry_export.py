@@ -155,3 +155,14 @@ def test_without_the_azure_extra_foundry_says_how_to_install_it(fake: FakeServer
     assert result.returncode == 2
     assert "pip install 'run-steps-etl[azure]'" in result.stderr
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_backfill_takes_the_same_options(fake: FakeServer, tmp_path: Path) -> None:
+    dest = str(tmp_path / "x.duckdb")
+    command = [sys.executable, "-m", "etl", "backfill", "--provider", "foundry", "--base-url", fake.base_url,
+               "--all-threads", "--since", "2026-01-01", "--until", "2026-02-01", "--chunk", "10d", "--dest", dest,
+               "--no-progress"]  # fmt: skip
+    done = subprocess.run(command, env=identity_env(fake), capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "4/4 chunks done" in done.stderr
+    assert_holds_the_fake(dest, fake)

@@ -68,6 +68,7 @@ class PanelData:
     total_rows: int = 0
     missing: str | None = None  # why there is no result: the query is not in this version
     unmeasured: bool = False  # rows, but the measure the chart draws is NULL in all of them (nothing priced)
+    hidden: bool = False  # the panel's only_if does not hold: nothing of it is shown
     unscoped: tuple[str, ...] = ()  # scope parameters the query does not take (its result ignores them)
 
     @property
@@ -124,7 +125,6 @@ def panel_data(con: duckdb.DuckDBPyConnection, panel: Panel, scope: Scope) -> Pa
     params = query.bind({**{k: v for k, v in wanted.items() if k in query.params}, **panel.params})
     table = sqlrun.run_sql(con, query.body, params)
     unscoped = tuple(name for name in wanted if name not in query.params)
-    measure = panel.measure
     return PanelData(
         panel,
         params={k: v for k, v in params.items() if v != query.params.get(k)},
@@ -132,7 +132,8 @@ def panel_data(con: duckdb.DuckDBPyConnection, panel: Panel, scope: Scope) -> Pa
         rows=json_rows(table.slice(0, panel.max_rows)),
         total_rows=table.num_rows,
         unscoped=unscoped,
-        unmeasured=measure is not None and table.num_rows > 0 and table.column(measure).null_count == table.num_rows,
+        unmeasured=panel.measure is not None and 0 < table.num_rows == table.column(panel.measure).null_count,
+        hidden=panel.only_if is not None and panel.only_if[1] not in table.column(panel.only_if[0]).to_pylist(),
     )
 
 
