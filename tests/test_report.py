@@ -37,6 +37,13 @@ def write(tmp_path: Path, dest: str, *args: str) -> tuple[str, dict[str, Any]]:
     return page, embedded(page)
 
 
+def _snapshot(dest: str) -> dict[str, bytes]:
+    """Every file of a destination (a DuckDB file, or a root's files) and its bytes."""
+    root = Path(dest)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p): p.read_bytes() for p in files}
+
+
 def assert_panels_match_queries(dest: str, data: dict[str, Any], page: str) -> None:
     """Each drawn panel's rows are exactly its query's result, under the parameters its caption names."""
     shown = {p["id"]: p for p in data["panels"]}
@@ -61,7 +68,9 @@ def assert_panels_match_queries(dest: str, data: dict[str, Any], page: str) -> N
 @pytest.mark.parametrize("kind", ["duckdb", "parquet"])
 def test_every_chart_holds_its_querys_result(exported: Exported, kind: str, tmp_path: Path) -> None:
     dest = exported.dest(kind)
+    before = _snapshot(dest)
     page, data = write(tmp_path, dest)
+    assert _snapshot(dest) == before, "a report only reads its destination"
     assert_panels_match_queries(dest, data, page)
     assert data["overview"] == query_rows(dest, "overview", {})[0]
     drawn = [p for p in data["panels"] if p["spec"]]
