@@ -49,7 +49,6 @@ from etl.preflight import check_destination, check_host_resolves, check_settings
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
-from etl.transform.entities import gone_assistant
 from etl.values import iso
 
 log = logging.getLogger(__name__)
@@ -439,9 +438,38 @@ async def _fetch_and_write(
                 observer.discovered(1)
                 yield ref
 
+    # The transform's imports (~0.5 s with the pandas that pyarrow loads) run in a thread while the first
+    # responses are awaited, not before the first request nor when the first batch is due (issue 16).
+    warm = asyncio.ensure_future(asyncio.to_thread(_load_transform))
+    try:
+        return await _fetch_batches(client, counted(), dest, options, observer, summary, entities, deadline_at)
+    finally:
+        await warm
+
+
+def _load_transform() -> None:
+    """Import the transform, and what pyarrow imports on its first conversion of Python objects."""
+    import pyarrow as pa
+
+    import etl.transform  # noqa: F401
+
+    pa.array([None], pa.string())
+
+
+async def _fetch_batches(
+    client: ApiClient,
+    refs: AsyncGenerator[RunRef, None],
+    dest: Destination,
+    options: ExportOptions,
+    observer: ExportObserver,
+    summary: ExportSummary,
+    entities: _Entities,
+    deadline_at: float | None,
+) -> bool:
+    """The loop of ``_fetch_and_write``: add each fetched run to the batch, write it when full."""
     batch = Batch()
     finished = True
-    async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
+    async with aclosing(iter_fetched_runs(client, refs)) as fetched_runs:
         while True:
             try:
                 async with asyncio.timeout_at(deadline_at):
@@ -536,6 +564,8 @@ class _Entities:
         for assistant in [*found, *fetched.found]:
             batch.add("assistants", assistant.obj, assistant.fetched_at)
         for assistant_id, fetched_at in fetched.gone:
+            from etl.transform.entities import gone_assistant  # the transform loads lazily (see etl.load.batch)
+
             batch.add("assistants", gone_assistant(assistant_id), fetched_at)
         return batch
 

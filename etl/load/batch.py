@@ -15,13 +15,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from etl.errors import TransformError
 from etl.load.base import Destination, ExportBatch, RunRecord
-from etl.transform import Drift, to_tables
 from etl.values import Json
+
+if TYPE_CHECKING:
+    from etl.transform import Drift
 
 # Arrow's default allocator (mimalloc) keeps the pages a written batch freed, so an export's RSS crept up batch by
 # batch; the system allocator hands them back (bench_memory, 200k steps into DuckDB: peak 358 -> 305 MB).
@@ -139,13 +142,13 @@ class Batch:
         refused: dict[str, TransformError] = {}
         while True:
             try:
-                tables, drift = to_tables(self._kept(refused))
+                tables, drift = _to_tables(self._kept(refused))
                 break
             except TransformError as exc:
                 group = self._group_of.get(exc.object_id or "")
                 if group is None or group in refused:
                     self._find_refused(refused)  # the error names no object of the batch: try group by group
-                    tables, drift = to_tables(self._kept(refused))
+                    tables, drift = _to_tables(self._kept(refused))
                     break
                 refused[group] = exc
         now = datetime.now(UTC)
@@ -183,9 +186,17 @@ class Batch:
             for kind, ids in members:
                 alone[kind].extend(self._objects[kind][object_id] for object_id in ids)
             try:
-                to_tables(alone)
+                _to_tables(alone)
             except TransformError as exc:
                 refused[group] = exc
+
+
+def _to_tables(objects: dict[str, list[tuple[datetime, Json]]]) -> tuple[dict[str, pa.Table], Drift]:
+    # Imported on first use: an export opens its destination and sends its first requests before it needs the
+    # transform (pyarrow.compute, and the pandas that pyarrow imports on its first list conversion).
+    from etl.transform import to_tables
+
+    return to_tables(objects)
 
 
 def _record(run: _Run, refused: TransformError | None, now: datetime) -> RunRecord:
