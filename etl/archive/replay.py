@@ -17,6 +17,8 @@ Two passes over the archive's part files, so memory holds an index of pages, not
    ``run_replay`` writes them in batches through the export's write path (``etl.load.batch``).
 
 Runs without a complete walk (the export failed them, or the archive lost pages) are skipped and named.
+Threads (``GET /threads`` pages) and assistants (``GET /assistants`` pages, ``GET /assistants/{a}`` bodies, and
+their 404s: gone) are rebuilt too, each from its latest response, and written with the last batch.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from etl.load.fs import Store
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.transform.entities import gone_assistant
 from etl.values import iso
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 _STEPS_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)/steps$")
 _RUN_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)$")
 _RUNS_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs$")
+_ASSISTANT_PATH = re.compile(r"^/assistants/(?P<assistant>[^/]+)$")
+_ENTITY_LISTS = {"/threads": "threads", "/assistants": "assistants"}  # list path -> kind of its items
 _SHOWN_PROBLEMS = 100  # bad lines and skipped runs kept by name in the summary; all are counted
 
 # When a response was fetched, then where it sits in the archive: the order in which the exporter saw it.
@@ -186,7 +191,9 @@ def run_replay(
     shard = shard or Shard()
     store = open_archive_store(archive, s3_endpoint_url=s3_endpoint_url)
     summary = ReplaySummary(archive=store.display, dest=dest)
-    runs = iter_replayed_runs(store, shard, summary)  # the archive is read through once before dest is opened
+    entities: Entities = {}
+    # The archive is read through once before dest is opened (and ``entities`` filled).
+    runs = iter_replayed_runs(store, shard, summary, entities)
     if summary.bad_lines and not summary.responses:
         raise InputError(
             f"archive {store.display} holds no readable response ({summary.problems[0]}): "
@@ -202,6 +209,9 @@ def run_replay(
             if batch.count("steps") >= batch_steps or batch.runs_settled >= batch_runs:
                 summary.count(write_batch(destination, batch))
                 batch = Batch()
+        for kind, object_id in sorted(entities):
+            _, fetched_at, obj = entities[(kind, object_id)]
+            batch.add(kind, obj, fetched_at)
         if batch:
             summary.count(write_batch(destination, batch))
         # Responses and conversations (--source responses) in the archive: rebuilt beside the runs.
@@ -217,15 +227,22 @@ def run_replay(
     return summary
 
 
-def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> Iterator[ReplayedRun]:
+# (kind, id) -> (order, fetched_at, object): the latest response about each thread and assistant.
+Entities = dict[tuple[str, str], tuple["Order", datetime, dict[str, Any]]]
+
+
+def iter_replayed_runs(
+    store: Store, shard: Shard, summary: ReplaySummary, entities: Entities | None = None
+) -> Iterator[ReplayedRun]:
     """Every run of ``shard`` that the archive holds whole, as the export last fetched it.
 
     The archive is indexed (pass 1) when this is called, before the first run is asked for: a caller learns what
-    the archive holds, and whether it holds anything readable, before it opens a destination.
+    the archive holds, and whether it holds anything readable, before it opens a destination. ``entities`` is
+    filled then with the shard's threads and assistants.
     """
     files = part_files(store)
     summary.files = len(files)
-    index = _Index(shard)
+    index = _Index(shard, {} if entities is None else entities)
     for number, path in enumerate(files):
         for line, item in iter_responses(store, path):
             if isinstance(item, BadLine):
@@ -242,8 +259,9 @@ def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> It
 class _Index:
     """Pass 1: where every steps page and run object of the archive is, and how the pages chain."""
 
-    def __init__(self, shard: Shard) -> None:
+    def __init__(self, shard: Shard, entities: Entities) -> None:
         self.shard = shard
+        self.entities = entities
         self.pages: defaultdict[tuple[str, str], list[_Page]] = defaultdict(list)
         self.copies: defaultdict[str, list[_RunCopy]] = defaultdict(list)
         self.first_fetch: dict[int, datetime] = {}
@@ -254,9 +272,14 @@ class _Index:
         self.responses += 1
         if where.file not in self.first_fetch or response.fetched_at < self.first_fetch[where.file]:
             self.first_fetch[where.file] = response.fetched_at
-        if response.status != 200 or response.method != "GET":
+        if response.method != "GET":
             return
         order = (response.fetched_at, self.responses)
+        if response.path in _ENTITY_LISTS or _ASSISTANT_PATH.match(response.path):
+            self._add_entities(order, response)
+            return
+        if response.status != 200:
+            return
         if match := _STEPS_PATH.search(response.path):
             self._add_page(match["thread"], match["run"], order, where, response)
         elif match := _RUN_PATH.search(response.path):
@@ -269,6 +292,23 @@ class _Index:
                 run_id = item.get("id")
                 if isinstance(run_id, str) and self.shard.owns(run_id):
                     self.copies[run_id].append(_RunCopy(order, where, position))
+
+    def _add_entities(self, order: Order, response: ArchivedResponse) -> None:
+        """Threads and assistants as listed or fetched (a 404 for an assistant: gone), this shard's only."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        if response.status == 200 and response.path in _ENTITY_LISTS:
+            kind = _ENTITY_LISTS[response.path]
+            found = [(kind, item) for item in _data(_json(response.body)) or ()]
+        elif match := _ASSISTANT_PATH.match(response.path):
+            body = _json(response.body)
+            if response.status == 200 and isinstance(body, dict) and body.get("id") == match["assistant"]:
+                found = [("assistants", body)]
+            elif response.status == 404:
+                found = [("assistants", gone_assistant(match["assistant"]))]
+        for kind, obj in found:
+            key = (kind, obj["id"])
+            if self.shard.owns(obj["id"]) and (key not in self.entities or self.entities[key][0] < order):
+                self.entities[key] = (order, response.fetched_at, obj)
 
     def _add_page(self, thread_id: str, run_id: str, order: Order, where: _Where, response: ArchivedResponse) -> None:
         if not self.shard.owns(run_id) or response.param("before") is not None:
