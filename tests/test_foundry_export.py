@@ -73,6 +73,15 @@ def test_all_threads_export_holds_the_whole_project_once_and_repeats_idempotentl
     again = export(fake, dest, "--all-threads", "--refresh")
     assert again.returncode == 0, again.stderr
     assert_holds_the_fake(dest, fake)
+    status = subprocess.run(
+        [sys.executable, "-m", "etl", "status", "--dest", dest, "--json"], capture_output=True, text=True
+    )
+    report = json.loads(status.stdout)
+    assert (report["threads"], report["assistants"], report["assistants_gone"]) == (
+        len(truth.threads),
+        len(truth.assistants) + len(truth.gone_assistant_ids),
+        len(truth.gone_assistant_ids),
+    )
 
 
 def test_foundry_tool_calls_are_typed_not_drift(fake: FakeServer, tmp_path: Path) -> None:
