@@ -317,3 +317,49 @@ def _parquet_rows(root: Path, table: str) -> pa.Table:
     """A table's rows in key order, without ``extracted_at`` (a re-fetch of an unchanged run moves only that)."""
     rows = parquet_dataset(str(root), table).to_table().drop_columns(["extracted_at"])
     return rows.sort_by([(key, "ascending") for key in KEYS[table]])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_dag_with_source_responses_keeps_a_conversations_new_items_daily(tmp_path: Path) -> None:
+    from responses_expected import actual, expected
+
+    home = tmp_path / "airflow"
+    migrate = [str(Path(sys.executable).with_name("airflow")), "db", "migrate"]
+    done = subprocess.run(migrate, env=_airflow_env(home), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    dest, db = tmp_path / "parquet", tmp_path / "responses.duckdb"
+    with FakeServer(FakeConfig.small(api_key=KEY)) as fake:
+        truth = fake.responses.truth
+        conf = {
+            "source": "responses", "response_ids": list(truth.responses), "conversation_ids": list(truth.conversations),
+            "dest": str(dest), "duckdb_path": str(db),
+        }  # fmt: skip
+        env = _airflow_env(
+            home,
+            AIRFLOW_CONN_OPENAI_DEFAULT=json.dumps({"conn_type": "openai", "password": KEY, "host": fake.base_url}),
+        )
+        results = []
+        for day, logical_date in enumerate(("2026-02-02T00:00:00+00:00", "2026-02-03T00:00:00+00:00")):
+            if day:  # between the daily runs, one conversation grows by a turn
+                before = len(truth.conversation_items[next(iter(truth.conversations))])
+                fake.responses.grow(next(iter(truth.conversations)))
+            out = tmp_path / f"results-{day}.json"
+            spec = tmp_path / f"spec-{day}.json"
+            spec.write_text(json.dumps({"dags": str(DAGS), "runs": [{"logical_date": logical_date, "conf": conf}],
+                                        "out": str(out)}))  # fmt: skip
+            _python(RUN, str(spec), env=env, log=home / "logs" / f"responses-{day}.log", timeout=600)
+            (result,) = json.loads(out.read_text())
+            results.append(result)
+    first, second = results
+    for result in results:
+        assert result["state"] == "success"
+        states = {ti[0]: ti[2] for ti in result["tis"]}
+        assert all(states[task] == "success" for task in ("plan", "export", "load", "checks")), states
+    items = sum(len(listed) for listed in truth.conversation_items.values())
+    grown = len(truth.conversation_items[next(iter(truth.conversations))]) - before
+    assert first["xcoms"]["export[0]"]["conversation_items_new"] == items - grown
+    assert second["xcoms"]["export[0]"]["conversation_items_new"] == grown > 0
+    want = expected(truth, responses=set(conf["response_ids"]))
+    assert actual(str(dest)) == want
+    assert actual(str(db)) == want

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pytest
 from costs import PRICES, cached_tokens, run_cost
-from sql_export import Exported, calls_of, shared_export
+from sql_export import Exported, calls_of, shared_eras, shared_export
 
 from etl import sqlfiles, sqlrun
 from etl.values import Json
@@ -666,9 +666,74 @@ def test_assistants_filter(exported: Exported, con: duckdb.DuckDBPyConnection, n
 
 def test_every_query_takes_the_assistants_filter_it_can() -> None:
     takes = {f.name for f in sqlfiles.sql_files("queries").values() if "assistants" in f.params}
-    assert takes == set(FILTERED)
+    assert takes == set(FILTERED) | {"era_by_day", "era_tool_mix"}  # the era queries: their own tests below
 
 
 def test_every_query_is_compared() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert set(sqlfiles.sql_files("queries")) <= tested
+
+
+# -- the two eras side by side: aggregates of the cross-era views (test_era_views checks those against the truth) --
+
+
+@pytest.fixture(scope="module", params=["duckdb", "parquet"])
+def eras_con(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with sqlrun.open_sql_connection(shared_eras(tmp_path_factory).dest(request.param)) as connection:
+        yield connection
+
+
+def era_by_day(units: Iterable[Row]) -> list[Row]:
+    groups: dict[tuple[str, date], list[Row]] = defaultdict(list)
+    for unit in units:
+        groups[(unit["era"], unit["day"])].append(unit)
+    rows = []
+    for (era, day), group in sorted(groups.items(), key=lambda i: (i[0][1], i[0][0])):
+        costs = [u["cost_usd"] for u in group if u["cost_usd"] is not None]
+        rows.append(
+            {
+                "era": era,
+                "day": day,
+                "units": len(group),
+                "failed": sum(1 for u in group if u["failed"]),
+                **{k: sum(u[k] or 0 for u in group) for k in ("input_tokens", "output_tokens", "total_tokens")},
+                "cost_usd": sum(costs) if costs else None,
+                "unpriced_units": sum(1 for u in group if not u["priced"]),
+            }
+        )
+    return rows
+
+
+def era_tool_mix(calls: Iterable[Row]) -> list[Row]:
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for call in calls:
+        groups[(call["era"], call["tool"])].append(call["unit_id"])
+    rows = [
+        {"era": era, "tool": tool, "calls": len(ids), "units": len(set(ids))} for (era, tool), ids in groups.items()
+    ]
+    return sorted(rows, key=lambda r: (r["era"], -r["calls"], r["tool"]))
+
+
+def test_era_by_day(eras_con: duckdb.DuckDBPyConnection) -> None:
+    units = sqlrun.run_sql(eras_con, "SELECT * FROM era_units").to_pylist()
+    expected = era_by_day(units)
+    assert {r["era"] for r in expected} == {"assistants", "responses"}
+    _assert_rows(_run(eras_con, "era_by_day"), expected)
+    agents = sorted({u["agent"] for u in units if u["era"] == "responses" and u["agent"]})[:1]
+    agents += sorted({u["agent"] for u in units if u["era"] == "assistants"})[:1]
+    chosen = era_by_day([u for u in units if u["agent"] in agents])
+    assert chosen != expected and {r["era"] for r in chosen} == {"assistants", "responses"}
+    _assert_rows(_run(eras_con, "era_by_day", {"assistants": ",".join(agents)}), chosen)
+
+
+def test_era_tool_mix(eras_con: duckdb.DuckDBPyConnection) -> None:
+    calls = sqlrun.run_sql(eras_con, "SELECT * FROM era_tool_calls").to_pylist()
+    expected = era_tool_mix(calls)
+    assert {r["era"] for r in expected} == {"assistants", "responses"}
+    _assert_rows(_run(eras_con, "era_tool_mix"), expected)
+    days = sorted({c["day"] for c in calls})
+    assert len(days) > 2
+    window = {"since": days[1].isoformat(), "until": days[-1].isoformat()}
+    _assert_rows(
+        _run(eras_con, "era_tool_mix", window), era_tool_mix(c for c in calls if days[1] <= c["day"] < days[-1])
+    )

@@ -244,7 +244,7 @@ def parse_storage_version(text: str) -> str:
 
 @functools.cache
 def _writes(version: str) -> bool:
-    """True when this DuckDB knows ``version`` (asking an in-memory database costs ~10 ms: asked once)."""
+    """True when this DuckDB knows ``version`` (asked once: opening an in-memory database to ask is not free)."""
     try:
         duckdb.connect(":memory:", config={"storage_compatibility_version": version}).close()
     except duckdb.Error:

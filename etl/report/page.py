@@ -129,7 +129,7 @@ def _empty_notice(report: ReportData) -> str:
 
 
 def _nav(report: ReportData) -> str:
-    names = [*dict.fromkeys(p.panel.section for p in report.panels), "Data quality"]
+    names = [*dict.fromkeys(p.panel.section for p in report.panels if not p.hidden), "Data quality"]
     links = "".join(f'<a href="#{_anchor(name)}">{escape(name)}</a>' for name in names)
     return f"<nav>{links}</nav>"
 
@@ -137,7 +137,8 @@ def _nav(report: ReportData) -> str:
 def _sections(panels: Iterable[PanelData]) -> list[str]:
     by_section: dict[str, list[PanelData]] = {}
     for item in panels:
-        by_section.setdefault(item.panel.section, []).append(item)
+        if not item.hidden:
+            by_section.setdefault(item.panel.section, []).append(item)
     return [
         f'<section class="group" id="{_anchor(name)}"><h2>{escape(name)}</h2>'
         f'<div class="grid">{"".join(_panel(p) for p in items)}</div></section>'
@@ -167,7 +168,11 @@ def _panel(item: PanelData) -> str:
         content = chart + table
         state = "chart" if panel.spec is not None else "table"
     shown = len(item.rows)
-    count = f"{shown:,} rows" if shown == item.total_rows else f"first {shown:,} of {item.total_rows:,} rows"
+    count = (
+        f"{shown:,} row{'' if shown == 1 else 's'}"
+        if shown == item.total_rows
+        else f"first {shown:,} of {item.total_rows:,} rows"
+    )
     notes = []
     if item.unscoped:
         notes.append(f"this query takes no {', '.join(item.unscoped)}: it covers the whole destination")
@@ -271,7 +276,7 @@ def _page_data(report: ReportData) -> dict[str, Any]:
                 "total_rows": p.total_rows,
             }
             for p in report.panels
-            if not p.missing
+            if not p.missing and not p.hidden
         ],
     }
 

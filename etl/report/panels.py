@@ -56,6 +56,7 @@ class Panel:
     missing: str = "This version has no query {query}."
     needs: str | None = None  # a view of sql/views the query relies on (the cost views, say)
     measure: str | None = None  # the column drawn; all NULL (no run priced) shows ``unmeasured`` instead of a chart
+    only_if: tuple[str, str] | None = None  # (column, value): left out unless some row holds it (a second era)
     wide: bool = False
 
 
@@ -159,6 +160,31 @@ PANELS: tuple[Panel, ...] = (
         missing=_NOT_PRICED,
         needs=_COST_VIEW,
         measure="cost_usd",
+    ),
+    Panel(
+        "era_units_per_day",
+        "Assistants and Responses",
+        "Runs and responses per day",
+        "era_by_day",
+        _per_day("units", "runs / responses", {"field": "era", "type": "nominal", "legend": {"orient": "bottom"}}),
+        only_if=("era", "responses"),
+    ),
+    Panel(
+        "era_tool_mix",
+        "Assistants and Responses",
+        "Tool calls in each era",
+        "era_tool_mix",
+        {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "y": {"field": "tool", "type": "nominal", "title": None, "axis": {"labelLimit": 260}},
+                "yOffset": {"field": "era"},
+                "x": {"field": "calls", "type": "quantitative", "title": "tool calls"},
+                "color": {"field": "era", "type": "nominal", "legend": {"orient": "bottom"}},
+            },
+            "height": {"step": 14},  # rows are era x tool: two bars to a tool
+        },
+        only_if=("era", "responses"),
     ),
     Panel(
         "steps_by_type_status",
