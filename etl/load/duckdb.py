@@ -38,7 +38,7 @@ from etl.load.duckdb_state import (
     schema_version,
     upsert_run_records,
 )
-from etl.load.fs import open_store
+from etl.load.fs import open_store, storage_full
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset, whole_table_dataset
 from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
@@ -277,8 +277,8 @@ def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
         raise DestinationError(f"cannot open {uri}: {exc}") from None
     if size < _HEADER_BYTES + block_size * blocks:
         raise DestinationError(
-            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has {size} bytes "
-            "(truncated?): restore it from a copy, or export into a new file"
+            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has "
+            f"{size} bytes (truncated?): restore it from a copy, or export into a new file"
         )
 
 
@@ -342,6 +342,9 @@ def _transaction(con: duckdb.DuckDBPyConnection, doing: str) -> Iterator[None]:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
             con.rollback()
         if isinstance(exc, duckdb.Error):
+            full = storage_full(f"{doing} failed, this batch was not written", exc)
+            if full is not None:
+                raise full from None
             raise DestinationError(f"{doing} failed, nothing was written: {exc}") from exc
         raise
 
