@@ -1,4 +1,5 @@
-"""DAG ``openai_run_steps``: export the run steps of each data interval; plan -> export (per shard) -> load -> checks.
+"""DAG ``openai_run_steps``: export the run steps of each data interval; plan -> export (per shard) -> load -> checks
+and report.
 
 Thin on purpose: the scheduler parses this file constantly, so it imports only ``airflow.sdk``; every task
 imports ``etl.orchestrate`` when it runs, and all of the logic lives there.
@@ -20,7 +21,9 @@ are skipped, so every interval is idempotent and any task may be retried or clea
 
 **Tasks**: `plan` (discover, split into `shards`) -> `export` (one mapped task per shard, each writing only its
 own Parquet files; XCom = its metrics) -> `load` (optional: the changed partitions into one DuckDB file, the
-single writer) -> `checks` (the SQL checks of `sql/checks`; any violation fails the run).
+single writer) -> `checks` (the SQL checks of `sql/checks`; any violation fails the run) and, beside it, `report`
+(optional: the HTML page of `runsteps report` over the last `report_days` days, written to
+`<dest>/_reports/<interval date>.html`; skipped unless `report` is on).
 
 **Credentials**: the Airflow Connection `conn_id` (default `openai_default`), laid out like the OpenAI
 provider's: password = API key, host = base URL (e.g. `https://api.openai.com/v1`), extras `organization`,
@@ -43,6 +46,8 @@ principal as login (client id), password (client secret) and extra `tenantId`, o
 | `shards` | `4` | export tasks run in parallel (1..8) |
 | `concurrency` | `16` | runs in flight per export task |
 | `include_file_search_content` | `false` | also fetch file search result content |
+| `report` | `false` | write `<dest>/_reports/<interval date>.html` after the load |
+| `report_days` | `30` | the days the report covers, up to the interval's end |
 | `all_threads` | `false` | every thread the API lists (Foundry), also written as `threads` rows |
 | `source` | `assistants` | `assistants` (run steps of the threads above) or `responses` (the ids below) |
 | `response_ids` | `[]` | responses: response ids to export (finished ones are not fetched again) |
@@ -83,6 +88,8 @@ vanish after 30 days, so keep this DAG's daily schedule. Backfill with
         "shards": Param(4, type="integer", minimum=1, maximum=8, description="parallel export tasks"),
         "concurrency": Param(16, type="integer", minimum=1, maximum=256, description="runs in flight per task"),
         "include_file_search_content": Param(False, type="boolean", description="fetch file search content"),
+        "report": Param(False, type="boolean", description="write <dest>/_reports/<interval date>.html"),
+        "report_days": Param(30, type="integer", minimum=1, maximum=3660, description="days the report covers"),
         "all_threads": Param(False, type="boolean", description="every thread the API lists (Foundry)"),
         "source": Param("assistants", type="string", enum=["assistants", "responses"], description="what to export"),
         "response_ids": Param([], type="array", items={"type": "string"}, description="responses to export"),
@@ -95,7 +102,7 @@ vanish after 30 days, so keep this DAG's daily schedule. Backfill with
     },
 )
 def openai_run_steps() -> None:
-    """Wire the four tasks; each one calls one function of ``etl.orchestrate``."""
+    """Wire the five tasks; each one calls one function of ``etl.orchestrate``."""
 
     @task
     def plan(
@@ -127,9 +134,22 @@ def openai_run_steps() -> None:
 
         return checks_step(params or {})
 
+    @task
+    def report(
+        loaded: dict[str, Any],
+        params: dict[str, Any] | None = None,
+        data_interval_start: datetime | None = None,
+        data_interval_end: datetime | None = None,
+    ) -> dict[str, Any]:
+        from etl.orchestrate import report_step
+
+        return report_step(params or {}, data_interval_start, data_interval_end)
+
     planned = plan()
     summaries = export.expand(shard=planned)
-    checks(load(planned, summaries))
+    loaded = load(planned, summaries)
+    checks(loaded)
+    report(loaded)
 
 
 openai_run_steps()

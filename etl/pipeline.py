@@ -25,6 +25,9 @@ from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from etl.config import Settings
 from etl.errors import AuthError, DestinationError, EtlError, InputError
 from etl.extract import (
@@ -47,6 +50,7 @@ from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.prices import PriceBook, write_model_prices
+from etl.schema import ASSISTANTS
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
 from etl.transform.entities import gone_assistant
@@ -272,7 +276,7 @@ async def _export(
             if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
                 await entities.drain(entities.listed_thread_ids(client, (), summary))
             listed = sources.all_threads or sources.list_threads
-            await _write(dest, await entities.last_batch(client, listed=listed), summary, observer)
+            await _write(dest, await entities.last_batch(client, dest, listed=listed), summary, observer)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
     # Every model the destination's runs use, priced at their dates (the cost views read it).
     write_model_prices(dest, options.prices)
@@ -526,8 +530,11 @@ class _Entities:
         if isinstance(assistant_id, str) and assistant_id and self.shard.owns(assistant_id):
             self._assistants[assistant_id] = None
 
-    async def last_batch(self, client: ApiClient, *, listed: bool) -> Batch:
-        """The threads still unwritten and the assistants: listed (``listed``), then each one named but not listed."""
+    async def last_batch(self, client: ApiClient, dest: Destination, *, listed: bool) -> Batch:
+        """The threads still unwritten and the assistants: listed (``listed``), then each one named but not listed.
+
+        An assistant the API no longer has keeps what ``dest`` knew of it, marked gone.
+        """
         batch = Batch()
         self.add_threads(batch)
         found = [a for a in await list_assistants(client) if self.shard.owns(a.obj["id"])] if listed else []
@@ -535,9 +542,19 @@ class _Entities:
         fetched = await fetch_assistants(client, [a for a in self._assistants if a not in have])
         for assistant in [*found, *fetched.found]:
             batch.add("assistants", assistant.obj, assistant.fetched_at)
+        known = _known_assistants(dest, [assistant_id for assistant_id, _ in fetched.gone])
         for assistant_id, fetched_at in fetched.gone:
-            batch.add("assistants", gone_assistant(assistant_id), fetched_at)
+            batch.add("assistants", gone_assistant(assistant_id, known.get(assistant_id)), fetched_at)
         return batch
+
+
+def _known_assistants(dest: Destination, assistant_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The ``assistants`` rows ``dest`` holds for these ids, as an earlier export wrote them."""
+    if not assistant_ids:
+        return {}
+    rows = dest.read_table("assistants", ASSISTANTS.schema.names)
+    wanted = rows.filter(pc.is_in(rows["assistant_id"], value_set=pa.array(assistant_ids, pa.string())))
+    return {row["assistant_id"]: row for row in wanted.to_pylist()}
 
 
 def _new_watermarks(discovered: Mapping[str, _ListedThread]) -> dict[str, int]:

@@ -38,6 +38,7 @@ from etl.extract.sources import read_ids_file
 from etl.load.base import Destination, ItemCursor
 from etl.load.batch import Batch, write_batch
 from etl.pipeline import ExportOptions, ExportSummary
+from etl.prices import write_model_prices
 from etl.transform.responses import TERMINAL_RESPONSE_STATUSES, without_payloads
 
 _BATCH_UNITS = 500  # responses or conversations per write
@@ -171,6 +172,7 @@ async def _export(
         await _responses(client, state, response_ids)
         await _conversations(client, state, conversation_ids)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    write_model_prices(dest, options.prices)  # the responses' models priced, as an export of runs does
     summary.elapsed_s = time.monotonic() - started
     dest.record_export(summary.as_dict())
     return summary
@@ -183,17 +185,27 @@ async def _responses(client: ApiClient, state: _Run, response_ids: list[str]) ->
     """Fetch and write the responses, then (``follow_previous``) their predecessors, round by round."""
     refs: list[ResponseRef] = [ResponseRef(rid) for rid in response_ids]
     listed = state.sources.all_responses
+    stored_previous: dict[str, str] = {}
+    if state.sources.follow_previous:  # a chain goes on past a response exported before: its stored previous id
+        stored = state.dest.read_table("responses", ["response_id", "previous_response_id"])
+        pairs = zip(stored["response_id"].to_pylist(), stored["previous_response_id"].to_pylist(), strict=True)
+        stored_previous = {rid: previous for rid, previous in pairs if previous}
     while refs or listed:
-        source: AsyncGenerator[ResponseRef, None] = _wanted_responses(client, state, refs, listed=listed)
+        skipped: list[str] = []
+        source: AsyncGenerator[ResponseRef, None] = _wanted_responses(
+            client, state, refs, listed=listed, skipped=skipped
+        )
         previous = await _fetch_and_write(client, state, source, _fetch_one_response(state), _add_response)
+        previous += [stored_previous[rid] for rid in skipped if rid in stored_previous]
         listed = False
         refs = [ResponseRef(rid) for rid in previous if state.sources.follow_previous]
 
 
 async def _wanted_responses(
-    client: ApiClient, state: _Run, refs: list[ResponseRef], *, listed: bool
+    client: ApiClient, state: _Run, refs: list[ResponseRef], *, listed: bool, skipped: list[str]
 ) -> AsyncGenerator[ResponseRef, None]:
-    """The refs (and the listing's responses) not seen in this export, of this shard, not finished before."""
+    """The refs (and the listing's responses) not seen in this export, of this shard, not finished before (those
+    go to ``skipped``)."""
 
     def wanted(ref: ResponseRef) -> bool:
         rid = ref.response_id
@@ -202,6 +214,7 @@ async def _wanted_responses(
         state.seen.add(rid)
         if rid in state.finished:
             state.summary.runs_skipped += 1
+            skipped.append(rid)
             return False
         return True
 

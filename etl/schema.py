@@ -471,11 +471,10 @@ def duckdb_type(type_: pa.DataType) -> str:
 
 
 def duckdb_ddl(table: Table) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for one table, with its primary key."""
+    """``CREATE TABLE IF NOT EXISTS`` for one table; the writer keeps its key, not an index (etl.load.duckdb)."""
     columns = [
         f"    {f.name} {duckdb_type(f.type)}{'' if f.nullable else ' NOT NULL'}" for f in table.schema
     ]
-    columns.append(f"    PRIMARY KEY ({', '.join(table.key)})")
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n" + ",\n".join(columns) + "\n);"
 
 

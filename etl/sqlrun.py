@@ -93,12 +93,23 @@ def _connect_parquet(dest: str) -> duckdb.DuckDBPyConnection:
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, dest: str) -> None:
-    for view in sqlfiles.sql_files("views").values():
-        try:
-            # view.name is a plain identifier (sqlfiles checks file names), so it can stand in the statement.
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view.name} AS {view.body}")
-        except duckdb.Error as exc:
-            raise DestinationError(f"view {view.name} does not fit the tables at {dest}: {_first_line(exc)}") from exc
+    """Create every view of ``sql/views``; a view built on others (era_daily on era_units) waits for them."""
+    pending = list(sqlfiles.sql_files("views").values())
+    while pending:
+        failed: list[tuple[sqlfiles.SqlFile, duckdb.Error]] = []
+        for view in pending:
+            try:
+                # view.name is a plain identifier (sqlfiles checks file names), so it can stand in the statement.
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {view.name} AS {view.body}")
+            except duckdb.Error as exc:
+                failed.append((view, exc))
+        if len(failed) == len(pending):  # no progress: name a view that fails for a reason of its own
+            waiting = {view.name for view, _ in failed}
+            first, error = next(((v, e) for v, e in failed if not any(name in str(e) for name in waiting)), failed[0])
+            raise DestinationError(
+                f"view {first.name} does not fit the tables at {dest}: {_first_line(error)}"
+            ) from error
+        pending = [view for view, _ in failed]
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, statement: str, params: Mapping[str, object] | None = None) -> pa.Table:

@@ -1,7 +1,7 @@
 """The tables an export must produce, computed straight from the fake's ground truth.
 
 Written row by row in plain Python, independently of ``etl.transform`` (which builds columns), so a test that
-compares the two compares two implementations of the contract in ``shared/spec/interface.md``.
+compares the two compares two implementations of the tables' contract (the README's Tables section).
 Timestamps are unix seconds; JSON text columns are compared parsed; ``extracted_at`` is left out.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ class Exported:
     steps: tuple[Json, ...]
     duckdb: Path
     parquet: Path
+    names: dict[str, str | None] = field(default_factory=dict)  # assistant id -> name, as the fake serves them
 
     def dest(self, kind: str) -> str:
         """The ``--dest`` of one kind of destination: ``duckdb`` or ``parquet``."""
@@ -52,7 +53,8 @@ def export_fake(folder: Path, config: FakeConfig = CONFIG) -> Exported:
         for kind in ("duckdb", "parquet"):
             summary = run_export(settings, sources, ExportOptions(dest=exported.dest(kind)))
             assert summary.exit_code == 0, summary.failures
-    return Exported(truth.runs, truth.steps, exported.duckdb, exported.parquet)
+    names = {a["id"]: a.get("name") for a in truth.assistants}
+    return Exported(truth.runs, truth.steps, exported.duckdb, exported.parquet, names)
 
 
 def calls_of(step: Json) -> list[Json]:
@@ -61,3 +63,44 @@ def calls_of(step: Json) -> list[Json]:
         return []
     calls: list[Json] = step["step_details"].get("tool_calls") or []
     return calls
+
+
+@dataclass(frozen=True)
+class Eras:
+    """Run steps and responses exported from one fake into one DuckDB file and one Parquet root."""
+
+    duckdb: Path
+    parquet: Path
+
+    def dest(self, kind: str) -> str:
+        """The ``--dest`` of one kind of destination: ``duckdb`` or ``parquet``."""
+        return str(self.duckdb if kind == "duckdb" else self.parquet)
+
+
+_ERAS: dict[str, Eras] = {}
+ERAS_CONFIG = FakeConfig.small(seed=3)
+
+
+def shared_eras(tmp_path_factory: pytest.TempPathFactory) -> Eras:
+    """Both eras exported once per test process; read them, never change them."""
+    if "eras" not in _ERAS:
+        _ERAS["eras"] = export_eras(tmp_path_factory.mktemp("eras"))
+    return _ERAS["eras"]
+
+
+def export_eras(folder: Path) -> Eras:
+    """Serve ``ERAS_CONFIG`` on loopback; export its run steps and its responses into both kinds of destination."""
+    import dataclasses
+
+    from etl.pipeline_responses import ResponseSources, run_responses_export
+
+    eras = Eras(folder / "eras.duckdb", folder / "eras")
+    with serve_in_thread(ERAS_CONFIG) as fake:
+        settings = Settings(api_key=Secret(ERAS_CONFIG.api_key), base_url=fake.base_url, concurrency=4)
+        successors = fake.responses.truth
+        sources = ResponseSources(responses=tuple(successors.responses), conversations=tuple(successors.conversations))
+        for kind in ("duckdb", "parquet"):
+            options = ExportOptions(dest=eras.dest(kind))
+            assert run_export(settings, Sources(threads=fake.truth.thread_ids), options).exit_code == 0
+            assert run_responses_export(dataclasses.replace(settings, api="responses"), sources, options).exit_code == 0
+    return eras

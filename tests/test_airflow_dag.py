@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from report_support import embedded
 
 from etl.fakeapi import FakeConfig, FakeServer
 from etl.load.parquet import parquet_dataset
@@ -121,7 +122,13 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
 
     assert parsed["import_errors"] == {}
     assert parsed["etl_imported"] == [], "parsing the DAG file must not import etl (tasks import it when they run)"
-    assert parsed["tasks"] == {"plan": ["export", "load"], "export": ["load"], "load": ["checks"], "checks": []}
+    assert parsed["tasks"] == {
+        "plan": ["export", "load"],
+        "export": ["load"],
+        "load": ["checks", "report"],
+        "checks": [],
+        "report": [],
+    }
     assert parsed["mapped"] == ["export"]
     assert parsed["timetable"] == "CronDataIntervalTimetable"
     assert parsed["timetable_expression"] == ["0 0 * * *", "UTC"]
@@ -138,6 +145,9 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
         "shards": 4,
         "concurrency": 16,
         "include_file_search_content": False,
+        "report": False,
+        "report_days": 30,
+        "all_threads": False,
         "source": "assistants",
         "response_ids": [],
         "responses_file": "",
@@ -151,7 +161,8 @@ def test_dag_file_parses_thin_with_documented_params(tmp_path: Path) -> None:
         shown = default if isinstance(default, str) and default else json.dumps(default)
         assert f"| `{name}` | `{shown}` |" in parsed["doc_md"], name
     # The DAG file may not import etl, so it repeats these defaults: they must stay those of etl's DagParams.
-    for name in ("conn_id", "duckdb_storage_version", "shards", "concurrency", "include_file_search_content", "source"):
+    defaulted = ("conn_id", "duckdb_storage_version", "shards", "concurrency", "include_file_search_content")
+    for name in (*defaulted, "source", "report", "report_days"):
         assert parsed["params"][name] == getattr(DagParams, name), name
 
 
@@ -178,7 +189,13 @@ def test_dag_exports_each_interval_once_and_a_wrong_key_fails_without_leaking(tm
         day1 = {r["id"] for r in truth.runs if r["created_at"] < fake.config.start_ts + 86_400}
         active = {r["id"] for r in truth.runs if r["id"] in day1 and r["status"] not in TERMINAL}
         assert active and day1 - active, "day 1 must hold finished and still active runs"
-        conf = {"thread_ids": list(fake.thread_ids), "dest": str(dest), "duckdb_path": str(db), "concurrency": 4}
+        conf = {
+            "thread_ids": list(fake.thread_ids),
+            "dest": str(dest),
+            "duckdb_path": str(db),
+            "concurrency": 4,
+            "report": True,
+        }
         runs = [
             {"logical_date": "2026-01-02T00:00:00+00:00", "conf": {**conf, "shards": 3}, "snapshot": _copies(1)},
             {"logical_date": "2026-01-02T00:00:00+00:00", "conf": {**conf, "shards": 3}, "snapshot": _copies(2)},
@@ -210,11 +227,15 @@ def test_dag_exports_each_interval_once_and_a_wrong_key_fails_without_leaking(tm
         ["export", 2, "success"],
         ["load", -1, "success"],
         ["plan", -1, "success"],
+        ["report", -1, "success"],
     ]
     metrics = [first["xcoms"][f"export[{i}]"] for i in range(3)]
     assert [m["shard"] for m in metrics] == ["0/3", "1/3", "2/3"]
     assert sum(m["runs_ok"] for m in metrics) == len(day1) and sum(m["runs_failed"] for m in metrics) == 0
     day1_truth = _truth(truth, day1)
+    page = tmp_path / "snapshot-1" / "parquet" / "_reports" / "2026-01-01.html"
+    assert first["xcoms"]["report[-1]"]["report"] == str(dest / "_reports" / "2026-01-01.html")
+    assert embedded(page.read_text(encoding="utf-8"))["overview"]["runs"] == len(day1)
     assert _parquet_facts(tmp_path / "snapshot-1" / "parquet") == day1_truth
     assert _duckdb_facts(tmp_path / "snapshot-1" / "steps.duckdb") == day1_truth
 
@@ -235,6 +256,8 @@ def test_dag_exports_each_interval_once_and_a_wrong_key_fails_without_leaking(tm
     assert _parquet_facts(dest) == everything
     assert _duckdb_facts(db) == everything
     assert all(n == 0 for checks in day2["xcoms"]["checks[-1]"].values() for n in checks.values())
+    assert sorted(p.name for p in (dest / "_reports").iterdir()) == ["2026-01-01.html", "2026-01-02.html"]
+    assert embedded((dest / "_reports" / "2026-01-02.html").read_text())["overview"]["runs"] == len(truth.runs)
 
     # A wrong key: the plan fails at once (no retry), nothing downstream runs, and no key is written anywhere.
     assert wrong["state"] == "failed"
@@ -243,6 +266,7 @@ def test_dag_exports_each_interval_once_and_a_wrong_key_fails_without_leaking(tm
         "export": "upstream_failed",
         "load": "upstream_failed",
         "checks": "upstream_failed",
+        "report": "upstream_failed",
     }
     text = log.read_text()
     assert "AirflowFailException: AuthError: HTTP 401 invalid_api_key: Incorrect API key provided" in text
@@ -293,3 +317,49 @@ def _parquet_rows(root: Path, table: str) -> pa.Table:
     """A table's rows in key order, without ``extracted_at`` (a re-fetch of an unchanged run moves only that)."""
     rows = parquet_dataset(str(root), table).to_table().drop_columns(["extracted_at"])
     return rows.sort_by([(key, "ascending") for key in KEYS[table]])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_dag_with_source_responses_keeps_a_conversations_new_items_daily(tmp_path: Path) -> None:
+    from responses_expected import actual, expected
+
+    home = tmp_path / "airflow"
+    migrate = [str(Path(sys.executable).with_name("airflow")), "db", "migrate"]
+    done = subprocess.run(migrate, env=_airflow_env(home), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    dest, db = tmp_path / "parquet", tmp_path / "responses.duckdb"
+    with FakeServer(FakeConfig.small(api_key=KEY)) as fake:
+        truth = fake.responses.truth
+        conf = {
+            "source": "responses", "response_ids": list(truth.responses), "conversation_ids": list(truth.conversations),
+            "dest": str(dest), "duckdb_path": str(db),
+        }  # fmt: skip
+        env = _airflow_env(
+            home,
+            AIRFLOW_CONN_OPENAI_DEFAULT=json.dumps({"conn_type": "openai", "password": KEY, "host": fake.base_url}),
+        )
+        results = []
+        for day, logical_date in enumerate(("2026-02-02T00:00:00+00:00", "2026-02-03T00:00:00+00:00")):
+            if day:  # between the daily runs, one conversation grows by a turn
+                before = len(truth.conversation_items[next(iter(truth.conversations))])
+                fake.responses.grow(next(iter(truth.conversations)))
+            out = tmp_path / f"results-{day}.json"
+            spec = tmp_path / f"spec-{day}.json"
+            spec.write_text(json.dumps({"dags": str(DAGS), "runs": [{"logical_date": logical_date, "conf": conf}],
+                                        "out": str(out)}))  # fmt: skip
+            _python(RUN, str(spec), env=env, log=home / "logs" / f"responses-{day}.log", timeout=600)
+            (result,) = json.loads(out.read_text())
+            results.append(result)
+    first, second = results
+    for result in results:
+        assert result["state"] == "success"
+        states = {ti[0]: ti[2] for ti in result["tis"]}
+        assert all(states[task] == "success" for task in ("plan", "export", "load", "checks")), states
+    items = sum(len(listed) for listed in truth.conversation_items.values())
+    grown = len(truth.conversation_items[next(iter(truth.conversations))]) - before
+    assert first["xcoms"]["export[0]"]["conversation_items_new"] == items - grown
+    assert second["xcoms"]["export[0]"]["conversation_items_new"] == grown > 0
+    want = expected(truth, responses=set(conf["response_ids"]))
+    assert actual(str(dest)) == want
+    assert actual(str(db)) == want

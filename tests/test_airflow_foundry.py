@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,24 @@ def test_plan_and_shards_export_every_thread_of_the_project(tmp_path: Path) -> N
             want = foundry_tables(truth)
             assert set(entities["threads"]) == set(want["threads"])
             assert set(entities["assistants"]) == set(want["assistants"])
+
+
+def test_a_real_airflow_connection_of_type_azure_is_read() -> None:
+    from airflow.models import Connection
+
+    uri_conn = Connection(
+        conn_id="foundry",
+        conn_type="azure",
+        host=PROJECT,
+        login="client-1",
+        password="secret-1",
+        extra=json.dumps({"tenantId": "tenant-1"}),
+    )
+    settings = settings_from_connection(uri_conn)
+    assert (settings.provider_spec.name, settings.base_url) == ("foundry", PROJECT)
+    assert isinstance(settings.credential, ClientSecretCredential)
+    # The OpenAI connection of the same Airflow keeps its key and its provider.
+    openai = settings_from_connection(
+        Connection(conn_id="openai_default", conn_type="openai", host="https://api.openai.com/v1", password="sk-1")
+    )
+    assert (openai.provider_spec.name, openai.api_key.reveal(), openai.credential) == ("openai", "sk-1", None)

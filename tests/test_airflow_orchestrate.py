@@ -325,3 +325,43 @@ def test_a_check_violation_fails_the_task_without_retry(
     assert ds.dataset(str(original)).count_rows() > 0
     with pytest.raises(airflow_fail, match="duplicate_keys"):
         run_data_checks([str(dest)])
+
+
+# -- the report task --------------------------------------------------------------------------------------
+
+
+def test_the_report_task_writes_the_intervals_page_under_reports(fake: FakeServer, tmp_path: Path) -> None:
+    from report_support import embedded, query_rows
+
+    from etl.orchestrate import report_step
+
+    dest = tmp_path / "parquet"
+    _export_all(fake, dest, DAY_1, shards=2)
+    start, end = (datetime.fromtimestamp(moment, UTC) for moment in (DAY_1.since, DAY_1.until))
+    written = report_step({"dest": str(dest), "report": True, "report_days": 7}, start, end)
+    page = dest / "_reports" / "2026-01-01.html"
+    assert written == {
+        "report": str(page),
+        "bytes": page.stat().st_size,
+        "since": "2025-12-26T00:00:00+00:00",
+        "until": "2026-01-02T00:00:00+00:00",
+    }
+    data = embedded(page.read_text(encoding="utf-8"))
+    scope = {"since": written["since"], "until": written["until"]}
+    assert data["overview"] == query_rows(str(dest), "overview", scope)[0]
+    assert data["overview"]["runs"] == len(_runs_created_in(fake, DAY_1))
+    # The page beside the tables changes nothing a reader of the root sees.
+    assert run_data_checks([str(dest)])[str(dest)] and {r["run_id"] for r in _table(dest, "runs")} == (
+        _runs_created_in(fake, DAY_1)
+    )
+
+
+def test_the_report_task_is_skipped_unless_asked_for(tmp_path: Path, airflow_fail: type[Exception]) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from etl.orchestrate import report_step
+
+    start, end = (datetime.fromtimestamp(moment, UTC) for moment in (DAY_1.since, DAY_1.until))
+    with pytest.raises(AirflowSkipException, match="the report param is off"):
+        report_step({"dest": str(tmp_path / "parquet")}, start, end)
+    assert not (tmp_path / "parquet").exists()

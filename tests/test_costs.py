@@ -7,6 +7,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,11 +16,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from costs import PRICES, cost
 
 from etl import sqlrun
 from etl.cli import cli
 from etl.load import open_destination
 from etl.load.batch import Batch, write_batch
+from etl.load.duckdb import load_parquet_into_duckdb
 from etl.prices import PriceBook, read_prices_file
 
 Json = dict[str, Any]
@@ -346,3 +350,67 @@ def test_price_at_is_a_lookup_by_model_and_moment(tmp_path: Path) -> None:
     )
     assert book.price_at("acme-llm", datetime(2025, 12, 31, tzinfo=UTC)) is None
     assert book.price_at("mystery-model-9", datetime(2026, 1, 1, tzinfo=UTC)) is None
+
+
+def test_loading_a_parquet_root_into_duckdb_brings_its_prices(inputs: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    assert _invoke("import", str(inputs / "runs.jsonl"), "--dest", root).exit_code == 0
+    priced = _invoke("prices", "--dest", root, "--prices", str(inputs / "prices.csv"))
+    assert priced.exit_code == 0, priced.output
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    counts = load_parquet_into_duckdb(root, warehouse)
+    assert counts["model_prices"] == len(_rows(root, "SELECT * FROM model_prices")) > 0
+    sql = "SELECT run_id, priced, cost_usd FROM run_costs ORDER BY run_id"
+    assert _rows(warehouse, sql) == _rows(root, sql)
+    assert {r["run_id"]: r["cost_usd"] for r in _rows(warehouse, sql)}["run_file_1"] == pytest.approx(
+        EXPECTED["run_file_1"]
+    )
+
+
+SITECUSTOMIZE = """
+import ipaddress, socket
+_connect = socket.socket.connect
+def _loopback_only(self, address):
+    if isinstance(address, tuple):
+        try:
+            allowed = ipaddress.ip_address(address[0]).is_loopback
+        except ValueError:
+            allowed = address[0] == "localhost"
+        if not allowed:
+            raise OSError(f"test: network access to {address!r} refused")
+    return _connect(self, address)
+socket.socket.connect = _loopback_only
+"""
+
+
+def test_a_foundry_export_prices_its_deployments_through_the_map(tmp_path: Path) -> None:
+    """The Foundry flavor names deployments; with the map every run is priced (in a process with no network)."""
+    from test_foundry_export import identity_env
+
+    from etl.fakeapi import FakeConfig, serve_in_thread
+    from etl.fakeapi.foundry import _DEPLOYMENTS
+
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    mapping = tmp_path / "deployments.csv"
+    mapping.write_text("deployment,model\n" + "".join(f"{d},{m}\n" for m, d in _DEPLOYMENTS.items()))
+    dest = str(tmp_path / "foundry.duckdb")
+    config = FakeConfig.small(flavor="foundry", seed=3)
+    with serve_in_thread(config) as fake:
+        env = identity_env(fake, PYTHONPATH=str(guard))
+        command = [sys.executable, "-m", "etl", "export", "--provider", "foundry", "--base-url", fake.base_url,
+                   "--dest", dest, "--no-progress", "--all-threads", "--model-map", str(mapping)]  # fmt: skip
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        truth = fake.truth
+        probe = [sys.executable, "-c", "import socket; socket.create_connection(('203.0.113.7', 443), timeout=5)"]
+        refused = subprocess.run(probe, env=env, capture_output=True, text=True, timeout=60)
+    assert "network access to ('203.0.113.7', 443) refused" in refused.stderr  # the guard is on in that process
+    assert result.returncode == 0, result.stderr
+    model_of = {d: m for m, d in _DEPLOYMENTS.items()}
+    rows = {r["run_id"]: r for r in _rows(dest, "SELECT run_id, model, priced, cost_usd FROM run_costs")}
+    assert {r["model"] for r in rows.values()} <= set(model_of) and all(r["priced"] for r in rows.values())
+    for run in truth.runs:
+        want = cost(run.get("usage"), PRICES[model_of[run["model"]]])
+        got = rows[run["id"]]["cost_usd"]
+        assert got == (None if want is None else pytest.approx(want)), run["id"]

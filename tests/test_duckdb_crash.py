@@ -75,8 +75,9 @@ def _expected(*batches: ExportBatch) -> dict[str, object]:
     return {"tables": tables, "records": {r.run_id: r for batch in batches for r in batch.records}}
 
 
-# 8 calls: 3 stale-child deletes, 3 inserts (runs, run_steps, tool_calls), the run records, COMMIT
-@pytest.mark.parametrize("statement", [0, 2, 4, 6, 7, 8])
+# 10 calls: 5 deletes (runs, run_steps and its 3 child tables), 3 inserts (runs, run_steps, tool_calls), the run
+# records, COMMIT
+@pytest.mark.parametrize("statement", [0, 2, 4, 6, 8, 9, 10])
 def test_killed_inside_a_write_the_file_holds_the_batch_whole_or_not_at_all(tmp_path: Path, statement: int) -> None:
     path = str(tmp_path / "x.duckdb")
     died = subprocess.run(
@@ -84,7 +85,7 @@ def test_killed_inside_a_write_the_file_holds_the_batch_whole_or_not_at_all(tmp_
     )
     assert died.returncode in (17, 18), died.stderr.decode()
     landed = died.returncode == 18
-    assert landed == (statement >= 8)
+    assert landed == (statement >= 10)
     assert _contents(path) == (_expected(FIRST, SECOND) if landed else _expected(FIRST))
     with DuckDBDestination(path) as dest:  # and the export can go on
         dest.write(SECOND)

@@ -27,18 +27,21 @@ def _table(dest: DuckDBDestination, name: str) -> pa.Table:
     return dest.connection.sql(f"SELECT * FROM {name}").to_arrow_table()
 
 
-def test_open_destination_creates_keyed_typed_tables_and_state(tmp_path: Path) -> None:
+def _primary_keys(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[list[str]]]:
+    return con.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints()"
+        " WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+        [table],
+    ).fetchall()
+
+
+def test_open_destination_creates_typed_tables_without_key_indexes_and_state(tmp_path: Path) -> None:
     path = tmp_path / "x.duckdb"
     with open_destination(str(path)) as dest:
         assert isinstance(dest, DuckDBDestination)
         con = dest.connection
         for table in TABLES.values():
-            pk = con.execute(
-                "SELECT constraint_column_names FROM duckdb_constraints()"
-                " WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
-                [table.name],
-            ).fetchall()
-            assert pk == [(list(table.key),)]
+            assert _primary_keys(con, table.name) == []  # the writer keeps each key once (see etl.load.duckdb)
             columns = con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
                 [table.name],
@@ -157,6 +160,33 @@ def test_older_file_gains_new_columns_and_newer_file_is_refused(tmp_path: Path) 
     con.close()
     with pytest.raises(DestinationError, match="newer run-steps-etl"), DuckDBDestination(str(path)):
         pass
+
+
+def test_a_file_written_with_primary_keys_is_rebuilt_without_them_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    with DuckDBDestination(str(path)) as dest:
+        dest.write(make_batch(["run_1", "run_2"], steps=3, calls=3))
+        before = {name: rows_of(_table(dest, name)) for name in TABLES}
+    con = duckdb.connect(str(path))  # make it a file of state schema 1: the data tables carried primary keys
+    for table in TABLES.values():
+        con.execute(f"CREATE TABLE keyed AS SELECT * FROM {table.name} LIMIT 0")
+        con.execute(f"ALTER TABLE keyed ADD PRIMARY KEY ({', '.join(table.key)})")
+        con.execute(f"INSERT INTO keyed SELECT * FROM {table.name}")
+        con.execute(f"DROP TABLE {table.name}")
+        con.execute(f"ALTER TABLE keyed RENAME TO {table.name}")
+        assert _primary_keys(con, table.name) == [(list(table.key),)]
+    con.execute("UPDATE _runsteps_meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    with DuckDBDestination(str(path)) as dest:
+        con = dest.connection
+        assert all(_primary_keys(con, name) == [] for name in TABLES)
+        assert {name: rows_of(_table(dest, name)) for name in TABLES} == before
+        assert con.execute("SELECT value FROM _runsteps_meta WHERE key = 'schema_version'").fetchall() == [
+            (str(SCHEMA_VERSION),)
+        ]
+        dest.write(make_batch(["run_2"], steps=3, calls=1, version=2))  # a re-export replaces, as before
+        assert _count(con, "SELECT count(*) FROM tool_calls WHERE run_id = 'run_2'") == 3
+        assert _count(con, "SELECT count(*) FROM (SELECT step_id FROM run_steps GROUP BY 1 HAVING count(*) > 1)") == 0
 
 
 def test_big_batches_write_and_rewrite_in_set_operations(tmp_path: Path) -> None:

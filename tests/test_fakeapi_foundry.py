@@ -67,10 +67,11 @@ def test_tokens_expire() -> None:
 
 
 def test_an_expired_token_is_refused_over_http() -> None:
-    with serve_in_thread(FakeConfig.small(flavor="foundry", token_lifetime=1)) as fake:
-        headers = auth(fake)
+    with serve_in_thread(FakeConfig.small(flavor="foundry", token_lifetime=3)) as fake:
+        token = FakeCredential(fake.root_url).get_token(SCOPE)  # good for 2 to 3 s (whole seconds)
+        headers = {"Authorization": f"Bearer {token.token}"}
         assert get(fake, "/threads", headers=headers).status_code == 200
-        time.sleep(2.1)
+        time.sleep(max(token.expires_on - time.time(), 0) + 0.2)
         expired = get(fake, "/threads", headers=headers)
         assert (expired.status_code, expired.json()["error"]["message"]) == (401, "Access token has expired.")
 

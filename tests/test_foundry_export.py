@@ -73,6 +73,15 @@ def test_all_threads_export_holds_the_whole_project_once_and_repeats_idempotentl
     again = export(fake, dest, "--all-threads", "--refresh")
     assert again.returncode == 0, again.stderr
     assert_holds_the_fake(dest, fake)
+    status = subprocess.run(
+        [sys.executable, "-m", "etl", "status", "--dest", dest, "--json"], capture_output=True, text=True
+    )
+    report = json.loads(status.stdout)
+    assert (report["threads"], report["assistants"], report["assistants_gone"]) == (
+        len(truth.threads),
+        len(truth.assistants) + len(truth.gone_assistant_ids),
+        len(truth.gone_assistant_ids),
+    )
 
 
 def test_foundry_tool_calls_are_typed_not_drift(fake: FakeServer, tmp_path: Path) -> None:
@@ -155,3 +164,30 @@ def test_without_the_azure_extra_foundry_says_how_to_install_it(fake: FakeServer
     assert result.returncode == 2
     assert "pip install 'run-steps-etl[azure]'" in result.stderr
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_backfill_takes_the_same_options(fake: FakeServer, tmp_path: Path) -> None:
+    dest = str(tmp_path / "x.duckdb")
+    command = [sys.executable, "-m", "etl", "backfill", "--provider", "foundry", "--base-url", fake.base_url,
+               "--all-threads", "--since", "2026-01-01", "--until", "2026-02-01", "--chunk", "10d", "--dest", dest,
+               "--no-progress"]  # fmt: skip
+    done = subprocess.run(command, env=identity_env(fake), capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "4/4 chunks done" in done.stderr
+    assert_holds_the_fake(dest, fake)
+
+
+def test_replay_rebuilds_threads_and_assistants_as_the_export_wrote_them(fake: FakeServer, tmp_path: Path) -> None:
+    exported, replayed, archive = str(tmp_path / "x.duckdb"), str(tmp_path / "r.duckdb"), str(tmp_path / "archive")
+    assert export(fake, exported, "--all-threads", "--archive", archive).returncode == 0
+    done = subprocess.run([sys.executable, "-m", "etl", "replay", archive, "--dest", replayed],
+                          capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    import duckdb
+
+    for table in ("threads", "assistants"):
+        rows = []
+        for dest in (exported, replayed):
+            with duckdb.connect(dest, read_only=True) as con:
+                rows.append(con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall())
+        assert rows[0] == rows[1] and rows[0], table

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from report_support import embedded, query_rows
-from sql_export import Exported, shared_export
+from sql_export import Exported, shared_eras, shared_export
 
 from etl import schema, sqlfiles
 from etl.cli import cli
@@ -37,12 +37,24 @@ def write(tmp_path: Path, dest: str, *args: str) -> tuple[str, dict[str, Any]]:
     return page, embedded(page)
 
 
+def _snapshot(dest: str) -> dict[str, bytes]:
+    """Every file of a destination (a DuckDB file, or a root's files) and its bytes."""
+    root = Path(dest)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p): p.read_bytes() for p in files}
+
+
 def assert_panels_match_queries(dest: str, data: dict[str, Any], page: str) -> None:
     """Each drawn panel's rows are exactly its query's result, under the parameters its caption names."""
     shown = {p["id"]: p for p in data["panels"]}
     for panel in PANELS:
         if panel.id not in shown:
-            assert panel.query not in sqlfiles.sql_files("queries") or panel.needs, f"{panel.id} left out"
+            if panel.only_if is not None:  # left out when no row holds the value (no second era here)
+                column, value = panel.only_if
+                rows = query_rows(dest, panel.query, {})
+                assert value not in [row[column] for row in rows], f"{panel.id} left out"
+            else:
+                assert panel.query not in sqlfiles.sql_files("queries") or panel.needs, f"{panel.id} left out"
             continue
         got = shown[panel.id]
         assert got["query"] == panel.query
@@ -56,7 +68,9 @@ def assert_panels_match_queries(dest: str, data: dict[str, Any], page: str) -> N
 @pytest.mark.parametrize("kind", ["duckdb", "parquet"])
 def test_every_chart_holds_its_querys_result(exported: Exported, kind: str, tmp_path: Path) -> None:
     dest = exported.dest(kind)
+    before = _snapshot(dest)
     page, data = write(tmp_path, dest)
+    assert _snapshot(dest) == before, "a report only reads its destination"
     assert_panels_match_queries(dest, data, page)
     assert data["overview"] == query_rows(dest, "overview", {})[0]
     drawn = [p for p in data["panels"] if p["spec"]]
@@ -153,3 +167,42 @@ def test_a_missing_destination_is_an_error(tmp_path: Path, dest: str, message: s
     result = report("--dest", str(tmp_path / dest), "-o", str(out))
     assert result.exit_code == 2 and result.output.startswith("error: ") and message in result.output
     assert not out.exists() and not (tmp_path / dest).exists()
+
+
+def test_without_prices_the_cost_charts_say_not_priced(exported: Exported, tmp_path: Path) -> None:
+    import shutil
+
+    dest = tmp_path / "unpriced.duckdb"
+    shutil.copy(exported.dest("duckdb"), dest)
+    with duckdb.connect(str(dest)) as con:
+        con.execute("DELETE FROM model_prices")
+    page, data = write(tmp_path, str(dest))
+    assert data["overview"]["cost_usd"] is None and data["overview"]["unpriced_runs"] == len(exported.runs)
+    assert '<div class="value">not priced</div>' in page
+    cost_panels = [p for p in PANELS if p.measure == "cost_usd"]
+    assert len(cost_panels) >= 5
+    for panel in cost_panels:
+        shown = next(p for p in data["panels"] if p["id"] == panel.id)
+        assert shown["rows"] and shown["spec"] is None, panel.id  # the rows (CSV) stay, no empty chart
+        figure = page[page.index(f'id="panel-{panel.id}"') :]
+        assert figure[: figure.index("</figure>")].count("Not priced: no run here has a price") == 1
+    assert_panels_match_queries(str(dest), data, page)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_a_second_era_gets_its_charts(kind: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    dest = shared_eras(tmp_path_factory).dest(kind)
+    page, data = write(tmp_path, dest)
+    assert_panels_match_queries(dest, data, page)
+    eras = [p for p in PANELS if p.only_if == ("era", "responses")]
+    assert len(eras) == 2
+    for panel in eras:
+        shown = next(p for p in data["panels"] if p["id"] == panel.id)
+        assert {row["era"] for row in shown["rows"]} == {"assistants", "responses"}
+    assert '<a href="#assistants-and-responses">Assistants and Responses</a>' in page
+
+
+def test_one_era_leaves_the_era_charts_out(exported: Exported, tmp_path: Path) -> None:
+    page, data = write(tmp_path, exported.dest("duckdb"))
+    assert not [p for p in data["panels"] if p["query"].startswith("era_")]
+    assert "Assistants and Responses" not in page

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from browser import Browser, chromium_path
 from report_support import embedded, query_rows
-from sql_export import Exported, shared_export
+from sql_export import Exported, shared_eras, shared_export
 
 from etl import schema, sqlfiles
 from etl.report import Scope, write_report
@@ -116,3 +116,16 @@ def test_an_empty_report_opens_cleanly(tmp_path: Path) -> None:
     assert seen["errors"] == [] and seen["warnings"] == []
     assert "No run steps here yet" in seen["text"]
     assert all(url.startswith(("file:", "data:", "blob:")) for url in seen["requests"])
+
+
+def test_both_eras_draw(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    page = write_report(shared_eras(tmp_path_factory).dest("duckdb"), Scope(), str(tmp_path / "eras.html"))
+    data = embedded(page.read_text(encoding="utf-8"))
+    seen = look(page, tmp_path / "profile", ARTIFACTS / "report-eras.png")
+    assert seen["errors"] == [] and seen["warnings"] == []
+    assert all(url.startswith(("file:", "data:", "blob:")) for url in seen["requests"])
+    panels = {p["id"]: p for p in seen["panels"]}
+    drawn = [p["id"] for p in data["panels"] if p["spec"] and p["rows"]]
+    assert {"era_units_per_day", "era_tool_mix"} <= set(drawn)
+    for panel_id in drawn:
+        assert panels[panel_id]["visible"] > 0, panel_id

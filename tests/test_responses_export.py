@@ -247,3 +247,19 @@ def test_listing_needs_a_host_that_lists(fake_api_factory: Callable[..., FakeSer
     with pytest.raises(InputError, match="need a host that lists them"):
         _export(server, str(tmp_path / "x.duckdb"), all_responses=True)
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_follow_previous_goes_on_past_responses_exported_before(
+    fake_api_factory: Callable[..., FakeServer], dest: str
+) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    chains = truth.chains()
+    _export(server, dest, responses=tuple(chain[1] for chain in chains))  # the middles, without their heads
+    server.log.reset()
+    summary = _export(server, dest, responses=tuple(chain[-1] for chain in chains), follow_previous=True)
+    members = {rid for chain in chains for rid in chain}
+    assert actual(dest)["responses"] == expected(truth, responses=members)["responses"]
+    fetched = {r.path.rsplit("/", 1)[-1] for r in server.requests if r.kind == "response_get"}
+    assert fetched == {rid for chain in chains for rid in (chain[0], chain[-1])}  # not the middles again
+    assert summary.runs_skipped == len(chains)

@@ -3,7 +3,6 @@ from the fake's ground truth (the run and step objects it served), for a DuckDB 
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -13,10 +12,9 @@ from typing import Any
 import duckdb
 import pytest
 from costs import PRICES, cached_tokens, run_cost
-from sql_export import CONFIG, Exported, calls_of, shared_export
+from sql_export import Exported, calls_of, shared_eras, shared_export
 
 from etl import sqlfiles, sqlrun
-from etl.fakeapi import Dataset
 from etl.values import Json
 
 Row = dict[str, Any]
@@ -49,13 +47,14 @@ def _in_window(step: Json, since: int | None, until: int | None) -> bool:
 # -- the figures, computed from the ground truth ---------------------------------------------------------
 
 
-def tokens_by_assistant_day(steps: Iterable[Json]) -> list[Row]:
+def tokens_by_assistant_day(steps: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     groups: dict[tuple[str, date], list[Json]] = defaultdict(list)
     for step in steps:
         groups[(step["assistant_id"], _day(step["created_at"]))].append(step)
     return [
         {
             "assistant_id": assistant,
+            "assistant_name": names.get(assistant),
             "day": day,
             "runs": len({s["run_id"] for s in group}),
             "steps": len(group),
@@ -67,7 +66,7 @@ def tokens_by_assistant_day(steps: Iterable[Json]) -> list[Row]:
     ]
 
 
-def tool_usage_by_assistant(steps: Iterable[Json]) -> list[Row]:
+def tool_usage_by_assistant(steps: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     calls: dict[tuple[str, str, str | None], list[str]] = defaultdict(list)
     for step in steps:
         for call in calls_of(step):
@@ -79,6 +78,7 @@ def tool_usage_by_assistant(steps: Iterable[Json]) -> list[Row]:
     rows = [
         {
             "assistant_id": assistant,
+            "assistant_name": names.get(assistant),
             "tool_type": tool_type,
             "function_name": name,
             "calls": len(step_ids),
@@ -253,18 +253,12 @@ def _usage_of(run: Json, key: str) -> int:
 _TOKENS = ("prompt_tokens", "cached_prompt_tokens", "completion_tokens", "reasoning_tokens")
 
 
-@functools.cache
-def _assistant_names() -> dict[str, str | None]:
-    """The names of the assistants the fake serves (an export fetches each one its runs name)."""
-    return {a["id"]: a.get("name") for a in Dataset(CONFIG).truth().assistants}
-
-
-def cost_by_assistant_day(runs: Iterable[Json]) -> list[Row]:
+def cost_by_assistant_day(runs: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     groups = _cost_rows(runs, lambda r: (r["assistant_id"], _day(r["created_at"])))
     return [
         {
             "assistant_id": assistant,
-            "assistant_name": _assistant_names().get(assistant),
+            "assistant_name": names.get(assistant),  # the export fetches each assistant the runs name
             "day": day,
             "runs": len(group),
             "unpriced_runs": 0,
@@ -342,9 +336,9 @@ def tool_calls_by_type(steps: Iterable[Json]) -> list[Row]:
     return sorted(rows, key=lambda r: (-r["tool_calls"], r["type"]))
 
 
-def tokens_by_assistant(steps: Iterable[Json]) -> list[Row]:
+def tokens_by_assistant(steps: Iterable[Json], names: Mapping[str, str | None]) -> list[Row]:
     steps = list(steps)
-    per_day = tokens_by_assistant_day(steps)
+    per_day = tokens_by_assistant_day(steps, names)
     runs: dict[str, set[str]] = defaultdict(set)
     for step in steps:
         runs[step["assistant_id"]].add(step["run_id"])
@@ -354,6 +348,7 @@ def tokens_by_assistant(steps: Iterable[Json]) -> list[Row]:
             row["assistant_id"],
             {
                 "assistant_id": row["assistant_id"],
+                "assistant_name": row["assistant_name"],
                 "runs": len(runs[row["assistant_id"]]),
                 "steps": 0,
                 "prompt_tokens": 0,
@@ -381,6 +376,8 @@ def overview(runs: Iterable[Json], steps: Iterable[Json]) -> Row:
         "prompt_tokens": sum(_usage(s, "prompt_tokens") for s in steps),
         "completion_tokens": sum(_usage(s, "completion_tokens") for s in steps),
         "total_tokens": sum(_usage(s, "total_tokens") for s in steps),
+        "cost_usd": _sum_cost(runs),
+        "unpriced_runs": sum(1 for r in runs if r.get("model") not in PRICES),
         "failed_runs": failed,
         "active_runs": active,
         "failure_rate": failed / len(runs) if runs else None,
@@ -498,7 +495,8 @@ def _run(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object]
 
 
 def test_tokens_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = tokens_by_assistant_day(exported.steps)
+    expected = tokens_by_assistant_day(exported.steps, exported.names)
+    assert all(r["assistant_name"] for r in expected), "the fake names its assistants"
     assert sum(r["total_tokens"] for r in expected) > 0
     _assert_rows(_run(con, "tokens_by_assistant_day"), expected)
 
@@ -510,11 +508,11 @@ def test_tokens_by_assistant_day_within_a_window(exported: Exported, con: duckdb
     until = datetime.combine(days[-1], datetime.min.time(), UTC)
     window = [s for s in exported.steps if _in_window(s, int(since.timestamp()), int(until.timestamp()))]
     params = {"since": days[1].isoformat(), "until": days[-1].isoformat()}
-    _assert_rows(_run(con, "tokens_by_assistant_day", params), tokens_by_assistant_day(window))
+    _assert_rows(_run(con, "tokens_by_assistant_day", params), tokens_by_assistant_day(window, exported.names))
 
 
 def test_tool_usage_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = tool_usage_by_assistant(exported.steps)
+    expected = tool_usage_by_assistant(exported.steps, exported.names)
     assert {r["tool_type"] for r in expected} >= {"function", "code_interpreter", "file_search"}
     _assert_rows(_run(con, "tool_usage_by_assistant"), expected)
 
@@ -573,13 +571,13 @@ def test_tool_calls_by_type(exported: Exported, con: duckdb.DuckDBPyConnection) 
 
 
 def test_tokens_by_assistant(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = tokens_by_assistant(exported.steps)
+    expected = tokens_by_assistant(exported.steps, exported.names)
     assert len(expected) > 1
     _assert_rows(_run(con, "tokens_by_assistant"), expected)
 
 
 def test_cost_by_assistant_day(exported: Exported, con: duckdb.DuckDBPyConnection) -> None:
-    expected = cost_by_assistant_day(exported.runs)
+    expected = cost_by_assistant_day(exported.runs, exported.names)
     assert any(r["cached_prompt_tokens"] for r in expected) and any(r["reasoning_tokens"] for r in expected)
     assert any(r["assistant_name"] for r in expected), "the assistants table should name the assistants"
     _assert_rows(_run(con, "cost_by_assistant_day"), expected)
@@ -631,25 +629,25 @@ def test_top_threads(exported: Exported, con: duckdb.DuckDBPyConnection, by: str
 
 # Each query that takes an assistants filter, and its figure over the chosen assistants' steps (and runs).
 FILTERED: dict[str, Any] = {
-    "overview": lambda runs, steps: [overview(runs, steps)],
-    "tokens_by_assistant_day": lambda runs, steps: tokens_by_assistant_day(steps),
-    "tokens_by_assistant": lambda runs, steps: tokens_by_assistant(steps),
-    "steps_by_type_status": lambda runs, steps: steps_by_type_status(steps),
-    "tool_calls_by_day": lambda runs, steps: tool_calls_by_day(steps),
-    "tool_usage_by_assistant": lambda runs, steps: tool_usage_by_assistant(steps),
-    "step_duration_percentiles": lambda runs, steps: step_duration_percentiles(steps),
-    "step_duration_histogram": lambda runs, steps: step_duration_histogram(steps),
-    "failure_rates_by_day": lambda runs, steps: failure_rates_by_day(steps),
-    "function_calls_missing_output": lambda runs, steps: function_calls_missing_output(
+    "overview": lambda runs, steps, names: [overview(runs, steps)],
+    "tokens_by_assistant_day": lambda runs, steps, names: tokens_by_assistant_day(steps, names),
+    "tokens_by_assistant": lambda runs, steps, names: tokens_by_assistant(steps, names),
+    "steps_by_type_status": lambda runs, steps, names: steps_by_type_status(steps),
+    "tool_calls_by_day": lambda runs, steps, names: tool_calls_by_day(steps),
+    "tool_usage_by_assistant": lambda runs, steps, names: tool_usage_by_assistant(steps, names),
+    "step_duration_percentiles": lambda runs, steps, names: step_duration_percentiles(steps),
+    "step_duration_histogram": lambda runs, steps, names: step_duration_histogram(steps),
+    "failure_rates_by_day": lambda runs, steps, names: failure_rates_by_day(steps),
+    "function_calls_missing_output": lambda runs, steps, names: function_calls_missing_output(
         steps, include_in_progress=False
     ),
-    "file_search_top_files": lambda runs, steps: file_search_top_files(steps, 20),
-    "file_search_score_distribution": lambda runs, steps: file_search_score_distribution(steps, 10),
-    "top_runs": lambda runs, steps: top_runs(runs, steps, by="steps", limit=20),
-    "top_threads": lambda runs, steps: top_threads(steps, by="steps", limit=20),
-    "cost_by_assistant_day": lambda runs, steps: cost_by_assistant_day(runs),
-    "cost_by_model": lambda runs, steps: cost_by_model(runs),
-    "top_threads_by_cost": lambda runs, steps: top_threads_by_cost(runs, 20),
+    "file_search_top_files": lambda runs, steps, names: file_search_top_files(steps, 20),
+    "file_search_score_distribution": lambda runs, steps, names: file_search_score_distribution(steps, 10),
+    "top_runs": lambda runs, steps, names: top_runs(runs, steps, by="steps", limit=20),
+    "top_threads": lambda runs, steps, names: top_threads(steps, by="steps", limit=20),
+    "cost_by_assistant_day": lambda runs, steps, names: cost_by_assistant_day(runs, names),
+    "cost_by_model": lambda runs, steps, names: cost_by_model(runs),
+    "top_threads_by_cost": lambda runs, steps, names: top_threads_by_cost(runs, 20),
 }
 
 
@@ -660,17 +658,82 @@ def test_assistants_filter(exported: Exported, con: duckdb.DuckDBPyConnection, n
     chosen = set(assistants[:2])
     runs = [r for r in exported.runs if r["assistant_id"] in chosen]
     steps = [s for s in exported.steps if s["assistant_id"] in chosen]
-    expected = FILTERED[name](runs, steps)
-    assert expected != FILTERED[name](exported.runs, exported.steps), "the filter should change the figure"
+    expected = FILTERED[name](runs, steps, exported.names)
+    assert expected != FILTERED[name](exported.runs, exported.steps, exported.names), "the filter should change it"
     got = _run(con, name, {"assistants": ",".join(sorted(chosen))})
     _assert_rows(got, expected)
 
 
 def test_every_query_takes_the_assistants_filter_it_can() -> None:
     takes = {f.name for f in sqlfiles.sql_files("queries").values() if "assistants" in f.params}
-    assert takes == set(FILTERED)
+    assert takes == set(FILTERED) | {"era_by_day", "era_tool_mix"}  # the era queries: their own tests below
 
 
 def test_every_query_is_compared() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert set(sqlfiles.sql_files("queries")) <= tested
+
+
+# -- the two eras side by side: aggregates of the cross-era views (test_era_views checks those against the truth) --
+
+
+@pytest.fixture(scope="module", params=["duckdb", "parquet"])
+def eras_con(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with sqlrun.open_sql_connection(shared_eras(tmp_path_factory).dest(request.param)) as connection:
+        yield connection
+
+
+def era_by_day(units: Iterable[Row]) -> list[Row]:
+    groups: dict[tuple[str, date], list[Row]] = defaultdict(list)
+    for unit in units:
+        groups[(unit["era"], unit["day"])].append(unit)
+    rows = []
+    for (era, day), group in sorted(groups.items(), key=lambda i: (i[0][1], i[0][0])):
+        costs = [u["cost_usd"] for u in group if u["cost_usd"] is not None]
+        rows.append(
+            {
+                "era": era,
+                "day": day,
+                "units": len(group),
+                "failed": sum(1 for u in group if u["failed"]),
+                **{k: sum(u[k] or 0 for u in group) for k in ("input_tokens", "output_tokens", "total_tokens")},
+                "cost_usd": sum(costs) if costs else None,
+                "unpriced_units": sum(1 for u in group if not u["priced"]),
+            }
+        )
+    return rows
+
+
+def era_tool_mix(calls: Iterable[Row]) -> list[Row]:
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for call in calls:
+        groups[(call["era"], call["tool"])].append(call["unit_id"])
+    rows = [
+        {"era": era, "tool": tool, "calls": len(ids), "units": len(set(ids))} for (era, tool), ids in groups.items()
+    ]
+    return sorted(rows, key=lambda r: (r["era"], -r["calls"], r["tool"]))
+
+
+def test_era_by_day(eras_con: duckdb.DuckDBPyConnection) -> None:
+    units = sqlrun.run_sql(eras_con, "SELECT * FROM era_units").to_pylist()
+    expected = era_by_day(units)
+    assert {r["era"] for r in expected} == {"assistants", "responses"}
+    _assert_rows(_run(eras_con, "era_by_day"), expected)
+    agents = sorted({u["agent"] for u in units if u["era"] == "responses" and u["agent"]})[:1]
+    agents += sorted({u["agent"] for u in units if u["era"] == "assistants"})[:1]
+    chosen = era_by_day([u for u in units if u["agent"] in agents])
+    assert chosen != expected and {r["era"] for r in chosen} == {"assistants", "responses"}
+    _assert_rows(_run(eras_con, "era_by_day", {"assistants": ",".join(agents)}), chosen)
+
+
+def test_era_tool_mix(eras_con: duckdb.DuckDBPyConnection) -> None:
+    calls = sqlrun.run_sql(eras_con, "SELECT * FROM era_tool_calls").to_pylist()
+    expected = era_tool_mix(calls)
+    assert {r["era"] for r in expected} == {"assistants", "responses"}
+    _assert_rows(_run(eras_con, "era_tool_mix"), expected)
+    days = sorted({c["day"] for c in calls})
+    assert len(days) > 2
+    window = {"since": days[1].isoformat(), "until": days[-1].isoformat()}
+    _assert_rows(
+        _run(eras_con, "era_tool_mix", window), era_tool_mix(c for c in calls if days[1] <= c["day"] < days[-1])
+    )

@@ -17,6 +17,8 @@ Two passes over the archive's part files, so memory holds an index of pages, not
    ``run_replay`` writes them in batches through the export's write path (``etl.load.batch``).
 
 Runs without a complete walk (the export failed them, or the archive lost pages) are skipped and named.
+Threads (``GET /threads`` pages) and assistants (``GET /assistants`` pages, ``GET /assistants/{a}`` bodies, and
+their 404s: gone) are rebuilt too, each from its latest response, and written with the last batch.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import orjson
 
 from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
+from etl.archive.successors import read_successors
 from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
@@ -42,6 +45,7 @@ from etl.load.fs import Store
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.transform.entities import gone_assistant
 from etl.values import iso
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 _STEPS_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)/steps$")
 _RUN_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)$")
 _RUNS_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs$")
+_ASSISTANT_PATH = re.compile(r"^/assistants/(?P<assistant>[^/]+)$")
+_ENTITY_LISTS = {"/threads": "threads", "/assistants": "assistants"}  # list path -> kind of its items
 _SHOWN_PROBLEMS = 100  # bad lines and skipped runs kept by name in the summary; all are counted
 
 # When a response was fetched, then where it sits in the archive: the order in which the exporter saw it.
@@ -132,6 +138,8 @@ class ReplaySummary(LoadSummary):
     runs_skipped: int = 0  # no complete walk of their steps in the archive
     runs_without_object: int = 0
     problems: list[str] = field(default_factory=list)  # the first bad lines and skipped runs, by name
+    successors: int = 0  # responses and conversations rebuilt (--source responses exports)
+    successors_left_out: int = 0  # responses or conversation walks the archive does not hold whole
 
     def note(self, problem: str) -> None:
         """Keep one problem by name (up to a bound: they are counted anyway)."""
@@ -144,10 +152,17 @@ class ReplaySummary(LoadSummary):
 
     def head(self) -> list[str]:
         """Where from, and how much."""
-        return [
+        lines = [
             f"replayed {self.responses} responses from {self.files} files of {self.archive}",
-            f"{self.runs_ok} runs, {self.steps} steps written to {self.dest} in {self.elapsed_s:.1f}s",
+            f"{self.runs_ok - self.successors} runs, {self.steps} steps written to {self.dest}"
+            f" in {self.elapsed_s:.1f}s",
         ]
+        if self.successors or self.successors_left_out:
+            lines.append(
+                f"{self.successors} responses and conversations rebuilt, {self.successors_left_out} left out"
+                " (not held whole by the archive)"
+            )
+        return lines
 
     def tail(self) -> list[str]:
         """The runs skipped and the lines not read, by name."""
@@ -176,7 +191,9 @@ def run_replay(
     shard = shard or Shard()
     store = open_archive_store(archive, s3_endpoint_url=s3_endpoint_url)
     summary = ReplaySummary(archive=store.display, dest=dest)
-    runs = iter_replayed_runs(store, shard, summary)  # the archive is read through once before dest is opened
+    entities: Entities = {}
+    # The archive is read through once before dest is opened (and ``entities`` filled).
+    runs = iter_replayed_runs(store, shard, summary, entities)
     if summary.bad_lines and not summary.responses:
         raise InputError(
             f"archive {store.display} holds no readable response ({summary.problems[0]}): "
@@ -192,6 +209,16 @@ def run_replay(
             if batch.count("steps") >= batch_steps or batch.runs_settled >= batch_runs:
                 summary.count(write_batch(destination, batch))
                 batch = Batch()
+        for kind, object_id in sorted(entities):
+            _, fetched_at, obj = entities[(kind, object_id)]
+            batch.add(kind, obj, fetched_at)
+        if batch:
+            summary.count(write_batch(destination, batch))
+        # Responses and conversations (--source responses) in the archive: rebuilt beside the runs.
+        successors = read_successors(store, part_files(store), shard)
+        batch = Batch()
+        summary.successors = successors.add_to(batch)
+        summary.successors_left_out = successors.left_out
         if batch:
             summary.count(write_batch(destination, batch))
         write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
@@ -200,15 +227,22 @@ def run_replay(
     return summary
 
 
-def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> Iterator[ReplayedRun]:
+# (kind, id) -> (order, fetched_at, object): the latest response about each thread and assistant.
+Entities = dict[tuple[str, str], tuple["Order", datetime, dict[str, Any]]]
+
+
+def iter_replayed_runs(
+    store: Store, shard: Shard, summary: ReplaySummary, entities: Entities | None = None
+) -> Iterator[ReplayedRun]:
     """Every run of ``shard`` that the archive holds whole, as the export last fetched it.
 
     The archive is indexed (pass 1) when this is called, before the first run is asked for: a caller learns what
-    the archive holds, and whether it holds anything readable, before it opens a destination.
+    the archive holds, and whether it holds anything readable, before it opens a destination. ``entities`` is
+    filled then with the shard's threads and assistants.
     """
     files = part_files(store)
     summary.files = len(files)
-    index = _Index(shard)
+    index = _Index(shard, {} if entities is None else entities)
     for number, path in enumerate(files):
         for line, item in iter_responses(store, path):
             if isinstance(item, BadLine):
@@ -225,8 +259,9 @@ def iter_replayed_runs(store: Store, shard: Shard, summary: ReplaySummary) -> It
 class _Index:
     """Pass 1: where every steps page and run object of the archive is, and how the pages chain."""
 
-    def __init__(self, shard: Shard) -> None:
+    def __init__(self, shard: Shard, entities: Entities) -> None:
         self.shard = shard
+        self.entities = entities
         self.pages: defaultdict[tuple[str, str], list[_Page]] = defaultdict(list)
         self.copies: defaultdict[str, list[_RunCopy]] = defaultdict(list)
         self.first_fetch: dict[int, datetime] = {}
@@ -237,9 +272,14 @@ class _Index:
         self.responses += 1
         if where.file not in self.first_fetch or response.fetched_at < self.first_fetch[where.file]:
             self.first_fetch[where.file] = response.fetched_at
-        if response.status != 200 or response.method != "GET":
+        if response.method != "GET":
             return
         order = (response.fetched_at, self.responses)
+        if response.path in _ENTITY_LISTS or _ASSISTANT_PATH.match(response.path):
+            self._add_entities(order, response)
+            return
+        if response.status != 200:
+            return
         if match := _STEPS_PATH.search(response.path):
             self._add_page(match["thread"], match["run"], order, where, response)
         elif match := _RUN_PATH.search(response.path):
@@ -252,6 +292,23 @@ class _Index:
                 run_id = item.get("id")
                 if isinstance(run_id, str) and self.shard.owns(run_id):
                     self.copies[run_id].append(_RunCopy(order, where, position))
+
+    def _add_entities(self, order: Order, response: ArchivedResponse) -> None:
+        """Threads and assistants as listed or fetched (a 404 for an assistant: gone), this shard's only."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        if response.status == 200 and response.path in _ENTITY_LISTS:
+            kind = _ENTITY_LISTS[response.path]
+            found = [(kind, item) for item in _data(_json(response.body)) or ()]
+        elif match := _ASSISTANT_PATH.match(response.path):
+            body = _json(response.body)
+            if response.status == 200 and isinstance(body, dict) and body.get("id") == match["assistant"]:
+                found = [("assistants", body)]
+            elif response.status == 404:
+                found = [("assistants", gone_assistant(match["assistant"]))]
+        for kind, obj in found:
+            key = (kind, obj["id"])
+            if self.shard.owns(obj["id"]) and (key not in self.entities or self.entities[key][0] < order):
+                self.entities[key] = (order, response.fetched_at, obj)
 
     def _add_page(self, thread_id: str, run_id: str, order: Order, where: _Where, response: ArchivedResponse) -> None:
         if not self.shard.owns(run_id) or response.param("before") is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -28,6 +29,7 @@ shard_option = click.option(
 
 P = ParamSpec("P")
 R = TypeVar("R")
+G = TypeVar("G")
 
 EXIT_OTHER = 1  # anything that is not an input, partial or auth failure
 
@@ -88,6 +90,29 @@ def usage_error_line(exc: click.ClickException) -> str:
     if isinstance(exc, click.UsageError) and ctx is not None:
         return f"error: {message.rstrip('.')}: see '{ctx.command_path} --help'"
     return f"error: {message}"
+
+
+def option_group(
+    name: str, group: Callable[..., G], *options: Callable[[Any], Any]
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """``options`` whose values reach the command as one typed parameter ``name=group(**values)``.
+
+    ``group`` is a dataclass whose fields are the options' parameter names; a field the command gives no option
+    for keeps its default (backfill takes no --run: its sources have none).
+    """
+    names = set(inspect.signature(group).parameters)
+
+    def decorate(command: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(command)
+        def with_group(*args: Any, **values: Any) -> R:
+            mine = {key: values.pop(key) for key in names if key in values}
+            return command(*args, **values, **{name: group(**mine)})
+
+        for option in reversed(options):
+            with_group = option(with_group)
+        return with_group
+
+    return decorate
 
 
 def print_summary(summary: Metrics, metrics_json: bool) -> None:

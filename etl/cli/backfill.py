@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from etl.backfill import Chunk, parse_chunk, run_backfill
@@ -12,17 +10,20 @@ from etl.cli._common import (
     checked_storage_version,
     duckdb_storage_option,
     handle_errors,
+    option_group,
     print_summary,
     shard_option,
 )
 from etl.cli.export import (
+    THREAD_OPTIONS,
+    ApiOptions,
+    OutputOptions,
+    SourceOptions,
+    WriteOptions,
     api_options,
     deadline_option,
     observer_for,
     output_options,
-    settings_from,
-    sources_from,
-    thread_options,
 )
 from etl.cli.progress import configure_logging
 from etl.pipeline import ExportOptions
@@ -30,36 +31,44 @@ from etl.sharding import Shard
 
 
 @click.command()
-@thread_options
-@click.option("--since", required=True, help="Start of the window (ISO-8601 date or datetime, UTC if no offset).")
-@click.option("--until", required=True, help="End of the window, exclusive.")
+@option_group(
+    "sources",
+    SourceOptions,
+    *THREAD_OPTIONS,
+    click.option("--since", required=True, help="Start of the window (ISO-8601 date or datetime, UTC if no offset)."),
+    click.option("--until", required=True, help="End of the window, exclusive."),
+)
 @click.option("--chunk", default="1d", show_default=True, help="Chunk size: 30m, 12h, 1d, 1w...")
-@click.option("--dest", default=DEFAULT_DEST, show_default=True, help="*.duckdb or a Parquet root.")
-@click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store. Default: $AWS_ENDPOINT_URL.")
-@click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished.")
-@shard_option
-@duckdb_storage_option
+@option_group(
+    "write",
+    WriteOptions,
+    click.option("--dest", default=DEFAULT_DEST, show_default=True, help="*.duckdb or a Parquet root."),
+    click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store. Default: $AWS_ENDPOINT_URL."),
+    click.option("--refresh", is_flag=True, help="Fetch again runs that an earlier export already finished."),
+    shard_option,
+    duckdb_storage_option,
+    deadline_option,
+)
 @api_options
-@deadline_option
 @output_options
 @handle_errors
-def backfill(**options: Any) -> None:
+def backfill(sources: SourceOptions, chunk: str, write: WriteOptions, api: ApiOptions, output: OutputOptions) -> None:
     """Export the runs created in [--since, --until) chunk by chunk, resumably.
 
     Each finished chunk is recorded at the destination: run the same command again after an interruption and it
     continues with the first unfinished chunk. Exit codes as for export.
     """
-    configure_logging(options["log_format"])
-    storage_version = checked_storage_version(options["duckdb_storage_version"])
-    sources = sources_from({**options, "runs": (), "runs_files": ()})
-    settings = settings_from(options)
+    configure_logging(output.log_format)
+    storage_version = checked_storage_version(write.duckdb_storage_version)
+    run_sources = sources.sources()
+    settings = api.settings()
     export_options = ExportOptions(
-        dest=options["dest"],
+        dest=write.dest,
         duckdb_storage_version=storage_version,
-        shard=Shard.parse(options["shard"]),
-        refresh=options["refresh"],
-        s3_endpoint_url=options["s3_endpoint_url"],
-        deadline=options["deadline"],
+        shard=Shard.parse(write.shard),
+        refresh=write.refresh,
+        s3_endpoint_url=write.s3_endpoint_url,
+        deadline=write.deadline,
     )
 
     def on_chunk(chunk: Chunk, position: int, total: int) -> None:
@@ -67,9 +76,9 @@ def backfill(**options: Any) -> None:
             f"chunk {position}/{total} ({position - 1} done, {total - position + 1} left): {chunk.label}", err=True
         )
 
-    with observer_for(options["progress"]) as observer:
+    with observer_for(output.progress) as observer:
         summary = run_backfill(
-            settings, sources, export_options, parse_chunk(options["chunk"]), observer=observer, on_chunk=on_chunk
+            settings, run_sources, export_options, parse_chunk(chunk), observer=observer, on_chunk=on_chunk
         )
-    print_summary(summary, options["metrics_json"])
+    print_summary(summary, output.metrics_json)
     raise SystemExit(summary.exit_code)

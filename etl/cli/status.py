@@ -49,10 +49,14 @@ def status(dest: str, shard: str, as_json: bool) -> None:
         )
         report["conversations"] = len(kinds["conversation"])
         report["conversation_items"] = sum(r.step_count for r in kinds["conversation"])
+    report |= _entities(dest)
     if as_json:
         click.echo(json.dumps(report, sort_keys=True, default=str))
         return
     click.echo(f"destination: {dest}")
+    if report["threads"] or report["assistants"]:
+        gone = f", {report['assistants_gone']} gone" if report["assistants_gone"] else ""
+        click.echo(f"threads: {report['threads']}; assistants: {report['assistants']}{gone}")
     click.echo(f"runs: {report['runs']} ({report['steps']} steps)")
     for name, count in report["runs_by_state"].items():
         click.echo(f"  {name:<10} {count}")
@@ -84,6 +88,18 @@ def status(dest: str, shard: str, as_json: bool) -> None:
         )
     else:
         click.echo("last export: none")
+
+
+def _entities(dest: str) -> dict[str, int]:
+    """How many threads and assistants the destination knows (threads: only listed ones, e.g. Foundry's)."""
+    from etl.sqlrun import open_sql_connection
+
+    with open_sql_connection(dest) as con:
+        threads, assistants, gone = con.execute(
+            "SELECT (SELECT count(*) FROM threads), (SELECT count(*) FROM assistants), "
+            "(SELECT count(*) FROM assistants WHERE gone)"
+        ).fetchall()[0]
+    return {"threads": threads, "assistants": assistants, "assistants_gone": gone}
 
 
 def _kind_of(unit_id: str) -> str:

@@ -1,9 +1,13 @@
 """The DuckDB destination: one file, one writer process, each batch one transaction with its state rows.
 
-Replacing rows is an upsert (``INSERT OR REPLACE``) plus a delete of only the child rows a re-exported step no
-longer has. The outcome is that of "delete the steps' rows, insert the new ones", but DuckDB deletes every
-removed key from the primary-key index at commit, which is slow once a table spans more than one row group,
-while an upsert rewrites the row in place (figures: README, Benchmarks, "Measurements behind the design").
+Each key is kept once by the writer, not by a primary-key index: a batch deletes every row it replaces (a
+re-written step's children all go with it) and inserts its rows, in one transaction. DuckDB keeps primary-key
+indexes (ART) in memory, growing with the file, so an export's memory grew with its destination (200k steps: 1.8x
+the peak of 20k), and capping DuckDB's memory made large files fail to write. Without them every page DuckDB
+holds can be evicted: the writer caps DuckDB at ``WRITER_MEMORY`` and an export's peak stays flat, and deletes
+cost no index maintenance. ``runsteps sql check duplicate_keys`` checks the keys. A file an older version wrote
+with primary keys is rebuilt without them when a writer first opens it (``_drop_keys``); figures: README,
+Benchmarks, Memory.
 
 Crash safety comes from DuckDB itself: a transaction reaches the write-ahead log only at commit, so a process
 killed at any point leaves a file that opens with the whole batch or none of it.
@@ -40,10 +44,13 @@ from etl.load.duckdb_state import (
 )
 from etl.load.fs import open_store, storage_full
 from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset, whole_table_dataset
-from etl.schema import ALL_TABLES, PARTITIONED_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
+from etl.schema import ALL_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
 _LOCK_ERROR = "Could not set lock on file"
+# What a writer lets DuckDB hold (buffer pool and operators); beyond it DuckDB spills to a temp file beside the
+# destination. 64 MB keeps an export's peak flat and writes as fast as no cap (bench_memory, issue 16).
+WRITER_MEMORY = "64MB"
 _STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
 _CONFIG_CLASH = "different configuration"
 # Never fetch an extension: a SQLite file named *.duckdb would otherwise make DuckDB download sqlite_scanner.
@@ -233,7 +240,7 @@ def parse_storage_version(text: str) -> str:
 
 @functools.cache
 def _writes(version: str) -> bool:
-    """True when this DuckDB knows ``version`` (asking an in-memory database costs ~10 ms: asked once)."""
+    """True when this DuckDB knows ``version`` (asked once: opening an in-memory database to ask is not free)."""
     try:
         duckdb.connect(":memory:", config={"storage_compatibility_version": version}).close()
     except duckdb.Error:
@@ -249,7 +256,7 @@ def _create_file(uri: str, path: Path, storage_version: str) -> None:
 
 
 def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open the file, in UTC and without insertion order; a file shorter than its own header says is refused."""
+    """Open the file in UTC, without insertion order, DuckDB's memory capped for a writer; refuse a truncated file."""
     con = _open(uri, path, read_only=read_only)
     try:
         check_intact(con, uri, path)
@@ -258,9 +265,10 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
         raise
     # Timestamps come back in UTC, and CAST(created_at AS DATE) is the UTC date of the Parquet layout.
     con.execute("SET TimeZone = 'UTC'")
-    # No memory_limit: the primary-key indexes must fit in memory, and a cap makes large files fail to write
-    # (README, Benchmarks: Memory). Insertion order is not needed: every table has a key.
+    # Insertion order is not needed: every table has a key.
     con.execute("SET preserve_insertion_order = false")
+    if not read_only:  # readers keep DuckDB's default: their queries may need the memory
+        con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
     return con
 
 
@@ -277,8 +285,8 @@ def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
         raise DestinationError(f"cannot open {uri}: {exc}") from None
     if size < _HEADER_BYTES + block_size * blocks:
         raise DestinationError(
-            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has "
-            f"{size} bytes (truncated?): restore it from a copy, or export into a new file"
+            f"{uri} is damaged: its header lists {blocks} blocks in use of {block_size} bytes but the file has"
+            f" {size} bytes (truncated?): restore it from a copy, or export into a new file"
         )
 
 
@@ -314,8 +322,25 @@ def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
     with _transaction(con, f"preparing {uri}"):
         for table in ALL_TABLES.values():
             con.execute(duckdb_ddl(table))
+            _drop_keys(con, table)
             _add_missing_columns(con, table)
         create_state_tables(con)
+
+
+def _drop_keys(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Rebuild a table that an older version created with a primary key, without it (see the module docstring)."""
+    keyed = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ?"
+        " AND constraint_type = 'PRIMARY KEY'",
+        [table.name],
+    ).fetchall()[0][0]
+    if not keyed:
+        return
+    con.execute(f"ALTER TABLE {table.name} RENAME TO _runsteps_keyed")
+    con.execute(duckdb_ddl(table))
+    # The old table may lack columns added since: BY NAME leaves them NULL (as _add_missing_columns would).
+    con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _runsteps_keyed")
+    con.execute("DROP TABLE _runsteps_keyed")
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -386,38 +411,40 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
 
 
 def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], views: dict[str, str]) -> None:
-    """Upsert the batch's rows, and make each re-written id's children exactly the batch's.
+    """Delete every row the batch replaces, then insert the batch's rows.
 
-    Tables replaced by the same id form a family (a step and its children, a response and its items): in every
-    table of the family whose key is more than that id, the rows of the batch's ids that the batch lacks go.
+    Tables replaced by the same id form a family (a step and its children, a response and its items): the rows of
+    each id the batch brings go from every table of its family, so a re-written id leaves no stale child row.
+    A row whose key the batch brings goes too (entity tables, and keys that do not contain the family's id).
     """
     families: dict[str, list[Table]] = {}
-    for table in PARTITIONED_TABLES.values():
-        families.setdefault(table.replaces, []).append(table)
+    for name in tables:
+        table = ALL_TABLES[name]
+        if (table.entity or table.replaces not in table.key) and tables[name].num_rows:
+            _delete_keys(con, table, views[name])
+        if not table.entity:
+            families.setdefault(table.replaces, []).append(table)
     for column, members in families.items():
-        children = [t for t in members if t.key != (column,)]
-        if not children:
-            continue
         chunks = [chunk for t in members for chunk in tables[t.name][column].chunks]
         ids = pc.drop_null(pc.unique(pa.chunked_array(chunks, pa.string())))
         if not len(ids):
             continue
         con.register("_runsteps_new_ids", pa.table({"id": ids}))
         try:
-            for table in children:
-                _delete_missing(con, table, views[table.name], f"t.{column} IN (SELECT id FROM _runsteps_new_ids)")
+            for table in members:
+                con.execute(f"DELETE FROM {table.name} WHERE {column} IN (SELECT id FROM _runsteps_new_ids)")
         finally:
             con.unregister("_runsteps_new_ids")
     for name, tbl in tables.items():
         if tbl.num_rows:
-            con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT * FROM {views[name]}")
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {views[name]}")
 
 
-def _delete_missing(con: duckdb.DuckDBPyConnection, table: Table, source: str, scope: str) -> None:
-    """Delete the rows of ``table`` within ``scope`` (a condition on alias ``t``) whose key ``source`` lacks."""
+def _delete_keys(con: duckdb.DuckDBPyConnection, table: Table, source: str, scope: str = "FALSE") -> None:
+    """Delete the rows of ``table`` whose key ``source`` holds, and those within ``scope`` (a condition on ``t``)."""
     same_key = " AND ".join(f"n.{k} = t.{k}" for k in table.key)
     con.execute(
-        f"DELETE FROM {table.name} AS t WHERE ({scope}) AND NOT EXISTS (SELECT 1 FROM {source} AS n WHERE {same_key})"
+        f"DELETE FROM {table.name} AS t WHERE ({scope}) OR EXISTS (SELECT 1 FROM {source} AS n WHERE {same_key})"
     )
 
 
@@ -431,13 +458,13 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 def _replace_whole(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:
     """Make ``table`` hold exactly ``rows`` (inside the caller's transaction); returns the rows written."""
     con.execute(duckdb_ddl(table))
+    _drop_keys(con, table)
     _add_missing_columns(con, table)
     con.register("_runsteps_whole", rows.select(table.schema.names).cast(table.schema))
     try:
-        # Upsert and delete the rest: deleting every key and inserting it again in one transaction trips the index.
-        _delete_missing(con, table, "_runsteps_whole", "TRUE")
+        con.execute(f"DELETE FROM {table.name}")
         if rows.num_rows:
-            con.execute(f"INSERT OR REPLACE INTO {table.name} BY NAME SELECT * FROM _runsteps_whole")
+            con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _runsteps_whole")
     finally:
         con.unregister("_runsteps_whole")
     written: int = rows.num_rows
@@ -454,8 +481,8 @@ def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBat
         con.execute("INSERT INTO _runsteps_stage BY NAME SELECT * FROM _runsteps_parquet")
     finally:
         con.unregister("_runsteps_parquet")
-    _delete_missing(con, table, "_runsteps_stage", scope)
-    con.execute(f"INSERT OR REPLACE INTO {table.name} BY NAME SELECT * FROM _runsteps_stage")
+    _delete_keys(con, table, "_runsteps_stage", scope)
+    con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _runsteps_stage")
     loaded: int = con.execute("SELECT count(*) FROM _runsteps_stage").fetchall()[0][0]
     con.execute("DROP TABLE _runsteps_stage")
     return loaded

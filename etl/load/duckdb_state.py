@@ -23,7 +23,8 @@ import pyarrow as pa
 from etl.errors import DestinationError
 from etl.load.base import RunRecord
 
-SCHEMA_VERSION = 1
+# 2: the data tables have no primary keys (the writer keeps each key once; see etl.load.duckdb).
+SCHEMA_VERSION = 2
 
 STATE_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS _runsteps_meta (
@@ -98,11 +99,14 @@ def check_schema_version(con: duckdb.DuckDBPyConnection, uri: str) -> None:
 
 
 def create_state_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the state tables if missing and stamp the schema version (inside the caller's transaction)."""
+    """Create the state tables if missing and stamp the schema version (inside the caller's transaction, after
+    the data tables were brought to this version)."""
     for ddl in STATE_DDL:
         con.execute(ddl)
     con.execute(
-        "INSERT INTO _runsteps_meta VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING", [str(SCHEMA_VERSION)]
+        "INSERT INTO _runsteps_meta VALUES ('schema_version', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [str(SCHEMA_VERSION)],
     )
 
 

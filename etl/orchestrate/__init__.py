@@ -1,17 +1,18 @@
-"""What the Airflow DAG ``openai_run_steps`` runs: plan -> export (one task per shard) -> load -> checks.
+"""What the Airflow DAG ``openai_run_steps`` runs: plan -> export (one task per shard) -> load -> checks, report.
 
     entrypoints   one function per task, from the DagRun's params and upstream XComs
-    tasks         the steps as plain functions (plan_export, export_shard, load_into_duckdb, run_data_checks)
+    tasks         the steps as plain functions (plan_export, export_shard, load_into_duckdb, run_data_checks,
+                  write_interval_report)
     params        the DAG's params as one typed value
     connection    API settings from an Airflow Connection laid out like the OpenAI provider's
     threads       thread ids from a list, a file or a SQL query
 
-Only ``connection_settings`` and the fail-without-retry path import Airflow, so everything else runs and
+Only ``connection_settings`` and the fail-without-retry and skip paths import Airflow, so everything else runs and
 is tested without it.
 """
 
 from etl.orchestrate.connection import connection_settings, settings_from_connection
-from etl.orchestrate.entrypoints import checks_step, export_step, load_step, plan_step
+from etl.orchestrate.entrypoints import checks_step, export_step, load_step, plan_step, report_step
 from etl.orchestrate.params import DagParams
 from etl.orchestrate.tasks import (
     Window,
@@ -20,6 +21,7 @@ from etl.orchestrate.tasks import (
     plan_export,
     run_data_checks,
     split_runs,
+    write_interval_report,
 )
 from etl.orchestrate.threads import ThreadSource, query_thread_ids, resolve_thread_ids
 
@@ -36,8 +38,10 @@ __all__ = [
     "plan_export",
     "plan_step",
     "query_thread_ids",
+    "report_step",
     "resolve_thread_ids",
     "run_data_checks",
     "settings_from_connection",
     "split_runs",
+    "write_interval_report",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from etl.orchestrate.params import DagParams
 from etl.orchestrate.tasks import (
@@ -17,6 +17,7 @@ from etl.orchestrate.tasks import (
     plan_export,
     plan_responses,
     run_data_checks,
+    write_interval_report,
 )
 
 log = logging.getLogger(__name__)
@@ -71,3 +72,20 @@ def checks_step(params: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     with fail_fast():
         run = DagParams.from_mapping(params)
     return run_data_checks(run.check_dests)
+
+
+def report_step(params: Mapping[str, Any], start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    """The ``report`` task: ``<dest>/_reports/<interval date>.html`` when the ``report`` param is on, else skipped."""
+    with fail_fast():
+        run = DagParams.from_mapping(params)
+        window = Window.of_interval(start, end)
+    if not run.report:
+        _skip("the report param is off: no report written")
+    return write_interval_report(run.dest, window, run.report_days)
+
+
+def _skip(reason: str) -> NoReturn:
+    log.info("%s", reason)
+    from airflow.sdk.exceptions import AirflowSkipException  # only ever called inside an Airflow task
+
+    raise AirflowSkipException(reason)

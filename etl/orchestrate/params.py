@@ -28,6 +28,8 @@ class DagParams:
     shards: int = 4
     concurrency: int = Settings.concurrency
     include_file_search_content: bool = False
+    report: bool = False
+    report_days: int = 30
     source: str = "assistants"  # or "responses": the ids below instead of threads
     responses: ResponseSources = field(default_factory=ResponseSources)
     all_threads: bool = False  # every thread the API lists (foundry): discovered, and written as threads rows
@@ -65,6 +67,8 @@ class DagParams:
             shards=int(params.get("shards") or cls.shards),
             concurrency=int(params.get("concurrency") or cls.concurrency),
             include_file_search_content=bool(params.get("include_file_search_content")),
+            report=bool(params.get("report")),
+            report_days=int(params.get("report_days") or cls.report_days),
             threads=ThreadSource(
                 ids=tuple(params.get("thread_ids") or ()),
                 file=_optional(params.get("threads_file")),

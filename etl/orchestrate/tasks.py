@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # The load picks the partitions whose files changed since the plan, minus this much: worker and object
 # store clocks may disagree, and loading a partition once too often costs only time.
 CLOCK_MARGIN = timedelta(minutes=15)
+REPORTS_DIR = "_reports"  # under the Parquet root, beside the tables (no reader's dataset looks in "_" folders)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,32 @@ def run_data_checks(dests: Sequence[str]) -> dict[str, dict[str, int]]:
         if broken:
             raise DataCheckError(f"{len(broken)} data checks failed: {', '.join(broken)}")
     return outcome
+
+
+def write_interval_report(dest: str, window: Window, days: int) -> dict[str, Any]:
+    """Write the report of the ``days`` days up to the interval's end to ``<dest>/_reports/<interval date>.html``.
+
+    Returns where it went and its size. The page is the one ``runsteps report`` writes, over the Parquet root.
+    """
+    from etl.load.fs import open_store
+    from etl.report import Scope, render_report
+
+    with fail_fast():
+        if days < 1:
+            raise InputError(f"report_days is {days}: give 1 or more")
+        until = datetime.fromtimestamp(window.until, UTC)
+        scope = Scope(since=until - timedelta(days=days), until=until)
+        page = render_report(dest, scope).encode("utf-8")
+        name = f"{REPORTS_DIR}/{datetime.fromtimestamp(window.since, UTC).date().isoformat()}.html"
+        store = open_store(dest)
+        store.write_atomic(name, page)
+    log.info("report of %s (the %d days up to %s) written to %s", dest, days, until.isoformat(), store.path(name))
+    return {
+        "report": store.path(name),
+        "bytes": len(page),
+        "since": scope.params()["since"],
+        "until": until.isoformat(),
+    }
 
 
 @contextmanager

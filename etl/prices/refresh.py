@@ -53,10 +53,13 @@ def load_price_book(prices_file: str | None, model_map_file: str | None) -> Pric
 
 
 def write_model_prices(dest: Destination, book: PriceBook) -> PricesReport:
-    """Replace ``model_prices`` with the prices of every model the runs use (plus what the files name)."""
-    runs = dest.read_table("runs", ["model", "created_at"])
+    """Replace ``model_prices`` with the prices of every model the runs and responses use (plus what the files
+    name)."""
     stored = dest.read_table(MODEL_PRICES.name, MODEL_PRICES.schema.names)
     book = book.over(stored)
+    # Both eras are priced from the same table: the models of the runs and of the responses.
+    used = pa.schema([("model", pa.string()), ("created_at", pa.timestamp("us", tz="UTC"))])
+    runs = pa.concat_tables(dest.read_table(name, used.names).cast(used) for name in ("runs", "responses"))
     models: list[str | None] = pc.unique(runs["model"]).to_pylist()
     table = book.table(m for m in models if m is not None)
     dest.replace_table(MODEL_PRICES, table)

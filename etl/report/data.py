@@ -8,7 +8,7 @@ JSON-ready (dates and times as ISO-8601 text, decimals as floats).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -67,6 +67,8 @@ class PanelData:
     rows: list[Row] = field(default_factory=list)
     total_rows: int = 0
     missing: str | None = None  # why there is no result: the query is not in this version
+    unmeasured: bool = False  # rows, but the measure the chart draws is NULL in all of them (nothing priced)
+    hidden: bool = False  # the panel's only_if does not hold: nothing of it is shown
     unscoped: tuple[str, ...] = ()  # scope parameters the query does not take (its result ignores them)
 
     @property
@@ -107,37 +109,45 @@ class ReportData:
 def collect(
     con: duckdb.DuckDBPyConnection, scope: Scope, panels: Sequence[Panel] = PANELS
 ) -> tuple[Row, list[PanelData]]:
-    """The headline figures and every panel's query result over one connection."""
-    overview = run_panel_query(con, OVERVIEW_QUERY, {}, scope)
-    return (json_rows(overview) or [{}])[0], [panel_data(con, panel, scope) for panel in panels]
+    """The headline figures and every panel's query result over one connection (each query run once)."""
+    results: dict[tuple[str, tuple[tuple[str, object], ...]], pa.Table] = {}
+
+    def run(name: str, params: dict[str, object]) -> pa.Table:
+        key = (name, tuple(sorted(params.items())))
+        if key not in results:
+            results[key] = sqlrun.run_sql(con, sqlfiles.sql_file("queries", name).body, params)
+        return results[key]
+
+    overview = run(OVERVIEW_QUERY, bind(OVERVIEW_QUERY, scope))
+    return (json_rows(overview) or [{}])[0], [panel_data(panel, scope, run) for panel in panels]
 
 
-def panel_data(con: duckdb.DuckDBPyConnection, panel: Panel, scope: Scope) -> PanelData:
-    """Run one panel's query in the scope; a query this version lacks gives the panel's ``missing`` sentence."""
+def bind(name: str, scope: Scope, extra: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The parameters of query ``name``: the scope's that it declares, then ``extra``, then its defaults."""
+    query = sqlfiles.sql_file("queries", name)
+    given = {k: v for k, v in scope.params().items() if k in query.params}
+    return query.bind({**given, **(extra or {})})
+
+
+def panel_data(panel: Panel, scope: Scope, run: Callable[[str, dict[str, object]], pa.Table]) -> PanelData:
+    """One panel's query result in the scope; a query this version lacks gives the panel's ``missing`` sentence."""
     if panel.query not in sqlfiles.sql_files("queries") or (
         panel.needs is not None and panel.needs not in sqlfiles.sql_files("views")
     ):
         return PanelData(panel, missing=panel.missing.format(query=panel.query))
-    query = sqlfiles.sql_file("queries", panel.query)
-    wanted = scope.params()
-    params = query.bind({**{k: v for k, v in wanted.items() if k in query.params}, **panel.params})
-    table = sqlrun.run_sql(con, query.body, params)
-    unscoped = tuple(name for name in wanted if name not in query.params)
+    declared = sqlfiles.sql_file("queries", panel.query).params
+    params = bind(panel.query, scope, panel.params)
+    table = run(panel.query, params)
     return PanelData(
         panel,
-        params={k: v for k, v in params.items() if v != query.params.get(k)},
+        params={k: v for k, v in params.items() if v != declared.get(k)},
         columns=table.column_names,
         rows=json_rows(table.slice(0, panel.max_rows)),
         total_rows=table.num_rows,
-        unscoped=unscoped,
+        unscoped=tuple(name for name in scope.params() if name not in declared),
+        unmeasured=panel.measure is not None and 0 < table.num_rows == table.column(panel.measure).null_count,
+        hidden=panel.only_if is not None and panel.only_if[1] not in table.column(panel.only_if[0]).to_pylist(),
     )
-
-
-def run_panel_query(con: duckdb.DuckDBPyConnection, name: str, extra: Mapping[str, str], scope: Scope) -> pa.Table:
-    """Run the query ``name`` with the scope's parameters it declares and ``extra``."""
-    query = sqlfiles.sql_file("queries", name)
-    given = {k: v for k, v in scope.params().items() if k in query.params}
-    return sqlrun.run_sql(con, query.body, query.bind({**given, **extra}))
 
 
 def run_all_checks(con: duckdb.DuckDBPyConnection, sample_size: int = 5) -> list[CheckRow]:

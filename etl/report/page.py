@@ -16,6 +16,7 @@ from typing import Any
 
 from etl import sqlfiles
 from etl.report.data import CheckRow, PanelData, ReportData
+from etl.report.panels import UNPRICED
 
 # Inline scripts and styles only; Vega compiles its expressions with Function, hence 'unsafe-eval'.
 CSP = (
@@ -80,7 +81,7 @@ def _headline(report: ReportData) -> str:
     days = (date.fromisoformat(_day(last)) - date.fromisoformat(_day(first))).days + 1 if first and last else 0
     cost = o.get("cost_usd")
     cards = [
-        ("period", f"{days:,} days" if days else "no steps", f"{_day(first)} to {_day(last)}" if days else ""),
+        ("period", f"{days:,} days" if days else "no steps", _span(_day(first), _day(last)) if days else ""),
         (
             "runs",
             _count(o.get("runs")),
@@ -128,7 +129,7 @@ def _empty_notice(report: ReportData) -> str:
 
 
 def _nav(report: ReportData) -> str:
-    names = [*dict.fromkeys(p.panel.section for p in report.panels), "Data quality"]
+    names = [*dict.fromkeys(p.panel.section for p in report.panels if not p.hidden), "Data quality"]
     links = "".join(f'<a href="#{_anchor(name)}">{escape(name)}</a>' for name in names)
     return f"<nav>{links}</nav>"
 
@@ -136,7 +137,8 @@ def _nav(report: ReportData) -> str:
 def _sections(panels: Iterable[PanelData]) -> list[str]:
     by_section: dict[str, list[PanelData]] = {}
     for item in panels:
-        by_section.setdefault(item.panel.section, []).append(item)
+        if not item.hidden:
+            by_section.setdefault(item.panel.section, []).append(item)
     return [
         f'<section class="group" id="{_anchor(name)}"><h2>{escape(name)}</h2>'
         f'<div class="grid">{"".join(_panel(p) for p in items)}</div></section>'
@@ -157,13 +159,20 @@ def _panel(item: PanelData) -> str:
     if not item.rows:
         content = '<p class="no-rows">No rows for this scope.</p>'
         state = "empty"
+    elif item.unmeasured:
+        content = f'<p class="missing-note">{escape(UNPRICED)}</p>'
+        state = "unmeasured"
     else:
         chart = f'<div class="chart" id="chart-{panel.id}"></div>' if panel.spec is not None else ""
         table = f'<div class="table" id="table-{panel.id}"></div>' if panel.table else ""
         content = chart + table
         state = "chart" if panel.spec is not None else "table"
     shown = len(item.rows)
-    count = f"{shown:,} rows" if shown == item.total_rows else f"first {shown:,} of {item.total_rows:,} rows"
+    count = (
+        f"{shown:,} row{'' if shown == 1 else 's'}"
+        if shown == item.total_rows
+        else f"first {shown:,} of {item.total_rows:,} rows"
+    )
     notes = []
     if item.unscoped:
         notes.append(f"this query takes no {', '.join(item.unscoped)}: it covers the whole destination")
@@ -260,14 +269,14 @@ def _page_data(report: ReportData) -> dict[str, Any]:
                 "id": p.panel.id,
                 "query": p.panel.query,
                 "params": p.params,
-                "spec": p.panel.spec,
+                "spec": None if p.unmeasured else p.panel.spec,
                 "table": list(p.panel.table),
                 "columns": p.columns,
                 "rows": p.rows,
                 "total_rows": p.total_rows,
             }
             for p in report.panels
-            if not p.missing
+            if not p.missing and not p.hidden
         ],
     }
 
@@ -293,6 +302,11 @@ def _when(moment: datetime | None) -> str | None:
 
 def _day(iso: object) -> str:
     return str(iso)[:10]
+
+
+def _span(first: str, last: str) -> str:
+    """2026-01-01 – 01-30 (the year once when both days share it)."""
+    return f"{first} – {last[5:] if last[:4] == first[:4] else last}"
 
 
 def _count(value: object) -> str:

@@ -38,6 +38,7 @@ _ASSISTANT_LABEL = {"calculate": "datum.assistant_name || datum.assistant_id || 
 _KIND = {"calculate": "datum.tool_type || datum.step_type", "as": "kind"}
 _COST_VIEW = "run_costs"
 _NOT_PRICED = "Not priced: this version has no cost views or queries yet."
+UNPRICED = "Not priced: no run here has a price for its model (runsteps prices lists what is missing)."
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Panel:
     max_rows: int = 2000  # a longer result is cut (the page says so); top-N queries stay far below
     missing: str = "This version has no query {query}."
     needs: str | None = None  # a view of sql/views the query relies on (the cost views, say)
+    measure: str | None = None  # the column drawn; all NULL (no run priced) shows ``unmeasured`` instead of a chart
+    only_if: tuple[str, str] | None = None  # (column, value): left out unless some row holds it (a second era)
     wide: bool = False
 
 
@@ -74,12 +77,17 @@ def _top(by: str, label: str, title: str, color: Spec | None = None) -> Spec:
     )
 
 
+def _whole(value: str) -> Spec:
+    """Axis ticks of whole numbers, except for amounts of money."""
+    return {} if value.endswith("_usd") else {"tickMinStep": 1}
+
+
 def _per_day(value: str, title: str, color: Spec) -> Spec:
     """Bars per UTC day stacked by ``color``, a gap between days."""
     return {
         **_bars(
             x=_DAY,
-            y={"field": value, "type": "quantitative", "title": title, "stack": "zero"},
+            y={"field": value, "type": "quantitative", "title": title, "stack": "zero", "axis": _whole(value)},
             color=color,
         ),
         "mark": {"type": "bar", "tooltip": True, "width": {"band": 0.82}},
@@ -103,7 +111,80 @@ PANELS: tuple[Panel, ...] = (
         {"transform": [_ASSISTANT_LABEL], **_per_day("cost_usd", "USD", _ASSISTANT_COLOR)},
         missing=_NOT_PRICED,
         needs=_COST_VIEW,
+        measure="cost_usd",
         wide=True,
+    ),
+    Panel(
+        "cost_by_model",
+        "Tokens and cost",
+        "Cost by model (USD)",
+        "cost_by_model",
+        {
+            "transform": [{"fold": ["input_usd", "cached_input_usd", "output_usd"], "as": ["part", "usd"]}],
+            **_top(
+                "usd",
+                "model",
+                "USD",
+                {
+                    "field": "part",
+                    "type": "nominal",
+                    "title": "tokens",
+                    "scale": {
+                        "domain": ["input_usd", "cached_input_usd", "output_usd"],
+                        "range": ["#4e79a7", "#a0cbe8", "#f28e2b"],
+                    },
+                    # input_usd -> input, cached_input_usd -> cached input
+                    "legend": {"orient": "bottom", "labelExpr": "replace(replace(datum.label, '_usd', ''), '_', ' ')"},
+                },
+            ),
+        },
+        missing=_NOT_PRICED,
+        needs=_COST_VIEW,
+        measure="cost_usd",
+    ),
+    Panel(
+        "cost_by_assistant",
+        "Tokens and cost",
+        "Assistants by cost (USD), one segment a day",
+        "cost_by_assistant_day",
+        {
+            "transform": [_ASSISTANT_LABEL],
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "y": {"field": "assistant", "type": "nominal", "title": None, "axis": {"labelLimit": 260}},
+                "x": {"field": "cost_usd", "type": "quantitative", "title": "USD", "stack": "zero"},
+                "color": {**_ASSISTANT_COLOR, "legend": None},  # the colours of the per-day charts
+            },
+            "height": 160,
+        },
+        missing=_NOT_PRICED,
+        needs=_COST_VIEW,
+        measure="cost_usd",
+    ),
+    Panel(
+        "era_units_per_day",
+        "Assistants and Responses",
+        "Runs and responses per day",
+        "era_by_day",
+        _per_day("units", "runs / responses", {"field": "era", "type": "nominal", "legend": {"orient": "bottom"}}),
+        only_if=("era", "responses"),
+    ),
+    Panel(
+        "era_tool_mix",
+        "Assistants and Responses",
+        "Tool calls in each era",
+        "era_tool_mix",
+        {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "y": {"field": "tool", "type": "nominal", "title": None, "axis": {"labelLimit": 260}},
+                "yOffset": {"field": "era"},
+                "x": {"field": "calls", "type": "quantitative", "title": "tool calls"},
+                "color": {"field": "era", "type": "nominal", "legend": {"orient": "bottom"}},
+            },
+            "height": {"step": 14},  # rows are era x tool: two bars to a tool
+        },
+        only_if=("era", "responses"),
     ),
     Panel(
         "steps_by_type_status",
@@ -114,6 +195,7 @@ PANELS: tuple[Panel, ...] = (
             y={"field": "type", "type": "nominal", "title": None},
             x={"field": "steps", "type": "quantitative", "title": "steps"},
             color={"field": "status", "type": "nominal", "scale": _STATUS_SCALE, "legend": {"orient": "bottom"}},
+            height={"step": 14},  # rows are type x status: a few types, each a bar of its statuses
         ),
     ),
     Panel(
@@ -224,6 +306,28 @@ PANELS: tuple[Panel, ...] = (
         params={"by": "steps", "limit": "15"},
     ),
     Panel(
+        "top_runs_by_cost",
+        "Top runs, threads and assistants",
+        "Runs that cost most (USD)",
+        "top_runs",
+        _top("cost_usd", "run_id", "USD"),
+        params={"by": "cost", "limit": "15"},
+        missing=_NOT_PRICED,
+        needs=_COST_VIEW,
+        measure="cost_usd",
+    ),
+    Panel(
+        "top_threads_by_cost",
+        "Top runs, threads and assistants",
+        "Threads that cost most (USD)",
+        "top_threads_by_cost",
+        _top("cost_usd", "thread_id", "USD"),
+        params={"limit": "15"},
+        missing=_NOT_PRICED,
+        needs=_COST_VIEW,
+        measure="cost_usd",
+    ),
+    Panel(
         "top_assistants_by_steps",
         "Top runs, threads and assistants",
         "Assistants by steps",
@@ -236,26 +340,6 @@ PANELS: tuple[Panel, ...] = (
         "Assistants by tokens",
         "tokens_by_assistant",
         {"transform": [_ASSISTANT_LABEL], **_top("total_tokens", "assistant", "tokens")},
-    ),
-    Panel(
-        "top_runs_by_cost",
-        "Top runs, threads and assistants",
-        "Runs that cost most (USD)",
-        "top_runs",
-        _top("cost_usd", "run_id", "USD"),
-        params={"by": "cost", "limit": "15"},
-        missing=_NOT_PRICED,
-        needs=_COST_VIEW,
-    ),
-    Panel(
-        "top_threads_by_cost",
-        "Top runs, threads and assistants",
-        "Threads that cost most (USD)",
-        "top_threads_by_cost",
-        _top("cost_usd", "thread_id", "USD"),
-        params={"limit": "15"},
-        missing=_NOT_PRICED,
-        needs=_COST_VIEW,
     ),
     Panel(
         "file_search_top_files",
