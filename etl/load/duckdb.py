@@ -41,6 +41,7 @@ from etl.load.duckdb_state import (
     schema_version,
     upsert_run_records,
 )
+from etl.load.fs import open_store, storage_full
 from etl.schema import ALL_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
@@ -199,7 +200,6 @@ def load_parquet_into_duckdb(
     DuckDB file is kept). Returns the rows loaded per table, and the run records copied as ``_runsteps_runs``.
     """
     # Imported here: an export into DuckDB needs none of the Parquet side.
-    from etl.load.fs import open_store
     from etl.load.parquet import ParquetDestination, parquet_dataset, whole_table_dataset
 
     days = None if partitions is None else sorted(set(partitions))
@@ -371,6 +371,9 @@ def _transaction(con: duckdb.DuckDBPyConnection, doing: str) -> Iterator[None]:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
             con.rollback()
         if isinstance(exc, duckdb.Error):
+            full = storage_full(f"{doing} failed, this batch was not written", exc)
+            if full is not None:
+                raise full from None
             raise DestinationError(f"{doing} failed, nothing was written: {exc}") from exc
         raise
 
