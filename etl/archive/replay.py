@@ -36,6 +36,7 @@ import orjson
 
 from etl.archive.format import ArchivedResponse
 from etl.archive.reader import BadLine, iter_responses, open_archive_store, part_files
+from etl.archive.successors import read_successors
 from etl.errors import InputError
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import RunRecord
@@ -137,6 +138,8 @@ class ReplaySummary(LoadSummary):
     runs_skipped: int = 0  # no complete walk of their steps in the archive
     runs_without_object: int = 0
     problems: list[str] = field(default_factory=list)  # the first bad lines and skipped runs, by name
+    successors: int = 0  # responses and conversations rebuilt (--source responses exports)
+    successors_left_out: int = 0  # responses or conversation walks the archive does not hold whole
 
     def note(self, problem: str) -> None:
         """Keep one problem by name (up to a bound: they are counted anyway)."""
@@ -149,10 +152,17 @@ class ReplaySummary(LoadSummary):
 
     def head(self) -> list[str]:
         """Where from, and how much."""
-        return [
+        lines = [
             f"replayed {self.responses} responses from {self.files} files of {self.archive}",
-            f"{self.runs_ok} runs, {self.steps} steps written to {self.dest} in {self.elapsed_s:.1f}s",
+            f"{self.runs_ok - self.successors} runs, {self.steps} steps written to {self.dest}"
+            f" in {self.elapsed_s:.1f}s",
         ]
+        if self.successors or self.successors_left_out:
+            lines.append(
+                f"{self.successors} responses and conversations rebuilt, {self.successors_left_out} left out"
+                " (not held whole by the archive)"
+            )
+        return lines
 
     def tail(self) -> list[str]:
         """The runs skipped and the lines not read, by name."""
@@ -202,6 +212,13 @@ def run_replay(
         for kind, object_id in sorted(entities):
             _, fetched_at, obj = entities[(kind, object_id)]
             batch.add(kind, obj, fetched_at)
+        if batch:
+            summary.count(write_batch(destination, batch))
+        # Responses and conversations (--source responses) in the archive: rebuilt beside the runs.
+        successors = read_successors(store, part_files(store), shard)
+        batch = Batch()
+        summary.successors = successors.add_to(batch)
+        summary.successors_left_out = successors.left_out
         if batch:
             summary.count(write_batch(destination, batch))
         write_model_prices(destination, PriceBook())  # the runs' models priced, as an export does
