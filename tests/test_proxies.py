@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-import threading
+import ssl
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from expected import actual_tables
 from forward_proxy import serve_proxy
+from loopback import pipe, serve_streams
 from test_parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.cli import cli
@@ -115,40 +115,15 @@ def _private_ca(folder: Path) -> tuple[Path, Path, Path]:
 @contextmanager
 def tls_front(target_port: int, cert: Path, key: Path) -> Iterator[int]:
     """HTTPS on a free loopback port, passed through to plain HTTP on ``target_port``."""
-    import ssl
-
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    loop = asyncio.new_event_loop()
-    holder: dict[str, Any] = {}
-    started = threading.Event()
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with suppress(Exception):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        with suppress(Exception):
-            writer.close()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        holder["server"] = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, ssl=context))
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait(5)
-    try:
-        yield holder["server"].sockets[0].getsockname()[1]
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
+    with serve_streams(handle, context) as port:
+        yield port
 
 
 def test_https_through_the_proxy_needs_the_ca_bundle(
