@@ -25,6 +25,9 @@ from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from etl.config import Settings
 from etl.errors import AuthError, DestinationError, EtlError, InputError
 from etl.extract import (
@@ -47,9 +50,9 @@ from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
 from etl.prices import PriceBook, write_model_prices
+from etl.schema import ASSISTANTS
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
-from etl.transform.entities import gone_assistant
 from etl.values import iso
 
 log = logging.getLogger(__name__)
@@ -272,7 +275,7 @@ async def _export(
             if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
                 await entities.drain(entities.listed_thread_ids(client, (), summary))
             listed = sources.all_threads or sources.list_threads
-            await _write(dest, await entities.last_batch(client, listed=listed), summary, observer)
+            await _write(dest, await entities.last_batch(client, dest, listed=listed), summary, observer)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
     # Every model the destination's runs use, priced at their dates (the cost views read it).
     write_model_prices(dest, options.prices)
@@ -427,7 +430,7 @@ async def _fetch_and_write(
     entities: _Entities,
     deadline_at: float | None = None,
 ) -> bool:
-    """Fetch every run and write them in batches; a batch is written while the next one is fetched.
+    """Fetch every run and write them in batches; a batch is written (in a thread) while the next one is fetched.
 
     Returns False when the event loop's clock passed ``deadline_at`` first: the runs in flight are dropped (no
     record, so the next export fetches them), and every run already fetched is still written.
@@ -439,32 +442,58 @@ async def _fetch_and_write(
                 observer.discovered(1)
                 yield ref
 
-    batch = Batch()
-    finished = True
-    async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
-        while True:
-            try:
-                async with asyncio.timeout_at(deadline_at):
-                    fetched = await anext(fetched_runs)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                if deadline_at is None or asyncio.get_running_loop().time() < deadline_at:
-                    raise
-                finished = False
-                break
-            observer.run_done(fetched)
-            summary.server_anomalies.extend(fetched.anomalies)
-            _add(batch, fetched)
-            entities.referenced(fetched)
-            if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
-                entities.add_threads(batch)
-                await _write(dest, batch, summary, observer)
-                batch = Batch()
-    if batch:
-        entities.add_threads(batch)
-        await _write(dest, batch, summary, observer)
-    return finished
+    # The transform's imports (~0.5 s with the pandas that pyarrow loads) run in a thread while the first
+    # responses are awaited, not before the first request nor when the first batch is due (issue 16).
+    warm = asyncio.ensure_future(asyncio.to_thread(_load_transform))
+    # At most one batch is being written while the next one fills: fetching waits only when that one is full too.
+    writing: asyncio.Future[None] | None = None
+    try:
+        batch = Batch()
+        finished = True
+        async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline_at):
+                        fetched = await anext(fetched_runs)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    if deadline_at is None or asyncio.get_running_loop().time() < deadline_at:
+                        raise
+                    finished = False
+                    break
+                observer.run_done(fetched)
+                summary.server_anomalies.extend(fetched.anomalies)
+                _add(batch, fetched)
+                entities.referenced(fetched)
+                if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
+                    entities.add_threads(batch)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(_write(dest, batch, summary, observer))
+                    batch = Batch()
+        if writing is not None:
+            await writing
+        if batch:
+            entities.add_threads(batch)
+            await _write(dest, batch, summary, observer)
+        return finished
+    finally:
+        if writing is not None:
+            # Leaving on an error: the batch being written lands whole or not at all first, and this error goes on.
+            await asyncio.wait([writing])
+            if not writing.cancelled():
+                writing.exception()  # seen: not reported again as "never retrieved"
+        await warm
+
+
+def _load_transform() -> None:
+    """Import the transform, and what pyarrow imports on its first conversion of Python objects."""
+    import pyarrow as pa
+
+    import etl.transform  # noqa: F401
+
+    pa.array([None], pa.string())
 
 
 def _add(batch: Batch, fetched: FetchedRun) -> None:
@@ -526,8 +555,11 @@ class _Entities:
         if isinstance(assistant_id, str) and assistant_id and self.shard.owns(assistant_id):
             self._assistants[assistant_id] = None
 
-    async def last_batch(self, client: ApiClient, *, listed: bool) -> Batch:
-        """The threads still unwritten and the assistants: listed (``listed``), then each one named but not listed."""
+    async def last_batch(self, client: ApiClient, dest: Destination, *, listed: bool) -> Batch:
+        """The threads still unwritten and the assistants: listed (``listed``), then each one named but not listed.
+
+        An assistant the API no longer has keeps what ``dest`` knew of it, marked gone.
+        """
         batch = Batch()
         self.add_threads(batch)
         found = [a for a in await list_assistants(client) if self.shard.owns(a.obj["id"])] if listed else []
@@ -535,9 +567,21 @@ class _Entities:
         fetched = await fetch_assistants(client, [a for a in self._assistants if a not in have])
         for assistant in [*found, *fetched.found]:
             batch.add("assistants", assistant.obj, assistant.fetched_at)
+        known = _known_assistants(dest, [assistant_id for assistant_id, _ in fetched.gone])
         for assistant_id, fetched_at in fetched.gone:
-            batch.add("assistants", gone_assistant(assistant_id), fetched_at)
+            from etl.transform.entities import gone_assistant  # the transform loads lazily (see etl.load.batch)
+
+            batch.add("assistants", gone_assistant(assistant_id, known.get(assistant_id)), fetched_at)
         return batch
+
+
+def _known_assistants(dest: Destination, assistant_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The ``assistants`` rows ``dest`` holds for these ids, as an earlier export wrote them."""
+    if not assistant_ids:
+        return {}
+    rows = dest.read_table("assistants", ASSISTANTS.schema.names)
+    wanted = rows.filter(pc.is_in(rows["assistant_id"], value_set=pa.array(assistant_ids, pa.string())))
+    return {row["assistant_id"]: row for row in wanted.to_pylist()}
 
 
 def _new_watermarks(discovered: Mapping[str, _ListedThread]) -> dict[str, int]:

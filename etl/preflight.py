@@ -119,15 +119,17 @@ def check_destination(uri: str, *, read_only: bool = False, what: str = "--dest"
     from etl.load import is_duckdb_uri
 
     if not uri.strip():
-        raise InputError(f"{what} is empty: give a *.duckdb file or a Parquet root (a directory or s3://bucket/prefix)")
+        raise DestinationError(
+            f"{what} is empty: give a *.duckdb file or a Parquet root (a directory or s3://bucket/prefix)"
+        )
     if "\0" in uri or uri != uri.strip():
-        raise InputError(f"{what} {shown(uri)} contains a NUL byte or surrounding whitespace")
+        raise DestinationError(f"{what} {shown(uri)} contains a NUL byte or surrounding whitespace")
     scheme, sep, _ = uri.partition("://")
     if sep and scheme.lower() != "file":
         if is_duckdb_uri(uri):
-            raise InputError(f"{what} {shown(uri)}: a DuckDB destination is a local file path")
+            raise DestinationError(f"{what} {shown(uri)}: a DuckDB destination is a local file path")
         if scheme.lower() not in DEST_SCHEMES:
-            raise InputError(
+            raise DestinationError(
                 f"{what} {shown(uri)} has an unknown scheme {scheme!r}: use a local path or s3://bucket/prefix"
             )
         return
@@ -147,19 +149,21 @@ def _check_duckdb_path(path: Path, uri: str, *, read_only: bool, what: str) -> N
         _check_parent(path, uri, what)
         return
     except OSError as exc:
-        raise InputError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+        raise DestinationError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{what} {shown(uri)} is a directory: a DuckDB destination is a file")
+        raise DestinationError(f"{what} {shown(uri)} is a directory: a DuckDB destination is a file")
     if not stat.S_ISREG(mode):
-        raise InputError(f"{what} {shown(uri)} is not a regular file (a device or a pipe): give a *.duckdb file path")
+        raise DestinationError(
+            f"{what} {shown(uri)} is not a regular file (a device or a pipe): give a *.duckdb file path"
+        )
     try:
         with open(path, "rb") as file:
             head = file.read(12)
     except OSError as exc:
-        raise InputError(f"{what} {shown(uri)} cannot be read: {exc.strerror}") from None
+        raise DestinationError(f"{what} {shown(uri)} cannot be read: {exc.strerror}") from None
     if head[8:12] != _DUCKDB_MAGIC:
         kind = "empty" if not head else "another kind of file"
-        raise InputError(
+        raise DestinationError(
             f"{what} {shown(uri)} exists but is not a DuckDB file ({kind}): give a new path, or move that file away"
         )
 
@@ -172,13 +176,15 @@ def _check_root_path(path: Path, uri: str, *, read_only: bool, what: str) -> Non
             _check_parent(path, uri, what)
         return  # readers say "does not exist" themselves
     except OSError as exc:
-        raise InputError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+        raise DestinationError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
     if stat.S_ISREG(mode):
-        raise InputError(f"{what} {shown(uri)} is a file: a Parquet root is a directory (a *.duckdb name for DuckDB)")
+        raise DestinationError(
+            f"{what} {shown(uri)} is a file: a Parquet root is a directory (a *.duckdb name for DuckDB)"
+        )
     if not stat.S_ISDIR(mode):
-        raise InputError(f"{what} {shown(uri)} is not a directory (a device or a pipe): give a directory")
+        raise DestinationError(f"{what} {shown(uri)} is not a directory (a device or a pipe): give a directory")
     if not read_only and not os.access(path, os.W_OK | os.X_OK):
-        raise InputError(f"{what} {shown(uri)} is not writable: choose a directory you can write to")
+        raise DestinationError(f"{what} {shown(uri)} is not writable: choose a directory you can write to")
 
 
 def _check_parent(path: Path, uri: str, what: str) -> None:
@@ -187,9 +193,9 @@ def _check_parent(path: Path, uri: str, what: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise InputError(f"{what} {shown(uri)} cannot be created: {parent} is not a directory")
+        raise DestinationError(f"{what} {shown(uri)} cannot be created: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{what} {shown(uri)} cannot be created: {parent} is not writable")
+        raise DestinationError(f"{what} {shown(uri)} cannot be created: {parent} is not writable")
 
 
 def check_window(since: int, until: int, chunk_seconds: int) -> int:

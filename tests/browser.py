@@ -64,11 +64,11 @@ class Browser:
             stderr=subprocess.DEVNULL,
         )
         port = self._port(profile / "DevToolsActivePort")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
             pages = [t for t in json.load(answer) if t["type"] == "page"]
         self.stack = contextlib.ExitStack()
         self.ws: ClientConnection = self.stack.enter_context(
-            connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+            connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
         )
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
@@ -83,7 +83,7 @@ class Browser:
         )
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
 
-    def _port(self, active: Path, timeout: float = 30.0) -> int:
+    def _port(self, active: Path, timeout: float = 90.0) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if active.exists() and active.read_text().strip():

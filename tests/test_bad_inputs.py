@@ -446,3 +446,20 @@ def copy_good(good: Good, tmp: Path) -> Good:
 
 
 Check = Callable[[Result], None]
+
+
+def test_a_corrupt_part_file_stops_a_parquet_batch_before_any_file_is_replaced(good: Good, tmp_path: Path) -> None:
+    root = copy_good(good, tmp_path).parquet
+    parts = sorted(p for p in root.rglob("*.parquet") if "_state" not in p.parts)
+    victim = parts[len(parts) // 2]
+    victim.write_bytes(b"PAR1 this is not a parquet file PAR1")
+    before = {str(p): p.read_bytes() for p in parts}
+    with serve_in_thread(FakeConfig.small(api_key=KEY)) as fake:
+        threads = [arg for thread in fake.dataset.thread_ids for arg in ("--thread", thread)]
+        args = ["export", *threads, "--refresh", "--base-url", fake.base_url, "--dest", str(root), "--no-progress"]
+        result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": KEY})
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and victim.name in result.stderr
+    after = {str(p): p.read_bytes() for p in sorted(p for p in root.rglob("*.parquet") if "_state" not in p.parts)}
+    assert after == before, "a file was replaced before the batch found the corrupt one"
+    assert not [p for p in root.rglob("*.tmp")], "staged files of the stopped batch were left behind"

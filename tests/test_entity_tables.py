@@ -67,3 +67,34 @@ def test_parquet_entities_load_into_duckdb_and_shards_keep_to_their_buckets(tmp_
     with open_destination(str(tmp_path / "sharded"), shard) as opened, pytest.raises(Exception, match="outside shard"):
         opened.write(batch(T1, "x", [foreign]))
     assert bucket_of(foreign) % 2 == 0
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_an_assistant_deleted_since_an_earlier_export_keeps_its_name(tmp_path: Path, kind: str) -> None:
+    from etl.config import Settings
+    from etl.fakeapi import FakeConfig, serve_in_thread
+    from etl.fakeapi.foundry import FakeCredential
+    from etl.pipeline import ExportOptions, Sources, run_export
+
+    dest = str(tmp_path / ("x.duckdb" if kind == "duckdb" else "root"))
+    config = FakeConfig.small(flavor="foundry", seed=5)
+    with serve_in_thread(config) as fake:
+        gone = fake.truth.gone_assistant_ids[0]
+        # An earlier export saw the assistant alive (written here as that export would have).
+        earlier = {
+            "id": gone,
+            "name": "Old agent",
+            "model": "dep-1",
+            "created_at": 1767220000,
+            "tools": [],
+            "metadata": {},
+        }
+        tables, _ = to_tables({"assistants": [(T1, earlier)]})
+        with open_destination(dest) as opened:
+            opened.write(ExportBatch(tables=tables))
+        settings = Settings(provider="foundry", base_url=fake.base_url, credential=FakeCredential(fake.root_url))
+        summary = run_export(settings, Sources(all_threads=True), ExportOptions(dest=dest))
+        assert summary.exit_code == 0
+    row = {r[0]: r for r in rows(dest, "assistants")}[gone]
+    assert (row[1], row[3], row[8]) == ("Old agent", "dep-1", True)  # name and model kept, marked gone
+    assert row[9] > T1

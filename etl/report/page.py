@@ -168,7 +168,11 @@ def _panel(item: PanelData) -> str:
         content = chart + table
         state = "chart" if panel.spec is not None else "table"
     shown = len(item.rows)
-    count = f"{shown:,} rows" if shown == item.total_rows else f"first {shown:,} of {item.total_rows:,} rows"
+    count = (
+        f"{shown:,} row{'' if shown == 1 else 's'}"
+        if shown == item.total_rows
+        else f"first {shown:,} of {item.total_rows:,} rows"
+    )
     notes = []
     if item.unscoped:
         notes.append(f"this query takes no {', '.join(item.unscoped)}: it covers the whole destination")

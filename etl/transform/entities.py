@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import repeat
+from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from etl import schema
@@ -44,9 +46,23 @@ def to_threads_table(threads: Sequence[Json], extracted_at: datetime) -> pa.Reco
     return record_batch(schema.THREADS, columns)
 
 
-def gone_assistant(assistant_id: str) -> Json:
-    """The stand-in object of an assistant the API no longer has (404): a row with only its id and ``gone``."""
-    return {"id": assistant_id, GONE: True}
+def gone_assistant(assistant_id: str, last_known: Mapping[str, Any] | None = None) -> Json:
+    """The stand-in object of an assistant the API no longer has (404): its id and ``gone``, and what an earlier
+    export knew of it (``last_known``: its ``assistants`` row), so that its name is not lost."""
+    obj: Json = {"id": assistant_id, GONE: True}
+    if last_known is not None:
+        created = last_known.get("created_at")
+        obj |= {name: last_known.get(name) for name in ("name", "description", "model", "instructions")}
+        obj |= {
+            "tools": _parsed(last_known.get("tools_json")),
+            "metadata": _parsed(last_known.get("metadata_json")),
+            "created_at": int(created.timestamp()) if isinstance(created, datetime) else None,
+        }
+    return obj
+
+
+def _parsed(text: Any) -> Any:
+    return orjson.loads(text) if isinstance(text, str) else None
 
 
 def to_assistants_table(assistants: Sequence[Json], extracted_at: datetime) -> pa.RecordBatch:
