@@ -258,6 +258,27 @@ CASES: list[Case] = [
         ["--thread", "t", "--base-url", "https://no-such-host.invalid/v1"],
         "cannot resolve the API host",
     ),
+    # --- proxies and CA bundles
+    Case("ca-bundle-missing", _export("--thread", "t", "--ca-bundle", "{tmp}/nope.pem"), "--ca-bundle"),
+    Case(
+        "ca-bundle-not-pem",
+        _export("--thread", "t", "--ca-bundle", "{tmp}/junk.pem"),
+        "not a readable PEM file",
+        files={"junk.pem": b"-----BEGIN CERTIFICATE-----\njunk\n"},
+    ),
+    Case("ssl-cert-file-missing", _export("--thread", "t"), "SSL_CERT_FILE", env={"SSL_CERT_FILE": "/no/such.pem"}),
+    Case(
+        "proxy-bad-scheme",
+        _export("--thread", "t"),
+        "must be http://host:port",
+        env={"HTTP_PROXY": "ftp://proxy", "http_proxy": "ftp://proxy"},
+    ),
+    Case(
+        "proxy-bad-port-with-password",
+        _export("--thread", "t"),
+        "'http://***@127.0.0.1:99999'",
+        env={"HTTP_PROXY": f"http://me:{KEY}@127.0.0.1:99999", "http_proxy": f"http://me:{KEY}@127.0.0.1:99999"},
+    ),
     # --- destinations
     Case("dest-empty", _export("--thread", "t", "--dest", ""), "--dest is empty", dests=DEST_ONLY),
     Case("dest-blank", _export("--thread", "t", "--dest", "  "), "--dest is empty", dests=DEST_ONLY),
