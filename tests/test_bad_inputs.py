@@ -325,6 +325,13 @@ CASES: list[Case] = [
         dests=DEST_ONLY,
     ),
     Case(
+        "dest-root-of-32-buckets",
+        _export("--thread", "t", "--dest", "{tmp}/old-root"),
+        "32 hash buckets",
+        files={"old-root/_state/layout.json": b'{"buckets": 32}'},
+        dests=DEST_ONLY,
+    ),
+    Case(
         "dest-unknown-scheme",
         _export("--thread", "t", "--dest", "ftp://host/x"),
         "unknown scheme 'ftp'",
@@ -373,11 +380,21 @@ def _params() -> Iterator[object]:
             yield pytest.param(case, dest, id=f"{case.id}-{dest}")
 
 
-def run_case(case: Case, dest: Path, tmp: Path) -> Result:
-    """Invoke the case's command in-process with ``--dest`` (unless the case gives its own)."""
+def write_files(case: Case, tmp: Path) -> None:
+    """The case's own files under ``tmp``."""
     for name, data in case.files.items():
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / name).write_bytes(data)
+
+
+def tree_of(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes (directories as empty entries)."""
+    return {str(p): p.read_bytes() if p.is_file() else b"" for p in sorted(folder.rglob("*"))}
+
+
+def run_case(case: Case, dest: Path, tmp: Path) -> Result:
+    """Invoke the case's command in-process with ``--dest`` (unless the case gives its own)."""
+    write_files(case, tmp)
     args = [arg.replace("{tmp}", str(tmp)) for arg in case.args]
     if "--dest" not in args:
         args += ["--dest", str(dest)]
@@ -406,10 +423,14 @@ def assert_one_clear_line(result: Result, code: int, words: str) -> None:
 def test_bad_input_is_one_line_and_writes_nothing(case: Case, dest_kind: str, good: Good, tmp_path: Path) -> None:
     dest = _dest(dest_kind, good, tmp_path)
     before = good.tree()
+    write_files(case, tmp_path)
+    files_before = tree_of(tmp_path)
     result = run_case(case, dest, tmp_path)
     assert_one_clear_line(result, case.code, case.words)
     assert not (tmp_path / "new").exists(), "an input error created the destination"
     assert good.tree() == before, "an input error changed a good destination"
+    # Destinations the case made (an old root, a foreign file): nothing added, nothing changed, no lock file.
+    assert tree_of(tmp_path) == files_before
 
 
 def test_the_suite_has_at_least_80_cases() -> None:

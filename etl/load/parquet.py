@@ -99,6 +99,9 @@ class ParquetDestination:
 
     def __enter__(self) -> ParquetDestination:
         if not self.read_only:
+            # A root this version cannot write is refused before a lock file is created in it (and checked again
+            # under the claim, where it counts).
+            self._state.check_layout()
             claim = claim_buckets(self._store, self.shard.buckets)
             claim.acquire()
             self._claim = claim
