@@ -4,6 +4,7 @@
     ├── InputError                  bad option, id, file or query: the user must change the input (exit 2)
     ├── DestinationError            the destination cannot be used as asked (exit 2)
     │   └── DestinationBusyError    another export holds the destination (exit 2)
+    ├── StorageFullError            a write was refused mid-job: disk full, quota, read-only filesystem (exit 1)
     ├── TransformError              an API object does not fit the tables (wrong JSON type, no id): fails its run
     ├── PartialExportError          some runs of an export failed, the rest were written (exit 3)
     ├── DiscoveryError              the runs of some threads could not be listed: a plan would be incomplete
@@ -48,6 +49,10 @@ class DestinationError(EtlError):
 
 class DestinationBusyError(DestinationError):
     """Another export is writing the same part of the destination right now."""
+
+
+class StorageFullError(EtlError):
+    """The storage refused a write during the job (no space, quota, read-only): finished batches are kept."""
 
 
 class TransformError(EtlError):

@@ -53,7 +53,6 @@ from etl.prices import PriceBook, write_model_prices
 from etl.schema import ASSISTANTS
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
-from etl.transform.entities import gone_assistant
 from etl.values import iso
 
 log = logging.getLogger(__name__)
@@ -431,7 +430,7 @@ async def _fetch_and_write(
     entities: _Entities,
     deadline_at: float | None = None,
 ) -> bool:
-    """Fetch every run and write them in batches; a batch is written while the next one is fetched.
+    """Fetch every run and write them in batches; a batch is written (in a thread) while the next one is fetched.
 
     Returns False when the event loop's clock passed ``deadline_at`` first: the runs in flight are dropped (no
     record, so the next export fetches them), and every run already fetched is still written.
@@ -443,32 +442,58 @@ async def _fetch_and_write(
                 observer.discovered(1)
                 yield ref
 
-    batch = Batch()
-    finished = True
-    async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
-        while True:
-            try:
-                async with asyncio.timeout_at(deadline_at):
-                    fetched = await anext(fetched_runs)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                if deadline_at is None or asyncio.get_running_loop().time() < deadline_at:
-                    raise
-                finished = False
-                break
-            observer.run_done(fetched)
-            summary.server_anomalies.extend(fetched.anomalies)
-            _add(batch, fetched)
-            entities.referenced(fetched)
-            if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
-                entities.add_threads(batch)
-                await _write(dest, batch, summary, observer)
-                batch = Batch()
-    if batch:
-        entities.add_threads(batch)
-        await _write(dest, batch, summary, observer)
-    return finished
+    # The transform's imports (~0.5 s with the pandas that pyarrow loads) run in a thread while the first
+    # responses are awaited, not before the first request nor when the first batch is due (issue 16).
+    warm = asyncio.ensure_future(asyncio.to_thread(_load_transform))
+    # At most one batch is being written while the next one fills: fetching waits only when that one is full too.
+    writing: asyncio.Future[None] | None = None
+    try:
+        batch = Batch()
+        finished = True
+        async with aclosing(iter_fetched_runs(client, counted())) as fetched_runs:
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline_at):
+                        fetched = await anext(fetched_runs)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    if deadline_at is None or asyncio.get_running_loop().time() < deadline_at:
+                        raise
+                    finished = False
+                    break
+                observer.run_done(fetched)
+                summary.server_anomalies.extend(fetched.anomalies)
+                _add(batch, fetched)
+                entities.referenced(fetched)
+                if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
+                    entities.add_threads(batch)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(_write(dest, batch, summary, observer))
+                    batch = Batch()
+        if writing is not None:
+            await writing
+        if batch:
+            entities.add_threads(batch)
+            await _write(dest, batch, summary, observer)
+        return finished
+    finally:
+        if writing is not None:
+            # Leaving on an error: the batch being written lands whole or not at all first, and this error goes on.
+            await asyncio.wait([writing])
+            if not writing.cancelled():
+                writing.exception()  # seen: not reported again as "never retrieved"
+        await warm
+
+
+def _load_transform() -> None:
+    """Import the transform, and what pyarrow imports on its first conversion of Python objects."""
+    import pyarrow as pa
+
+    import etl.transform  # noqa: F401
+
+    pa.array([None], pa.string())
 
 
 def _add(batch: Batch, fetched: FetchedRun) -> None:
@@ -544,6 +569,8 @@ class _Entities:
             batch.add("assistants", assistant.obj, assistant.fetched_at)
         known = _known_assistants(dest, [assistant_id for assistant_id, _ in fetched.gone])
         for assistant_id, fetched_at in fetched.gone:
+            from etl.transform.entities import gone_assistant  # the transform loads lazily (see etl.load.batch)
+
             batch.add("assistants", gone_assistant(assistant_id, known.get(assistant_id)), fetched_at)
         return batch
 

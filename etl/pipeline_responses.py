@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from etl.config import Settings
 from etl.errors import InputError
 from etl.extract import ApiClient
+from etl.extract.ids import validate_id
 from etl.extract.responses import (
     ConversationRef,
     Fetched,
@@ -131,8 +132,6 @@ def run_responses_export(
 
 def _ids(given: Iterable[str], files: Iterable[str], kind: str) -> list[str]:
     """Ids from the command line then the files, each once, validated before anything is opened."""
-    from etl.extract.ids import validate_id
-
     ids = [validate_id(kind, value) for value in given]
     for path in files:
         ids.extend(read_ids_file(path, kind))
@@ -229,7 +228,7 @@ async def _wanted_responses(
                     yield ref
 
 
-def _fetch_one_response(state: _Run) -> Callable[[ApiClient, ResponseRef], Any]:
+def _fetch_one_response(state: _Run) -> Callable[[ApiClient, ResponseRef], Awaitable[Fetched]]:
     include = state.sources.include
 
     async def fetch(client: ApiClient, ref: ResponseRef) -> Fetched:
@@ -282,7 +281,7 @@ async def _conversations(client: ApiClient, state: _Run, conversation_ids: list[
     async def fetch(client: ApiClient, ref: ConversationRef) -> Fetched:
         return await fetch_conversation(client, ref, include)
 
-    await _fetch_and_write(client, state, _aiter(refs), fetch, _add_conversation)
+    await _fetch_and_write(client, state, refs, fetch, _add_conversation)
 
 
 def _conversation_ref(conversation_id: str, cursor: ItemCursor | None) -> ConversationRef:
@@ -318,8 +317,8 @@ def _add_conversation(state: _Run, batch: Batch, fetched: Fetched) -> str | None
 async def _fetch_and_write(
     client: ApiClient,
     state: _Run,
-    refs: AsyncGenerator[Any, None],
-    fetch: Callable[[ApiClient, Any], Any],
+    refs: AsyncIterable[Any] | Iterable[Any],
+    fetch: Callable[[ApiClient, Any], Awaitable[Fetched]],
     add: Callable[[_Run, Batch, Fetched], str | None],
 ) -> list[str]:
     """Fetch every ref, add each to a batch, write a batch every ``_BATCH_UNITS``; returns what ``add`` returned."""
@@ -342,8 +341,3 @@ async def _write(state: _Run, batch: Batch) -> None:
     """Transform and land one batch in a worker thread; then count it."""
     written = await asyncio.to_thread(write_batch, state.dest, batch)
     state.summary.count(written)
-
-
-async def _aiter(items: Iterable[Any]) -> AsyncGenerator[Any, None]:
-    for item in items:
-        yield item

@@ -15,14 +15,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import ssl
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 import httpx
 
-from etl.config import Settings, check_secret
+from etl.config import Settings, check_secret, env_value, proxy_for
 from etl.errors import DestinationError, InputError
 from etl.extract.client import check_base_url
 from etl.extract.ids import RunRef, validate_id
@@ -56,6 +56,34 @@ def check_settings(settings: Settings, *, key_env: str | None = None) -> None:
             raise InputError(f"{name} {shown(value)} cannot be sent in a header: use printable ASCII only")
     check_base_url_text(settings.base_url)
     check_base_url(settings)  # the client's own rules: no query, no key over plain http to another host
+    check_proxy(settings.base_url)
+    check_ca_bundle(env_value("SSL_CERT_FILE"), "SSL_CERT_FILE")
+
+
+def check_ca_bundle(path: str | None, what: str) -> None:
+    """Refuse a CA bundle (``--ca-bundle``, ``$SSL_CERT_FILE``) that is missing or holds no certificate."""
+    if not path:
+        return
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise InputError(f"{what} {shown(path)} is not a readable PEM file of CA certificates ({reason})") from None
+
+
+def check_proxy(url: str) -> None:
+    """Refuse a proxy from ``HTTPS_PROXY``/``HTTP_PROXY`` that no request could go through."""
+    proxy = proxy_for(url)
+    if proxy is None:
+        return
+    given = _without_userinfo(proxy)
+    try:
+        parsed = httpx.URL(proxy)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError):
+        raise InputError(f"the proxy {shown(given)} (HTTPS_PROXY/HTTP_PROXY) is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host or (port is not None and not 1 <= port <= 65535):
+        raise InputError(f"the proxy {shown(given)} (HTTPS_PROXY/HTTP_PROXY) must be http://host:port")
 
 
 def check_base_url_text(text: str) -> httpx.URL:
@@ -98,8 +126,7 @@ def check_host_resolves(settings: Settings) -> None:
 
 
 def _proxied(url: httpx.URL) -> bool:
-    proxies = getproxies_environment()
-    return url.scheme in proxies and not proxy_bypass_environment(url.host, proxies)
+    return proxy_for(str(url)) is not None
 
 
 def _without_userinfo(text: str) -> str:
@@ -119,15 +146,17 @@ def check_destination(uri: str, *, read_only: bool = False, what: str = "--dest"
     from etl.load import is_duckdb_uri
 
     if not uri.strip():
-        raise InputError(f"{what} is empty: give a *.duckdb file or a Parquet root (a directory or s3://bucket/prefix)")
+        raise DestinationError(
+            f"{what} is empty: give a *.duckdb file or a Parquet root (a directory or s3://bucket/prefix)"
+        )
     if "\0" in uri or uri != uri.strip():
-        raise InputError(f"{what} {shown(uri)} contains a NUL byte or surrounding whitespace")
+        raise DestinationError(f"{what} {shown(uri)} contains a NUL byte or surrounding whitespace")
     scheme, sep, _ = uri.partition("://")
     if sep and scheme.lower() != "file":
         if is_duckdb_uri(uri):
-            raise InputError(f"{what} {shown(uri)}: a DuckDB destination is a local file path")
+            raise DestinationError(f"{what} {shown(uri)}: a DuckDB destination is a local file path")
         if scheme.lower() not in DEST_SCHEMES:
-            raise InputError(
+            raise DestinationError(
                 f"{what} {shown(uri)} has an unknown scheme {scheme!r}: use a local path or s3://bucket/prefix"
             )
         return
@@ -147,21 +176,26 @@ def _check_duckdb_path(path: Path, uri: str, *, read_only: bool, what: str) -> N
         _check_parent(path, uri, what)
         return
     except OSError as exc:
-        raise InputError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+        raise DestinationError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{what} {shown(uri)} is a directory: a DuckDB destination is a file")
+        raise DestinationError(f"{what} {shown(uri)} is a directory: a DuckDB destination is a file")
     if not stat.S_ISREG(mode):
-        raise InputError(f"{what} {shown(uri)} is not a regular file (a device or a pipe): give a *.duckdb file path")
+        raise DestinationError(
+            f"{what} {shown(uri)} is not a regular file (a device or a pipe): give a *.duckdb file path"
+        )
     try:
         with open(path, "rb") as file:
             head = file.read(12)
     except OSError as exc:
-        raise InputError(f"{what} {shown(uri)} cannot be read: {exc.strerror}") from None
+        raise DestinationError(f"{what} {shown(uri)} cannot be read: {exc.strerror}") from None
     if head[8:12] != _DUCKDB_MAGIC:
         kind = "empty" if not head else "another kind of file"
-        raise InputError(
+        raise DestinationError(
             f"{what} {shown(uri)} exists but is not a DuckDB file ({kind}): give a new path, or move that file away"
         )
+    # DuckDB writes the file and a write-ahead log beside it.
+    if not read_only and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        raise DestinationError(f"{what} {shown(uri)} is not writable: choose a file you can write to")
 
 
 def _check_root_path(path: Path, uri: str, *, read_only: bool, what: str) -> None:
@@ -172,13 +206,15 @@ def _check_root_path(path: Path, uri: str, *, read_only: bool, what: str) -> Non
             _check_parent(path, uri, what)
         return  # readers say "does not exist" themselves
     except OSError as exc:
-        raise InputError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+        raise DestinationError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
     if stat.S_ISREG(mode):
-        raise InputError(f"{what} {shown(uri)} is a file: a Parquet root is a directory (a *.duckdb name for DuckDB)")
+        raise DestinationError(
+            f"{what} {shown(uri)} is a file: a Parquet root is a directory (a *.duckdb name for DuckDB)"
+        )
     if not stat.S_ISDIR(mode):
-        raise InputError(f"{what} {shown(uri)} is not a directory (a device or a pipe): give a directory")
+        raise DestinationError(f"{what} {shown(uri)} is not a directory (a device or a pipe): give a directory")
     if not read_only and not os.access(path, os.W_OK | os.X_OK):
-        raise InputError(f"{what} {shown(uri)} is not writable: choose a directory you can write to")
+        raise DestinationError(f"{what} {shown(uri)} is not writable: choose a directory you can write to")
 
 
 def _check_parent(path: Path, uri: str, what: str) -> None:
@@ -187,9 +223,9 @@ def _check_parent(path: Path, uri: str, what: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise InputError(f"{what} {shown(uri)} cannot be created: {parent} is not a directory")
+        raise DestinationError(f"{what} {shown(uri)} cannot be created: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{what} {shown(uri)} cannot be created: {parent} is not writable")
+        raise DestinationError(f"{what} {shown(uri)} cannot be created: {parent} is not writable")
 
 
 def check_window(since: int, until: int, chunk_seconds: int) -> int:

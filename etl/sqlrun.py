@@ -151,11 +151,22 @@ class CheckResult:
     rule: str
     violations: int
     sample: pa.Table
+    severity: sqlfiles.Severity = "error"
 
     @property
     def passed(self) -> bool:
         """True when no row breaks the rule."""
         return self.violations == 0
+
+    @property
+    def failed(self) -> bool:
+        """True when rows break a rule of severity ``error``: the run fails (a ``warning`` is only reported)."""
+        return not self.passed and self.severity == "error"
+
+    @property
+    def verdict(self) -> str:
+        """``ok``, ``WARN`` (a broken warning) or ``FAIL`` (a broken error), as the CLI and task logs print it."""
+        return "ok" if self.passed else "FAIL" if self.failed else "WARN"
 
 
 def check(con: duckdb.DuckDBPyConnection, name: str, *, sample_size: int = 5) -> CheckResult:
@@ -163,7 +174,7 @@ def check(con: duckdb.DuckDBPyConnection, name: str, *, sample_size: int = 5) ->
     rule = sqlfiles.sql_file("checks", name)
     count = run_sql(con, f"SELECT count(*) AS n FROM ({rule.body})").column("n")[0].as_py()
     sample = run_sql(con, f"SELECT * FROM ({rule.body}) LIMIT {int(sample_size)}")
-    return CheckResult(name, rule.description, int(count), sample)
+    return CheckResult(name, rule.description, int(count), sample, rule.severity)
 
 
 def run_checks(dest: str, names: Sequence[str] | None = None, *, sample_size: int = 5) -> list[CheckResult]:

@@ -267,16 +267,17 @@ CRASHING_WRITER = """
             if seen == {at}:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    write_atomic, publish = Store.write_atomic, Store._publish
-    def write_hooked(self, relative, data):
+    # Every file is written through Store.stage (a batch stages all its files, then publishes them).
+    stage, publish = Store.stage, Store._publish
+    def stage_hooked(self, relative, data):
         if {where!r} == "write":
             hook(relative)
-        write_atomic(self, relative, data)
+        return stage(self, relative, data)
     def publish_hooked(self, temp, final):
         if {where!r} == "publish":
             hook(final)
         publish(self, temp, final)
-    Store.write_atomic, Store._publish = write_hooked, publish_hooked
+    Store.stage, Store._publish = stage_hooked, publish_hooked
 
     with open_destination({root!r}) as dest:
         while True:

@@ -22,13 +22,13 @@ from etl.cli._common import (
 )
 from etl.cli.prices import price_options
 from etl.cli.progress import Bars, configure_logging
-from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value
+from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value, set_env_value
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.extract.auth import with_credential
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.pipeline_responses import ResponseSources
-from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
+from etl.preflight import check_ca_bundle, check_destination, check_host_resolves, check_settings, check_sources
 from etl.prices import PriceBook, load_price_book
 from etl.providers import PROVIDERS, AuthKind, get_provider, infer_provider
 from etl.sharding import Shard
@@ -47,6 +47,7 @@ class ApiOptions:
     api_version: str | None
     token_env: str | None
     allow_insecure_http: bool
+    ca_bundle: str | None
     concurrency: int
     page_size: int
     include_file_search_content: bool
@@ -55,6 +56,10 @@ class ApiOptions:
 
     def settings(self) -> Settings:
         """Settings from the environment and these options (the key is read from the named variable)."""
+        if self.ca_bundle is not None:
+            check_ca_bundle(self.ca_bundle, "--ca-bundle")
+            # httpx (the API) and the object-store client both take it from there.
+            set_env_value("SSL_CERT_FILE", self.ca_bundle)
         provider = get_provider(self.provider) if self.provider else None
         provider = provider or infer_provider(
             self.base_url or env_value("OPENAI_BASE_URL"), azure_api_version=self.azure_api_version
@@ -119,6 +124,11 @@ api_options = option_group(
     ),
     click.option(
         "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."
+    ),
+    click.option(
+        "--ca-bundle",
+        metavar="PEM",
+        help="CA certificates to trust for the API and object storage (a corporate proxy's). Default: $SSL_CERT_FILE.",
     ),
     click.option(
         "--concurrency",

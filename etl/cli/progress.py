@@ -8,21 +8,14 @@ import logging
 import sys
 import time
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from etl.extract import FetchedRun
 from etl.pipeline import ExportObserver
 from etl.values import iso
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,6 +48,17 @@ class Bars(ExportObserver):
     """Progress bars for runs and steps, with rates and elapsed time (the total is unknown while discovering)."""
 
     def __init__(self) -> None:
+        # rich is imported only for bars on a terminal: logs and --no-progress exports start without it.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._progress = Progress(
             TextColumn("[bold]{task.description:>5}"),
             BarColumn(),

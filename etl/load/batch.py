@@ -14,11 +14,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
 
 from etl.errors import TransformError
 from etl.load.base import Destination, ExportBatch, RunRecord
-from etl.transform import Drift, to_tables
 from etl.values import Json
+
+if TYPE_CHECKING:
+    from etl.transform import Drift
+
+# Arrow's default allocator (mimalloc) keeps the pages a written batch freed, so an export's RSS crept up batch by
+# batch; the system allocator hands them back (bench_memory, 200k steps into DuckDB: peak 358 -> 305 MB).
+pa.set_memory_pool(pa.system_memory_pool())
 
 BATCH_STEPS = 5_000  # steps per write of an export: bounds its memory (README, Benchmarks: Memory)
 BATCH_RUNS = 2_000  # runs per write, for jobs of many small runs
@@ -52,7 +62,8 @@ class Batch:
 
     def __init__(self) -> None:
         self._objects: defaultdict[str, dict[str, tuple[datetime, Json]]] = defaultdict(dict)
-        self._groups: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)  # group -> (kind, id)
+        # group -> (kind, ids): a run's steps are one entry, not a tuple per step (cheaper to build and to collect)
+        self._groups: defaultdict[str, list[tuple[str, list[str]]]] = defaultdict(list)
         self._group_of: dict[str, str] = {}  # object id -> group
         self._runs: list[_Run] = []
 
@@ -79,7 +90,7 @@ class Batch:
         # Rows are stamped to the second (the tables' resolution), so objects of one second transform together.
         self._objects[kind][object_id] = (extracted_at.replace(microsecond=0), obj)
         owner = group or object_id
-        self._groups[owner].append((kind, object_id))
+        self._groups[owner].append((kind, [object_id]))
         self._group_of[object_id] = owner
 
     def add_run(
@@ -96,8 +107,14 @@ class Batch:
         if error is None:
             if run is not None:
                 self.add("runs", run, extracted_at, group=run_id)
-            for step in steps:
-                self.add("steps", step, extracted_at, group=run_id)
+            # What ``add`` does for each step, in C loops: a per-step Python loop cost more than the Arrow
+            # conversion of the steps (bench_transform, issue 16).
+            ids = [step["id"] for step in steps]
+            self._objects["steps"].update(
+                zip(ids, zip(repeat(extracted_at.replace(microsecond=0)), steps), strict=False)
+            )
+            self._groups[run_id].append(("steps", ids))
+            self._group_of.update(dict.fromkeys(ids, run_id))
         self._runs.append(_Run(thread_id, run_id, run, len(steps) if error is None else 0, error))
 
     def add_unit(
@@ -125,13 +142,13 @@ class Batch:
         refused: dict[str, TransformError] = {}
         while True:
             try:
-                tables, drift = to_tables(self._kept(refused))
+                tables, drift = _to_tables(self._kept(refused))
                 break
             except TransformError as exc:
                 group = self._group_of.get(exc.object_id or "")
                 if group is None or group in refused:
                     self._find_refused(refused)  # the error names no object of the batch: try group by group
-                    tables, drift = to_tables(self._kept(refused))
+                    tables, drift = _to_tables(self._kept(refused))
                     break
                 refused[group] = exc
         now = datetime.now(UTC)
@@ -139,7 +156,10 @@ class Batch:
         left_out = self._left_out(refused)
         written = Written(
             tables={name: table.num_rows for name, table in tables.items()},
-            objects={kind: sum((kind, i) not in left_out for i in objects) for kind, objects in self._objects.items()},
+            objects={
+                kind: sum((kind, i) not in left_out for i in objects) if left_out else len(objects)
+                for kind, objects in self._objects.items()
+            },
             drift=drift,
             records=records,
             refused=refused,
@@ -147,10 +167,12 @@ class Batch:
         return ExportBatch(tables=tables, records=records), written
 
     def _left_out(self, refused: dict[str, TransformError]) -> set[tuple[str, str]]:
-        return {(kind, object_id) for group in refused for kind, object_id in self._groups[group]}
+        return {(kind, object_id) for group in refused for kind, ids in self._groups[group] for object_id in ids}
 
     def _kept(self, refused: dict[str, TransformError]) -> dict[str, list[tuple[datetime, Json]]]:
         left_out = self._left_out(refused)
+        if not left_out:
+            return {kind: list(objects.values()) for kind, objects in self._objects.items()}
         return {
             kind: [value for object_id, value in objects.items() if (kind, object_id) not in left_out]
             for kind, objects in self._objects.items()
@@ -161,12 +183,20 @@ class Batch:
             if group in refused:
                 continue
             alone: defaultdict[str, list[tuple[datetime, Json]]] = defaultdict(list)
-            for kind, object_id in members:
-                alone[kind].append(self._objects[kind][object_id])
+            for kind, ids in members:
+                alone[kind].extend(self._objects[kind][object_id] for object_id in ids)
             try:
-                to_tables(alone)
+                _to_tables(alone)
             except TransformError as exc:
                 refused[group] = exc
+
+
+def _to_tables(objects: dict[str, list[tuple[datetime, Json]]]) -> tuple[dict[str, pa.Table], Drift]:
+    # Imported on first use: an export opens its destination and sends its first requests before it needs the
+    # transform (pyarrow.compute, and the pandas that pyarrow imports on its first list conversion).
+    from etl.transform import to_tables
+
+    return to_tables(objects)
 
 
 def _record(run: _Run, refused: TransformError | None, now: datetime) -> RunRecord:

@@ -26,11 +26,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from etl.errors import DestinationBusyError, DestinationError, InputError
 from etl.load import DUCKDB_STORAGE_VERSION
@@ -42,10 +41,12 @@ from etl.load.duckdb_state import (
     schema_version,
     upsert_run_records,
 )
-from etl.load.fs import open_store
-from etl.load.parquet import PARTITION, ParquetDestination, parquet_dataset, whole_table_dataset
+from etl.load.fs import open_store, storage_full
 from etl.schema import ALL_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 _LOCK_ERROR = "Could not set lock on file"
 # What a writer lets DuckDB hold (buffer pool and operators); beyond it DuckDB spills to a temp file beside the
@@ -198,6 +199,9 @@ def load_parquet_into_duckdb(
     One transaction; idempotent. Also copies the Parquet destination's run records (a newer record in the
     DuckDB file is kept). Returns the rows loaded per table, and the run records copied as ``_runsteps_runs``.
     """
+    # Imported here: an export into DuckDB needs none of the Parquet side.
+    from etl.load.parquet import ParquetDestination, parquet_dataset, whole_table_dataset
+
     days = None if partitions is None else sorted(set(partitions))
     # must_exist: loading "nothing" from a mistyped root would empty the tables.
     store = open_store(parquet_root, endpoint_url=s3_endpoint_url, must_exist=True)
@@ -367,6 +371,9 @@ def _transaction(con: duckdb.DuckDBPyConnection, doing: str) -> Iterator[None]:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
             con.rollback()
         if isinstance(exc, duckdb.Error):
+            full = storage_full(f"{doing} failed, this batch was not written", exc)
+            if full is not None:
+                raise full from None
             raise DestinationError(f"{doing} failed, nothing was written: {exc}") from exc
         raise
 
@@ -423,7 +430,7 @@ def _replace_batch_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Tab
             families.setdefault(table.replaces, []).append(table)
     for column, members in families.items():
         chunks = [chunk for t in members for chunk in tables[t.name][column].chunks]
-        ids = pc.drop_null(pc.unique(pa.chunked_array(chunks, pa.string())))
+        ids = pa.chunked_array(chunks, pa.string()).unique().drop_null()
         if not len(ids):
             continue
         con.register("_runsteps_new_ids", pa.table({"id": ids}))
@@ -487,5 +494,9 @@ def _load_table(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.RecordBat
 
 def _scan(dataset: ds.Dataset, table: Table, days: list[date] | None) -> pa.RecordBatchReader:
     """The dataset's rows in the table's columns (only the given partitions), as a stream."""
+    import pyarrow.dataset as ds
+
+    from etl.load.parquet import PARTITION
+
     where = None if days is None else ds.field(PARTITION).isin(days)
     return dataset.scanner(columns=table.schema.names, filter=where).to_reader()

@@ -11,6 +11,7 @@ for refused credentials, ``AuthError`` (exit 4), with credentials scrubbed from 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import uuid
@@ -23,8 +24,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from etl.config import env_value
-from etl.errors import AuthError, DestinationError, EtlError
+from etl.config import env_value, proxy_for
+from etl.errors import AuthError, DestinationError, EtlError, StorageFullError
 
 TEMP_SUFFIX = ".tmp"
 # Object-store calls at open time fail fast: a wrong endpoint should not cost the SDK's retry budget.
@@ -89,20 +90,35 @@ class Store:
 
     def write_atomic(self, relative: str, data: bytes | pa.Buffer) -> None:
         """Publish ``data`` under ``relative`` so readers see the old content or the new, never a part."""
+        self.stage(relative, data).publish()
+
+    def stage(self, relative: str, data: bytes | pa.Buffer) -> Staged:
+        """``data`` made ready to publish under ``relative`` where no reader looks: a hidden temp file beside it
+        (local), or the bytes held for one upload (object stores). Nothing is replaced until ``publish``."""
         final = self.path(relative)
+        if not self.local:
+            return Staged(self, relative, data=data)
         with store_error(self, f"write {relative}"):
-            if not self.local:
-                self._upload(final, data)
-                return
             parent, _, name = final.rpartition("/")
             if parent not in self._made_dirs:
                 os.makedirs(parent, exist_ok=True)
                 self._made_dirs.add(parent)
             temp = f"{parent}/.{name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
-            # Plain file calls, not pyarrow.fs: a third of the cost of a small file (its move stats and checks).
-            with open(temp, "wb") as out:
-                out.write(memoryview(data))
-            self._publish(temp, final)
+            try:
+                # Plain file calls, not pyarrow.fs: a third of the cost of a small file (its move stats and checks).
+                with open(temp, "wb") as out:
+                    out.write(memoryview(data))
+            except BaseException:
+                with suppress(OSError):
+                    os.remove(temp)
+                raise
+        return Staged(self, relative, temp=temp)
+
+    def stage_parquet(self, relative: str, table: pa.Table) -> Staged:
+        """A table encoded as a zstd Parquet file and staged (``stage``)."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        return self.stage(relative, sink.getvalue())
 
     def _upload(self, path: str, data: bytes | pa.Buffer) -> None:
         # One write call from a complete buffer: a failure while serialising can never reach the store.
@@ -115,9 +131,7 @@ class Store:
 
     def write_parquet(self, relative: str, table: pa.Table) -> None:
         """Write a table as a zstd Parquet file, atomically."""
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        self.write_atomic(relative, sink.getvalue())
+        self.stage_parquet(relative, table).publish()
 
     def delete(self, relative: str) -> None:
         """Remove a file; a missing file is fine."""
@@ -136,6 +150,38 @@ class Store:
             for i in infos
             if i.type == pafs.FileType.File
         ]
+
+
+@dataclass
+class Staged:
+    """One file of a batch made ready but not yet visible: ``publish`` replaces the file in one step (a rename,
+    or one upload), ``discard`` forgets it. A batch stages every file first, so a file it cannot read or write
+    stops it before any file is replaced; ``delete`` stages the removal of a file that ends up empty."""
+
+    store: Store
+    relative: str
+    temp: str | None = None
+    data: bytes | pa.Buffer | None = None
+    delete: bool = False
+
+    def publish(self) -> None:
+        """Make the staged content (or the removal) visible."""
+        store = self.store
+        if self.delete:
+            store.delete(self.relative)
+            return
+        with store_error(store, f"write {self.relative}"):
+            if self.temp is not None:
+                store._publish(self.temp, store.path(self.relative))
+            elif self.data is not None:
+                store._upload(store.path(self.relative), self.data)
+
+    def discard(self) -> None:
+        """Drop the staged content: the file stays as it was."""
+        if self.temp is not None:
+            with suppress(OSError):
+                os.remove(self.temp)
+        self.data = None
 
 
 def is_temp_name(name: str) -> bool:
@@ -206,13 +252,18 @@ def _open_s3(uri: str, display: str, endpoint: str | None) -> Store:
 
 
 def _s3(endpoint: str | None, region: str | None, attempts: int) -> pafs.S3FileSystem:
+    region = region or "us-east-1"
+    url = endpoint if endpoint and "://" in endpoint else f"https://{endpoint or f's3.{region}.amazonaws.com'}"
     return pafs.S3FileSystem(
-        region=region or "us-east-1",
+        region=region,
         endpoint_override=endpoint,
         # A small file then goes up in one PUT instead of a three-request multipart upload.
         allow_delayed_open=True,
         connect_timeout=_CONNECT_TIMEOUT_S,
         retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
+        # The AWS SDK reads neither proxy variables nor SSL_CERT_FILE: the same ones as the API's, passed on.
+        proxy_options=proxy_for(url),
+        tls_ca_file_path=env_value("SSL_CERT_FILE"),
     )
 
 
@@ -231,7 +282,29 @@ def _classify(context: str, exc: BaseException) -> EtlError:
     text = scrub(str(exc))
     if any(marker in text for marker in _AUTH_MARKERS):
         return AuthError(f"{context}: access refused ({text})", status=403)
+    full = storage_full(context, exc)
+    if full is not None:
+        return full
     return DestinationError(f"{context}: {text}")
+
+
+# The storage's refusals that come mid-job, whatever the input: not an input error (exit 2) but exit 1.
+_FULL = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only filesystem"}
+_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def storage_full(context: str, exc: BaseException) -> StorageFullError | None:
+    """A ``StorageFullError`` when ``exc`` says the disk is full, over quota or read-only; else None."""
+    text = str(exc)
+    reason = _FULL.get(getattr(exc, "errno", None) or 0)
+    if reason is None:
+        reason = next((t.lower() for t in _FULL_TEXT if t in text), None)
+    if reason is None:
+        return None
+    return StorageFullError(
+        f"{context}: {reason}: free space (or choose a writable destination) and run the same command again; "
+        "every batch finished before this one is kept"
+    )
 
 
 def scrub(text: str) -> str:

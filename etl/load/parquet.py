@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -34,7 +34,7 @@ import pyarrow.fs as pafs
 
 from etl.errors import DestinationError, InputError
 from etl.load.base import ExportBatch, ItemCursor, RunRecord
-from etl.load.fs import is_temp_name, open_store, store_error
+from etl.load.fs import Staged, is_temp_name, open_store, store_error
 from etl.load.locks import Claim, claim_buckets
 from etl.load.parquet_state import STATE_DIR, ParquetState
 from etl.schema import ALL_TABLES, ENTITY_TABLES, PARTITIONED_TABLES, WHOLE_TABLES, Table
@@ -99,6 +99,9 @@ class ParquetDestination:
 
     def __enter__(self) -> ParquetDestination:
         if not self.read_only:
+            # A root this version cannot write is refused before a lock file is created in it (and checked again
+            # under the claim, where it counts).
+            self._state.check_layout()
             claim = claim_buckets(self._store, self.shard.buckets)
             claim.acquire()
             self._claim = claim
@@ -165,18 +168,31 @@ class ParquetDestination:
         new_days = _days_by_run(tables)
         self._note_days(new_days, old_days, threads)
         jobs = _plan(tables, old_days)
+        # All or nothing: every file of the batch is read and its new version staged before any is replaced, so
+        # a file that cannot be read (a corrupt part) or written stops the batch with the destination as it was.
+        staged: list[list[Staged]] = []
+        try:
+            staged.append(self._stage_jobs([j for j in jobs if j.new is None]))
+            staged.append(self._stage_jobs([j for j in jobs if j.new is not None]))
+            staged.append(
+                [s for name, rows in entities.items() for s in self._stage_entities(ENTITY_TABLES[name], rows)]
+            )
+        except BaseException:
+            for group in staged:
+                for file in group:
+                    file.discard()
+            raise
         # Rows leave their old files before they appear in new ones: never twice, even for a moment.
-        self._run_jobs([j for j in jobs if j.new is None])
-        self._run_jobs([j for j in jobs if j.new is not None])
-        for name, rows in entities.items():
-            self._write_entities(ENTITY_TABLES[name], rows)
+        for group in staged:
+            self._publish(group)
         self._settle(batch.records)
 
-    def _write_entities(self, table: Table, rows: pa.Table) -> None:
-        """Replace the given rows of an entity table: each bucket's file once, old rows of the same key dropped."""
+    def _stage_entities(self, table: Table, rows: pa.Table) -> list[Staged]:
+        """Stage the given rows of an entity table: each bucket's file once, old rows of the same key dropped."""
         (key,) = table.key
         rows = _last_per_key(rows, table).cast(_file_schema(table.name))
         buckets = _buckets(rows[key])
+        staged: list[Staged] = []
         for bucket in sorted(set(buckets.to_pylist())):
             new = rows.filter(pc.equal(buckets, bucket))
             path = entity_file(table.name, bucket)
@@ -186,7 +202,8 @@ class ParquetDestination:
                 old = _conform(old, table, _file_schema(table.name))
                 parts.insert(0, old.filter(pc.invert(pc.is_in(old[key], value_set=new[key].combine_chunks()))))
             self._writable()
-            self._store.write_parquet(path, pa.concat_tables(parts).sort_by([(key, "ascending")]))
+            staged.append(self._store.stage_parquet(path, pa.concat_tables(parts).sort_by([(key, "ascending")])))
+        return staged
 
     def _check_buckets(self, run_ids: Iterable[str]) -> None:
         owned = set(self.shard.buckets)
@@ -215,15 +232,33 @@ class ParquetDestination:
             self._writable()
             self._state.update_runs(bucket, records=bucket_records, partitions={})
 
-    def _run_jobs(self, jobs: list[_FileJob]) -> None:
+    def _stage_jobs(self, jobs: list[_FileJob]) -> list[Staged]:
+        """Every job's new file staged (none replaced); on any failure the others are discarded and it is raised."""
         if not jobs:
-            return
+            return []
         with ThreadPoolExecutor(max_workers=min(_WRITERS, len(jobs)), thread_name_prefix="parquet") as pool:
-            # list() re-raises the first failure after the others have finished: files stay whole either way.
-            list(pool.map(self._rewrite, jobs))
+            futures = [pool.submit(self._rewrite, job) for job in jobs]
+            wait(futures)
+        staged = [f.result() for f in futures if f.exception() is None]
+        failed = [f.exception() for f in futures if f.exception() is not None]
+        if failed:
+            for file in staged:
+                if file is not None:
+                    file.discard()
+            raise failed[0]  # type: ignore[misc]
+        return [file for file in staged if file is not None]
 
-    def _rewrite(self, job: _FileJob) -> None:
-        """Rewrite one data file: old rows minus the dropped ids, plus the new rows, sorted by key."""
+    def _publish(self, staged: list[Staged]) -> None:
+        """Replace the staged files (uploads to an object store side by side)."""
+        if len(staged) < 2 or self._store.local:
+            for file in staged:
+                file.publish()
+            return
+        with ThreadPoolExecutor(max_workers=min(_WRITERS, len(staged)), thread_name_prefix="parquet") as pool:
+            list(pool.map(Staged.publish, staged))
+
+    def _rewrite(self, job: _FileJob) -> Staged | None:
+        """Stage one data file's new version: old rows minus the dropped ids, plus the new rows, sorted by key."""
         table = job.table
         path = data_file(table.name, job.day, job.bucket)
         old = self._store.read_table(path)
@@ -235,17 +270,16 @@ class ParquetDestination:
             changed = changed or kept.num_rows != old.num_rows
             parts.append(kept)
         if not changed:
-            return
+            return None
         if job.new is not None:
             parts.append(job.new)
         parts = [part for part in parts if part.num_rows]
         self._writable()
         if not parts:
-            self._store.delete(path)
-        else:
-            # One part is in key order already (a file is written sorted, and so are a batch's new rows).
-            sort = [(k, "ascending") for k in table.key]
-            self._store.write_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
+            return Staged(self._store, path, delete=True)
+        # One part is in key order already (a file is written sorted, and so are a batch's new rows).
+        sort = [(k, "ascending") for k in table.key]
+        return self._store.stage_parquet(path, parts[0] if len(parts) == 1 else pa.concat_tables(parts).sort_by(sort))
 
     def conversation_cursors(self, conversation_ids: Iterable[str]) -> dict[str, ItemCursor]:
         """Where each conversation's stored items end (conversations with none stored are left out)."""

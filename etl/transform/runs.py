@@ -15,6 +15,7 @@ from etl.transform.columns import constant_timestamp, fields, json_text, record_
 from etl.transform.convert import require, to_struct_array
 
 _REQUIRED = ("id", "thread_id", "created_at")
+_SAME_NAME = [name for name in api.RUN.names if name in schema.RUNS.schema.names]  # API field = column name
 
 
 def to_runs_table(runs: Iterable[dict[str, Any]], extracted_at: datetime) -> pa.RecordBatch:
@@ -24,7 +25,7 @@ def to_runs_table(runs: Iterable[dict[str, Any]], extracted_at: datetime) -> pa.
     require(items, run, _REQUIRED, "run")
     error = fields(run["last_error"], api.LAST_ERROR)
     # Most run fields keep their API name as the column name; the rest are renamed or unnested here.
-    same_name = {name: run[name] for name in api.RUN.names if name in schema.RUNS.schema.names}
+    same_name = {name: run[name] for name in _SAME_NAME}
     columns = same_name | {
         "run_id": run["id"],
         "last_error_code": error["code"],

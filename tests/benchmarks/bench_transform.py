@@ -4,11 +4,12 @@
 
 For each mix of ``payloads.MIXES`` (the API's examples, unicode-heavy text, many nulls, unknown types, metadata
 present and absent, usage details, big outputs, and a blend of them) prints steps/s for parsing alone (orjson)
-and for parsing plus ``to_tables`` (what an export does with a batch), and their ratio; then the worst ratio.
+and for parsing plus what an export does with a batch before writing it (``Batch.add_run`` per run, then
+``write_batch(None, batch)``: ``to_tables``), and their ratio; then the worst ratio.
 Target (issue 16): parse + ``to_tables`` within 2.0x of bare parsing on every mix.
 
-Pages hold 100 steps; runs of 30 steps, each run's object parsed too; ``--batch`` steps go to one ``to_tables``
-call (the export's ``--batch-steps``), stamped with two fetch seconds as an export's batch is. Times are CPU
+Runs of 30 steps, each run's object and its page of steps parsed; ``--batch`` steps make one batch (the export's
+``--batch-steps``), its runs stamped with two fetch seconds as an export's batch is. Times are CPU
 seconds of this process (``time.process_time``), best of ``--repeat``, so other work on a shared machine does
 not count; the machine's load average is printed with them.
 """
@@ -29,55 +30,60 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from payloads import MIXES, make_run, make_steps
 
-from etl.transform import to_tables
+from etl.load.batch import Batch, write_batch
 from etl.values import Json
 
-PAGE_SIZE = 100
 STEPS_PER_RUN = 30
 TARGET = 2.0
 
 
 def make_pages(mix: str, steps: int) -> tuple[list[bytes], list[bytes]]:
-    """(step list pages, run objects) as the API returns them, as bytes."""
+    """(step list pages, run objects) as the API returns them, as bytes: each run's steps in pages of its own."""
     objects = make_steps(mix, steps, steps_per_run=STEPS_PER_RUN)
     pages = []
-    for start in range(0, steps, PAGE_SIZE):
-        data = objects[start : start + PAGE_SIZE]
+    for start in range(0, steps, STEPS_PER_RUN):  # one run; its steps fit one page
+        data = objects[start : start + STEPS_PER_RUN]
         envelope = {"object": "list", "data": data, "first_id": data[0]["id"], "last_id": data[-1]["id"],
-                    "has_more": start + PAGE_SIZE < steps}  # fmt: skip
+                    "has_more": False}  # fmt: skip
         pages.append(orjson.dumps(envelope))
-    runs = {s["run_id"]: make_run(s["run_id"], s["thread_id"], s["created_at"], i) for i, s in enumerate(objects)}
-    return pages, [orjson.dumps(run) for run in runs.values()]
+    runs = [make_run(s["run_id"], s["thread_id"], s["created_at"], i) for i, s in enumerate(objects[::STEPS_PER_RUN])]
+    return pages, [orjson.dumps(run) for run in runs]
 
 
-Transform = Callable[[list[tuple[datetime, Json]], list[tuple[datetime, Json]]], object]
+Transform = Callable[[list[tuple[Json, list[Json]]]], object]
 
 
-def _timed(pages: list[bytes], runs: list[bytes], batch_pages: int, transform: Transform) -> float:
-    """CPU seconds to parse every page and run object (and transform each batch)."""
-    moments = [datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC) + timedelta(seconds=1)]
-    runs_per_batch = max(1, batch_pages * PAGE_SIZE // STEPS_PER_RUN)
+def _timed(pages: list[bytes], runs: list[bytes], batch_runs: int, transform: Transform) -> float:
+    """CPU seconds to parse every run object and page (and transform each batch of ``batch_runs`` runs)."""
     started = time.process_time()
-    for batch, start in enumerate(range(0, len(pages), batch_pages)):
-        steps: list[tuple[datetime, Json]] = []
-        for i, page in enumerate(pages[start : start + batch_pages]):
-            moment = moments[2 * i // batch_pages]
-            steps += [(moment, step) for step in orjson.loads(page)["data"]]
-        run_objects = [(moments[0], orjson.loads(run)) for run in runs[batch * runs_per_batch :][:runs_per_batch]]
-        transform(run_objects, steps)
+    for start in range(0, len(pages), batch_runs):
+        fetched = [
+            (orjson.loads(run), orjson.loads(page)["data"])
+            for run, page in zip(runs[start : start + batch_runs], pages[start : start + batch_runs], strict=True)
+        ]
+        transform(fetched)
     return time.process_time() - started
+
+
+def export_batch(fetched: list[tuple[Json, list[Json]]]) -> None:
+    """What an export does with a batch of fetched runs before it writes: one ``Batch``, transformed."""
+    moments = [datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC) + timedelta(seconds=1)]
+    batch = Batch()
+    for i, (run, steps) in enumerate(fetched):
+        batch.add_run(run["thread_id"], run["id"], run, steps, moments[2 * i // len(fetched)])
+    write_batch(None, batch)
 
 
 def measure(mix: str, steps: int, batch: int, repeat: int) -> tuple[float, float, int]:
     """(parse seconds, parse+transform seconds, bytes per step), best of ``repeat``."""
     pages, runs = make_pages(mix, steps)
-    batch_pages = max(1, batch // PAGE_SIZE)
+    batch_runs = max(1, batch // STEPS_PER_RUN)
     parse_best = full_best = float("inf")
     for _ in range(repeat):
         gc.collect()
-        parse_best = min(parse_best, _timed(pages, runs, batch_pages, lambda r, s: None))
+        parse_best = min(parse_best, _timed(pages, runs, batch_runs, lambda fetched: None))
         gc.collect()
-        full_best = min(full_best, _timed(pages, runs, batch_pages, to_tables))
+        full_best = min(full_best, _timed(pages, runs, batch_runs, export_batch))
     return parse_best, full_best, sum(map(len, pages)) // steps
 
 
