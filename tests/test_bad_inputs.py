@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
@@ -505,3 +506,21 @@ def test_a_corrupt_part_file_stops_a_parquet_batch_before_any_file_is_replaced(g
     after = {str(p): p.read_bytes() for p in sorted(p for p in root.rglob("*.parquet") if "_state" not in p.parts)}
     assert after == before, "a file was replaced before the batch found the corrupt one"
     assert not [p for p in root.rglob("*.tmp")], "staged files of the stopped batch were left behind"
+
+
+def test_foreign_files_in_a_root_are_left_alone_and_never_read(good: Good, tmp_path: Path) -> None:
+    root = copy_good(good, tmp_path).parquet
+    partition = sorted((root / "run_steps").iterdir())[0]
+    foreign = {partition / "notes.txt": b"hello", root / "README": b"x", partition / ".DS_Store": b"\0\1"}
+    for path, data in foreign.items():
+        path.write_bytes(data)
+    steps = sum(pq.read_metadata(p).num_rows for p in (root / "run_steps").rglob("*.parquet"))
+    with serve_in_thread(FakeConfig.small(api_key=KEY)) as fake:
+        threads = [arg for thread in fake.dataset.thread_ids for arg in ("--thread", thread)]
+        args = ["export", *threads, "--refresh", "--base-url", fake.base_url, "--dest", str(root), "--no-progress"]
+        assert CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": KEY}).exit_code == 0
+    counted = CliRunner().invoke(cli, ["sql", "query", "SELECT count(*) AS n FROM run_steps", "--dest", str(root)])
+    assert counted.exit_code == 0, counted.output
+    assert str(steps) in counted.stdout.split()
+    assert CliRunner().invoke(cli, ["status", "--dest", str(root)]).exit_code == 0
+    assert all(path.read_bytes() == data for path, data in foreign.items())
