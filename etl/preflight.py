@@ -208,6 +208,9 @@ def _check_duckdb_path(path: Path, uri: str, *, read_only: bool, what: str) -> N
         raise DestinationError(
             f"{what} {shown(uri)} exists but is not a DuckDB file ({kind}): give a new path, or move that file away"
         )
+    # DuckDB writes the file and a write-ahead log beside it.
+    if not read_only and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        raise DestinationError(f"{what} {shown(uri)} is not writable: choose a file you can write to")
 
 
 def _check_root_path(path: Path, uri: str, *, read_only: bool, what: str) -> None:

@@ -281,3 +281,17 @@ def test_shards_split_responses_and_conversations_between_them(
     assert [s.responses_ok for s in done] == [sum(Shard(i, 2).owns(rid) for rid in truth.responses) for i in range(2)]
     assert all(s.responses_ok for s in done)
     assert actual(dest) == expected(truth)
+
+
+def test_cli_azure_openai_v1(fake_api_factory: Callable[..., FakeServer], tmp_path: Path) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    dest = str(tmp_path / "azure-cli.duckdb")
+    base_url = f"{server.azure_endpoint}/openai/v1/"
+    args = ["export", "--source", "responses", "--provider", "azure", "--base-url", base_url,
+            "--api-key-env", "AZURE_OPENAI_API_KEY", "--dest", dest]  # fmt: skip
+    args += [arg for rid in truth.responses for arg in ("--response", rid)]
+    result = CliRunner().invoke(cli, args, env={"AZURE_OPENAI_API_KEY": "sk-fake"})
+    assert result.exit_code == 0, result.output
+    assert actual(dest)["responses"] == expected(truth)["responses"]
+    assert {r.path.split("/responses")[0] for r in server.requests} == {"/openai/v1"}

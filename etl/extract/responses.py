@@ -9,7 +9,7 @@ Foundry can list every stored response and conversation (``GET /responses``, ``G
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,7 +100,9 @@ async def fetch_conversation(client: ApiClient, ref: ConversationRef, include: I
 
 
 async def iter_fetched(
-    client: ApiClient, refs: AsyncIterable[Any] | Iterable[Any], fetch: Any
+    client: ApiClient,
+    refs: AsyncIterable[Any] | Iterable[Any],
+    fetch: Callable[[ApiClient, Any], Awaitable[Fetched]],
 ) -> AsyncGenerator[Fetched, None]:
     """``fetch(client, ref)`` for every ref, ``--concurrency`` at a time, each as it finishes."""
     fetched = stream_map(refs, lambda ref: fetch(client, ref), concurrency=client.settings.concurrency)
