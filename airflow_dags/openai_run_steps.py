@@ -21,7 +21,8 @@ are skipped, so every interval is idempotent and any task may be retried or clea
 
 **Tasks**: `plan` (discover, split into `shards`) -> `export` (one mapped task per shard, each writing only its
 own Parquet files; XCom = its metrics) -> `load` (optional: the changed partitions into one DuckDB file, the
-single writer) -> `checks` (the SQL checks of `sql/checks`; any violation fails the run) and, beside it, `report`
+single writer) -> `checks` (the SQL checks of `sql/checks`; a broken error rule fails the run, a warning such
+as `unpriced_models` is only logged) and, beside it, `report`
 (optional: the HTML page of `runsteps report` over the last `report_days` days, written to
 `<dest>/_reports/<interval date>.html`; skipped unless `report` is on).
 

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 from etl import __version__
 from etl.errors import InputError
@@ -153,6 +155,22 @@ def check_secret(value: str, what: str) -> None:
         raise InputError(f"{what} {problem}: set it to the key or token alone (no quotes, spaces or line breaks)")
 
 
+def proxy_for(url: str) -> str | None:
+    """The forward proxy for ``url`` from ``HTTPS_PROXY``/``HTTP_PROXY`` (either case), unless ``NO_PROXY`` covers
+    its host; None for a direct connection. API requests and object-store requests alike use it."""
+    parts = urlsplit(url)
+    proxies = getproxies_environment()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or not parts.hostname or proxy_bypass_environment(parts.hostname, proxies):
+        return None
+    return proxy
+
+
 def env_value(name: str, default: str | None = None) -> str | None:
     """One environment variable, for the few settings that are not API settings (AWS endpoint, ...)."""
     return os.environ.get(name, default)
+
+
+def set_env_value(name: str, value: str) -> None:
+    """Set one environment variable for libraries that read only the environment (SSL_CERT_FILE for httpx and S3)."""
+    os.environ[name] = value

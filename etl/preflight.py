@@ -15,14 +15,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import ssl
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 import httpx
 
-from etl.config import Settings, check_secret
+from etl.config import Settings, check_secret, env_value, proxy_for
 from etl.errors import DestinationError, InputError
 from etl.extract.client import check_base_url
 from etl.extract.ids import RunRef, validate_id
@@ -56,6 +56,34 @@ def check_settings(settings: Settings, *, key_env: str | None = None) -> None:
             raise InputError(f"{name} {shown(value)} cannot be sent in a header: use printable ASCII only")
     check_base_url_text(settings.base_url)
     check_base_url(settings)  # the client's own rules: no query, no key over plain http to another host
+    check_proxy(settings.base_url)
+    check_ca_bundle(env_value("SSL_CERT_FILE"), "SSL_CERT_FILE")
+
+
+def check_ca_bundle(path: str | None, what: str) -> None:
+    """Refuse a CA bundle (``--ca-bundle``, ``$SSL_CERT_FILE``) that is missing or holds no certificate."""
+    if not path:
+        return
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise InputError(f"{what} {shown(path)} is not a readable PEM file of CA certificates ({reason})") from None
+
+
+def check_proxy(url: str) -> None:
+    """Refuse a proxy from ``HTTPS_PROXY``/``HTTP_PROXY`` that no request could go through."""
+    proxy = proxy_for(url)
+    if proxy is None:
+        return
+    given = _without_userinfo(proxy)
+    try:
+        parsed = httpx.URL(proxy)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError):
+        raise InputError(f"the proxy {shown(given)} (HTTPS_PROXY/HTTP_PROXY) is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host or (port is not None and not 1 <= port <= 65535):
+        raise InputError(f"the proxy {shown(given)} (HTTPS_PROXY/HTTP_PROXY) must be http://host:port")
 
 
 def check_base_url_text(text: str) -> httpx.URL:
@@ -98,8 +126,7 @@ def check_host_resolves(settings: Settings) -> None:
 
 
 def _proxied(url: httpx.URL) -> bool:
-    proxies = getproxies_environment()
-    return url.scheme in proxies and not proxy_bypass_environment(url.host, proxies)
+    return proxy_for(str(url)) is not None
 
 
 def _without_userinfo(text: str) -> str:
@@ -166,6 +193,9 @@ def _check_duckdb_path(path: Path, uri: str, *, read_only: bool, what: str) -> N
         raise DestinationError(
             f"{what} {shown(uri)} exists but is not a DuckDB file ({kind}): give a new path, or move that file away"
         )
+    # DuckDB writes the file and a write-ahead log beside it.
+    if not read_only and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        raise DestinationError(f"{what} {shown(uri)} is not writable: choose a file you can write to")
 
 
 def _check_root_path(path: Path, uri: str, *, read_only: bool, what: str) -> None:

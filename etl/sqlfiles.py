@@ -6,6 +6,8 @@ checkout read the very same files). Each file opens with comment lines:
 
     -- What the query answers (for a check: the rule it enforces). This first line is its description.
     -- param: since = 1970-01-01          a named parameter ``$since`` and its default (NULL for none)
+    -- severity: warning                 a check's severity: ``error`` (the default) fails ``runsteps sql check``
+                                          and the DAG's checks task; ``warning`` is reported and fails nothing
 
 A view file holds one SELECT; it becomes ``CREATE TEMP VIEW <file name> AS <select>``.
 """
@@ -22,22 +24,26 @@ from typing import Literal
 from etl.errors import InputError
 
 Kind = Literal["queries", "checks", "views"]
+Severity = Literal["error", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 KINDS: tuple[Kind, ...] = ("queries", "checks", "views")
 SINGULAR: dict[Kind, str] = {"queries": "query", "checks": "check", "views": "view"}
 
 _PARAM = re.compile(r"--\s*param:\s*(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<default>.*?)\s*$")
+_SEVERITY = re.compile(r"--\s*severity:\s*(?P<value>.*?)\s*$")
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class SqlFile:
-    """One ``.sql`` file: its name, the first line of its header, its parameters and its text."""
+    """One ``.sql`` file: its name, the first line of its header, its parameters, severity and text."""
 
     kind: Kind
     name: str
     description: str
     text: str
     params: Mapping[str, str | None] = field(default_factory=dict)  # name -> default (None = NULL)
+    severity: Severity = "error"  # checks only: whether rows breaking the rule fail the run
 
     @property
     def body(self) -> str:
@@ -55,25 +61,39 @@ class SqlFile:
 
 
 def parse(kind: Kind, name: str, text: str) -> SqlFile:
-    """Read a file's header: the first comment line is its description, ``-- param:`` lines its parameters."""
+    """Read a file's header: the first comment line is its description, then ``-- param:`` and ``-- severity:``."""
     if not _NAME.fullmatch(name):
         # View names become SQL identifiers and query names CLI arguments: keep them plain.
         raise ValueError(f"sql/{kind}/{name}.sql: name it with lowercase letters, digits and underscores")
     description = ""
     params: dict[str, str | None] = {}
+    severity: Severity = "error"
     for line in text.splitlines():
         line = line.strip()
         if not line.startswith("--"):
             break
         match = _PARAM.match(line)
+        marked = _SEVERITY.match(line)
         if match:
             default = match.group("default")
             params[match.group("name")] = None if default.upper() in ("", "NULL") else default
+        elif marked:
+            severity = _severity(kind, name, marked.group("value"))
         elif not description:
             description = line.lstrip("-").strip()
     if not description:
         raise ValueError(f"sql/{kind}/{name}.sql: start it with a comment line saying what it is for")
-    return SqlFile(kind, name, description, text, params)
+    return SqlFile(kind, name, description, text, params, severity)
+
+
+def _severity(kind: Kind, name: str, value: str) -> Severity:
+    """A ``-- severity:`` value; only checks have one (queries and views break no rule)."""
+    if kind != "checks":
+        raise ValueError(f"sql/{kind}/{name}.sql: only a check has a severity")
+    for severity in SEVERITIES:
+        if value == severity:
+            return severity
+    raise ValueError(f"sql/{kind}/{name}.sql: severity {value!r} is not one of: {', '.join(SEVERITIES)}")
 
 
 @functools.cache

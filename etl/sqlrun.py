@@ -24,7 +24,7 @@ import pyarrow as pa
 from etl import sqlfiles
 from etl.errors import DestinationError, InputError
 from etl.load import is_duckdb_uri
-from etl.load.duckdb import NO_AUTO_EXTENSIONS, check_intact
+from etl.load.duckdb import NO_AUTO_EXTENSIONS, check_intact, wal_exists
 from etl.schema import ALL_TABLES, WHOLE_TABLES
 
 _MAIN_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
@@ -60,12 +60,13 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
     if not os.path.isfile(dest):
         raise DestinationError(f"no DuckDB file at {dest}")
     check_destination(dest, read_only=True)
+    had_wal = wal_exists(Path(dest))
     try:
         con = duckdb.connect(dest, read_only=True, config=NO_AUTO_EXTENSIONS)
     except duckdb.Error as exc:
         raise DestinationError(f"cannot open {dest} read-only: {_first_line(exc)}") from exc
     try:
-        check_intact(con, dest, Path(dest))
+        check_intact(con, dest, Path(dest), had_wal=had_wal)
     except DestinationError:
         con.close()
         raise
@@ -151,11 +152,22 @@ class CheckResult:
     rule: str
     violations: int
     sample: pa.Table
+    severity: sqlfiles.Severity = "error"
 
     @property
     def passed(self) -> bool:
         """True when no row breaks the rule."""
         return self.violations == 0
+
+    @property
+    def failed(self) -> bool:
+        """True when rows break a rule of severity ``error``: the run fails (a ``warning`` is only reported)."""
+        return not self.passed and self.severity == "error"
+
+    @property
+    def verdict(self) -> str:
+        """``ok``, ``WARN`` (a broken warning) or ``FAIL`` (a broken error), as the CLI and task logs print it."""
+        return "ok" if self.passed else "FAIL" if self.failed else "WARN"
 
 
 def check(con: duckdb.DuckDBPyConnection, name: str, *, sample_size: int = 5) -> CheckResult:
@@ -163,7 +175,7 @@ def check(con: duckdb.DuckDBPyConnection, name: str, *, sample_size: int = 5) ->
     rule = sqlfiles.sql_file("checks", name)
     count = run_sql(con, f"SELECT count(*) AS n FROM ({rule.body})").column("n")[0].as_py()
     sample = run_sql(con, f"SELECT * FROM ({rule.body}) LIMIT {int(sample_size)}")
-    return CheckResult(name, rule.description, int(count), sample)
+    return CheckResult(name, rule.description, int(count), sample, rule.severity)
 
 
 def run_checks(dest: str, names: Sequence[str] | None = None, *, sample_size: int = 5) -> list[CheckResult]:

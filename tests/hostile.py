@@ -4,11 +4,12 @@ bodies that drip one byte at a time or never end. Plain asyncio streams in a bac
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from loopback import serve_streams
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,7 @@ class Hostile:
 @contextmanager
 def serve_hostile(handler: Handler) -> Iterator[Hostile]:
     """Serve ``handler`` on 127.0.0.1 (a free port) until the block ends."""
-    loop = asyncio.new_event_loop()
     paths: list[str] = []
-    started = threading.Event()
-    holder: dict[str, asyncio.Server] = {}
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -76,25 +74,5 @@ def serve_hostile(handler: Handler) -> Iterator[Hostile]:
         finally:
             writer.close()
 
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        holder["server"] = loop.run_until_complete(asyncio.start_server(answer, "127.0.0.1", 0))
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait(5)
-    port = holder["server"].sockets[0].getsockname()[1]
-    try:
+    with serve_streams(answer) as port:
         yield Hostile(f"http://127.0.0.1:{port}/v1", paths)
-    finally:
-
-        def stop() -> None:
-            holder["server"].close()
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
-            loop.stop()
-
-        loop.call_soon_threadsafe(stop)
-        thread.join(5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import pytest
 from etl.config import Secret, Settings
 from etl.errors import AuthError, InputError, PartialExportError
 from etl.fakeapi import FakeConfig, FakeServer
+from etl.load import open_destination
+from etl.load.batch import Batch, write_batch
 from etl.load.parquet import parquet_dataset
 from etl.orchestrate import (
     DagParams,
@@ -314,16 +317,30 @@ def test_load_skips_a_destination_nothing_was_exported_to(tmp_path: Path) -> Non
     assert not (tmp_path / "x.duckdb").exists()
 
 
-def test_a_check_violation_fails_the_task_without_retry(
-    fake: FakeServer, tmp_path: Path, airflow_fail: type[Exception]
+def test_a_check_violation_fails_the_task_without_retry_and_a_warning_does_not(
+    fake: FakeServer, tmp_path: Path, airflow_fail: type[Exception], caplog: pytest.LogCaptureFixture
 ) -> None:
     dest = tmp_path / "parquet"
     _export_all(fake, dest, DAY_1, shards=1)
-    # A second copy of one data file: every key in it is now held twice.
+    # A run of a model no price is known for breaks unpriced_models, a check of severity warning.
+    batch = Batch()
+    run = {"id": "run_unpriced", "object": "thread.run", "thread_id": "thread_unpriced", "assistant_id": "asst_x",
+           "model": "mystery-model-9", "status": "completed", "created_at": DAY_1.since}  # fmt: skip
+    batch.add("runs", run, datetime.now(UTC))
+    with open_destination(str(dest)) as opened:
+        write_batch(opened, batch)
+    with caplog.at_level(logging.INFO, logger="etl.orchestrate.tasks"):
+        outcome = run_data_checks([str(dest)])[str(dest)]
+    assert outcome["unpriced_models"] == 1
+    assert all(n == 0 for name, n in outcome.items() if name != "unpriced_models"), outcome
+    (warned,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "check unpriced_models over" in warned.message and "(warning): 1 violations" in warned.message
+    assert "mystery-model-9" in warned.message
+    # A second copy of one data file: every key in it is now held twice, and duplicate_keys is an error.
     original = next((dest / "run_steps").rglob("*.parquet"))
     shutil.copy(original, original.with_name("copy-" + original.name))
     assert ds.dataset(str(original)).count_rows() > 0
-    with pytest.raises(airflow_fail, match="duplicate_keys"):
+    with pytest.raises(airflow_fail, match=r"1 data checks failed: duplicate_keys over [^,]*$"):
         run_data_checks([str(dest)])
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
@@ -258,6 +259,27 @@ CASES: list[Case] = [
         ["--thread", "t", "--base-url", "https://no-such-host.invalid/v1"],
         "cannot resolve the API host",
     ),
+    # --- proxies and CA bundles
+    Case("ca-bundle-missing", _export("--thread", "t", "--ca-bundle", "{tmp}/nope.pem"), "--ca-bundle"),
+    Case(
+        "ca-bundle-not-pem",
+        _export("--thread", "t", "--ca-bundle", "{tmp}/junk.pem"),
+        "not a readable PEM file",
+        files={"junk.pem": b"-----BEGIN CERTIFICATE-----\njunk\n"},
+    ),
+    Case("ssl-cert-file-missing", _export("--thread", "t"), "SSL_CERT_FILE", env={"SSL_CERT_FILE": "/no/such.pem"}),
+    Case(
+        "proxy-bad-scheme",
+        _export("--thread", "t"),
+        "must be http://host:port",
+        env={"HTTP_PROXY": "ftp://proxy", "http_proxy": "ftp://proxy"},
+    ),
+    Case(
+        "proxy-bad-port-with-password",
+        _export("--thread", "t"),
+        "'http://***@127.0.0.1:99999'",
+        env={"HTTP_PROXY": f"http://me:{KEY}@127.0.0.1:99999", "http_proxy": f"http://me:{KEY}@127.0.0.1:99999"},
+    ),
     # --- destinations
     Case("dest-empty", _export("--thread", "t", "--dest", ""), "--dest is empty", dests=DEST_ONLY),
     Case("dest-blank", _export("--thread", "t", "--dest", "  "), "--dest is empty", dests=DEST_ONLY),
@@ -301,6 +323,13 @@ CASES: list[Case] = [
         _export("--thread", "t", "--dest", "{tmp}/e.duckdb"),
         "not a DuckDB file (empty)",
         files={"e.duckdb": b""},
+        dests=DEST_ONLY,
+    ),
+    Case(
+        "dest-root-of-32-buckets",
+        _export("--thread", "t", "--dest", "{tmp}/old-root"),
+        "32 hash buckets",
+        files={"old-root/_state/layout.json": b'{"buckets": 32}'},
         dests=DEST_ONLY,
     ),
     Case(
@@ -352,11 +381,21 @@ def _params() -> Iterator[object]:
             yield pytest.param(case, dest, id=f"{case.id}-{dest}")
 
 
-def run_case(case: Case, dest: Path, tmp: Path) -> Result:
-    """Invoke the case's command in-process with ``--dest`` (unless the case gives its own)."""
+def write_files(case: Case, tmp: Path) -> None:
+    """The case's own files under ``tmp``."""
     for name, data in case.files.items():
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / name).write_bytes(data)
+
+
+def tree_of(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes (directories as empty entries)."""
+    return {str(p): p.read_bytes() if p.is_file() else b"" for p in sorted(folder.rglob("*"))}
+
+
+def run_case(case: Case, dest: Path, tmp: Path) -> Result:
+    """Invoke the case's command in-process with ``--dest`` (unless the case gives its own)."""
+    write_files(case, tmp)
     args = [arg.replace("{tmp}", str(tmp)) for arg in case.args]
     if "--dest" not in args:
         args += ["--dest", str(dest)]
@@ -385,10 +424,14 @@ def assert_one_clear_line(result: Result, code: int, words: str) -> None:
 def test_bad_input_is_one_line_and_writes_nothing(case: Case, dest_kind: str, good: Good, tmp_path: Path) -> None:
     dest = _dest(dest_kind, good, tmp_path)
     before = good.tree()
+    write_files(case, tmp_path)
+    files_before = tree_of(tmp_path)
     result = run_case(case, dest, tmp_path)
     assert_one_clear_line(result, case.code, case.words)
     assert not (tmp_path / "new").exists(), "an input error created the destination"
     assert good.tree() == before, "an input error changed a good destination"
+    # Destinations the case made (an old root, a foreign file): nothing added, nothing changed, no lock file.
+    assert tree_of(tmp_path) == files_before
 
 
 def test_the_suite_has_at_least_80_cases() -> None:
@@ -463,3 +506,21 @@ def test_a_corrupt_part_file_stops_a_parquet_batch_before_any_file_is_replaced(g
     after = {str(p): p.read_bytes() for p in sorted(p for p in root.rglob("*.parquet") if "_state" not in p.parts)}
     assert after == before, "a file was replaced before the batch found the corrupt one"
     assert not [p for p in root.rglob("*.tmp")], "staged files of the stopped batch were left behind"
+
+
+def test_foreign_files_in_a_root_are_left_alone_and_never_read(good: Good, tmp_path: Path) -> None:
+    root = copy_good(good, tmp_path).parquet
+    partition = sorted((root / "run_steps").iterdir())[0]
+    foreign = {partition / "notes.txt": b"hello", root / "README": b"x", partition / ".DS_Store": b"\0\1"}
+    for path, data in foreign.items():
+        path.write_bytes(data)
+    steps = sum(pq.read_metadata(p).num_rows for p in (root / "run_steps").rglob("*.parquet"))
+    with serve_in_thread(FakeConfig.small(api_key=KEY)) as fake:
+        threads = [arg for thread in fake.dataset.thread_ids for arg in ("--thread", thread)]
+        args = ["export", *threads, "--refresh", "--base-url", fake.base_url, "--dest", str(root), "--no-progress"]
+        assert CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": KEY}).exit_code == 0
+    counted = CliRunner().invoke(cli, ["sql", "query", "SELECT count(*) AS n FROM run_steps", "--dest", str(root)])
+    assert counted.exit_code == 0, counted.output
+    assert str(steps) in counted.stdout.split()
+    assert CliRunner().invoke(cli, ["status", "--dest", str(root)]).exit_code == 0
+    assert all(path.read_bytes() == data for path, data in foreign.items())

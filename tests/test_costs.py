@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 from costs import PRICES, cost
@@ -256,10 +258,28 @@ def test_queries_and_the_unpriced_check(priced: str) -> None:
     assert [(d["runs"], d["unpriced_runs"]) for d in days.to_pylist()] == [(1, 0), (1, 0), (1, 0), (1, 1)]
     assert {d["assistant_name"] for d in days.to_pylist()} == {"Cost bot"}
     assert sum(d["cost_usd"] or 0 for d in days.to_pylist()) == pytest.approx(sum(EXPECTED[k] or 0 for k in in_window))
+    # unpriced_models is a warning: shown with its rows, and the exit code stays 0.
     result = _invoke("sql", "check", "unpriced_models", "--dest", priced)
-    assert result.exit_code == 1
-    assert "FAIL  unpriced_models" in result.output
+    assert result.exit_code == 0, result.output
+    assert "WARN  unpriced_models" in result.output and "(2 rows break it)" in result.output
     assert "mystery-model-9" in result.output and "acme-llm" in result.output
+    assert result.output.splitlines()[-1] == "0 of 1 checks passed; warnings: unpriced_models"
+
+
+def test_a_broken_error_check_fails_beside_the_warning(priced: str) -> None:
+    # One run_steps row held twice breaks duplicate_keys, a check of severity error.
+    if priced.endswith(".duckdb"):
+        with duckdb.connect(priced) as con:
+            con.execute("INSERT INTO run_steps SELECT * FROM run_steps WHERE step_id = 'step_run_plain_0'")
+    else:
+        original = next(Path(priced, "run_steps").rglob("*.parquet"))
+        shutil.copy(original, original.with_name("copy-" + original.name))
+    result = _invoke("sql", "check", "--dest", priced)
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("FAIL  duplicate_keys: ") for line in lines)
+    assert any(line.startswith("WARN  unpriced_models: ") for line in lines)
+    assert lines[-1].endswith(" checks passed; failed: duplicate_keys; warnings: unpriced_models")
 
 
 def test_prices_lists_priced_and_unpriced_and_keeps_the_files(priced: str) -> None:

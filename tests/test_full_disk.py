@@ -74,3 +74,21 @@ def test_a_full_disk_is_one_line_and_what_was_written_reads_whole(
         steps_by_run[row["run_id"]] = steps_by_run.get(row["run_id"], 0) + 1
     for run_id, record in exported.items():
         assert steps_by_run.get(run_id, 0) == record.step_count, run_id
+
+
+@pytest.mark.parametrize("small_disk", [4096], indirect=True, ids=["4m"])
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_a_read_only_filesystem_is_refused_before_anything(fake: FakeServer, small_disk: Path, kind: str) -> None:
+    threads = [arg for thread in fake.dataset.thread_ids for arg in ("--thread", thread)]
+    existing = small_disk / ("old.duckdb" if kind == "duckdb" else "old")
+    first = ["export", *threads, "--base-url", fake.base_url, "--dest", str(existing), "--no-progress"]
+    assert CliRunner().invoke(cli, first, env={"OPENAI_API_KEY": KEY}).exit_code == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    before = {str(p): p.read_bytes() for p in small_disk.rglob("*") if p.is_file()}
+    for dest in (existing, small_disk / ("new.duckdb" if kind == "duckdb" else "new")):
+        args = ["export", *threads, "--base-url", fake.base_url, "--dest", str(dest), "--no-progress"]
+        result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": KEY})
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and "not writable" in lines[0] and "Traceback" not in result.output, lines
+    assert {str(p): p.read_bytes() for p in small_disk.rglob("*") if p.is_file()} == before

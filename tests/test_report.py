@@ -179,6 +179,10 @@ def test_without_prices_the_cost_charts_say_not_priced(exported: Exported, tmp_p
     page, data = write(tmp_path, str(dest))
     assert data["overview"]["cost_usd"] is None and data["overview"]["unpriced_runs"] == len(exported.runs)
     assert '<div class="value">not priced</div>' in page
+    # unpriced_models is a warning: its row says WARN and the verdict counts it apart from failures.
+    checks = len(sqlfiles.sql_files("checks"))
+    assert f"{checks - 1} of {checks} checks pass; 1 warn (over" in page
+    assert '<tr class="warn"><td><span class="badge">WARN</span></td><td><code>unpriced_models</code>' in page
     cost_panels = [p for p in PANELS if p.measure == "cost_usd"]
     assert len(cost_panels) >= 5
     for panel in cost_panels:

@@ -263,3 +263,35 @@ def test_follow_previous_goes_on_past_responses_exported_before(
     fetched = {r.path.rsplit("/", 1)[-1] for r in server.requests if r.kind == "response_get"}
     assert fetched == {rid for chain in chains for rid in (chain[0], chain[-1])}  # not the middles again
     assert summary.runs_skipped == len(chains)
+
+
+def test_shards_split_responses_and_conversations_between_them(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from etl.sharding import Shard
+
+    server = fake_api_factory()
+    truth = server.responses.truth
+    dest = str(tmp_path / "sharded")
+    sources = ResponseSources(responses=tuple(truth.responses), conversations=tuple(truth.conversations))
+    done = []
+    for index in range(2):
+        options = ExportOptions(dest=dest, shard=Shard(index, 2))
+        done.append(run_responses_export(_settings(server), sources, options))
+    assert [s.responses_ok for s in done] == [sum(Shard(i, 2).owns(rid) for rid in truth.responses) for i in range(2)]
+    assert all(s.responses_ok for s in done)
+    assert actual(dest) == expected(truth)
+
+
+def test_cli_azure_openai_v1(fake_api_factory: Callable[..., FakeServer], tmp_path: Path) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    dest = str(tmp_path / "azure-cli.duckdb")
+    base_url = f"{server.azure_endpoint}/openai/v1/"
+    args = ["export", "--source", "responses", "--provider", "azure", "--base-url", base_url,
+            "--api-key-env", "AZURE_OPENAI_API_KEY", "--dest", dest]  # fmt: skip
+    args += [arg for rid in truth.responses for arg in ("--response", rid)]
+    result = CliRunner().invoke(cli, args, env={"AZURE_OPENAI_API_KEY": "sk-fake"})
+    assert result.exit_code == 0, result.output
+    assert actual(dest)["responses"] == expected(truth)["responses"]
+    assert {r.path.split("/responses")[0] for r in server.requests} == {"/openai/v1"}

@@ -77,6 +77,17 @@ def test_header_parsing() -> None:
     assert parsed.description == "What it answers."
     assert parsed.params == {"since": "2024-01-01", "who": None}
     assert parsed.body.endswith("SELECT $since, $who")
+    assert parsed.severity == "error"
+
+
+def test_severity_is_declared_in_a_checks_header() -> None:
+    assert parse("checks", "rule", "-- A rule.\n-- severity: warning\nSELECT 1").severity == "warning"
+    assert parse("checks", "rule", "-- A rule.\nSELECT 1").severity == "error"
+    with pytest.raises(ValueError, match=r"severity 'fatal' is not one of: error, warning"):
+        parse("checks", "rule", "-- A rule.\n-- severity: fatal\nSELECT 1")
+    severities = {name: f.severity for name, f in sqlfiles.sql_files("checks").items()}
+    assert severities["unpriced_models"] == "warning"  # a missing price is not broken data
+    assert {name for name, severity in severities.items() if severity == "error"} >= {"duplicate_keys", "orphan_rows"}
 
 
 def test_bind_uses_defaults_and_refuses_unknown_names() -> None:
@@ -102,6 +113,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
     [
         ("Bad-Name", "-- x\nSELECT 1", "lowercase letters"),
         ("no_header", "SELECT 1", "start it with a comment"),
+        ("loud", "-- x\n-- severity: warning\nSELECT 1", "only a check has a severity"),
     ],
 )
 def test_malformed_files_are_refused(name: str, text: str, message: str) -> None:

@@ -22,15 +22,15 @@ from etl.cli._common import (
 )
 from etl.cli.prices import price_options
 from etl.cli.progress import Bars, configure_logging
-from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value
+from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value, set_env_value
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.extract.auth import with_credential
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.pipeline_responses import ResponseSources
-from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
+from etl.preflight import check_ca_bundle, check_destination, check_host_resolves, check_settings, check_sources
 from etl.prices import PriceBook, load_price_book
-from etl.providers import PROVIDERS, AuthKind, get_provider, infer_provider
+from etl.providers import PROVIDERS, RESPONSES_PROVIDERS, AuthKind, for_responses, get_provider, infer_provider
 from etl.sharding import Shard
 
 
@@ -47,18 +47,29 @@ class ApiOptions:
     api_version: str | None
     token_env: str | None
     allow_insecure_http: bool
+    ca_bundle: str | None
     concurrency: int
     page_size: int
     include_file_search_content: bool
     max_retries: int
     timeout: float
 
-    def settings(self) -> Settings:
-        """Settings from the environment and these options (the key is read from the named variable)."""
+    def settings(self, api: str = "assistants") -> Settings:
+        """Settings from the environment and these options (the key is read from the named variable).
+
+        ``api``: assistants, or responses (the same hosts' Responses and Conversations APIs, ``--source``).
+        """
+        if self.ca_bundle is not None:
+            check_ca_bundle(self.ca_bundle, "--ca-bundle")
+            # httpx (the API) and the object-store client both take it from there.
+            set_env_value("SSL_CERT_FILE", self.ca_bundle)
         provider = get_provider(self.provider) if self.provider else None
+        family = RESPONSES_PROVIDERS if api == "responses" else PROVIDERS
         provider = provider or infer_provider(
-            self.base_url or env_value("OPENAI_BASE_URL"), azure_api_version=self.azure_api_version
+            self.base_url or env_value("OPENAI_BASE_URL"), azure_api_version=self.azure_api_version, family=family
         )
+        if api == "responses":
+            provider = for_responses(provider)
         entra = provider.auth.kind is AuthKind.ENTRA
         if self.token_env and not entra:
             raise InputError(f"--token-env is for providers that use Entra ID tokens (foundry), not {provider.name}")
@@ -66,6 +77,7 @@ class ApiOptions:
         settings = Settings.from_env(
             api_key_env=self.token_env if entra else self.api_key_env,
             provider=provider.name,
+            api=api,
             api_version=self.api_version,
             base_url=self.base_url,
             organization=self.organization,
@@ -119,6 +131,11 @@ api_options = option_group(
     ),
     click.option(
         "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."
+    ),
+    click.option(
+        "--ca-bundle",
+        metavar="PEM",
+        help="CA certificates to trust for the API and object storage (a corporate proxy's). Default: $SSL_CERT_FILE.",
     ),
     click.option(
         "--concurrency",
@@ -268,11 +285,13 @@ class WriteOptions:
         )
 
 
-def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[ExportObserver]:
-    """Bars on a terminal (or when asked), plain periodic log lines otherwise."""
+def observer_for(
+    progress: bool | None, units: tuple[str, str] = ("runs", "steps")
+) -> contextlib.AbstractContextManager[ExportObserver]:
+    """Bars on a terminal (or when asked), plain periodic log lines otherwise; ``units``: what is counted."""
     if progress is None:
         progress = sys.stderr.isatty()
-    return Bars() if progress else contextlib.nullcontext(LogLines())
+    return Bars(units) if progress else contextlib.nullcontext(LogLines(units=units))
 
 
 @click.command()
@@ -426,17 +445,22 @@ def _export_responses(
     output: OutputOptions,
 ) -> None:
     """``--source responses``: responses and conversations through the same write path and summary."""
-    from etl.pipeline_responses import run_responses_export
+    from etl.pipeline_responses import PROGRESS_UNITS, run_responses_export
 
     if sources.runs or sources.runs_files or sources.threads or sources.threads_files:
         raise InputError("--run/--thread export run steps: leave them out with --source responses")
-    settings = dataclasses.replace(api.settings(), api="responses")
+    settings = api.settings("responses")
     check_places(write, archive)
     export_options = write.export_options(load_price_book(*price_files))
-    with archive_hook(archive, settings, write.s3_endpoint_url) as on_response:
+    with (
+        archive_hook(archive, settings, write.s3_endpoint_url) as on_response,
+        observer_for(output.progress, PROGRESS_UNITS) as observer,
+    ):
         if on_response is not None:
             export_options = dataclasses.replace(export_options, on_response=on_response)
-        summary = run_responses_export(settings, response_sources, export_options)
+        summary = run_responses_export(settings, response_sources, export_options, observer)
+    for planned in summary.planned:  # a dry run: what would be fetched
+        click.echo(planned)
     print_summary(summary, output.metrics_json)
     raise SystemExit(summary.exit_code)
 

@@ -114,20 +114,22 @@ def query(statement: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
 @_format_option
 @handle_errors
 def check(names: tuple[str, ...], sample: int, dest: str, fmt: str) -> None:
-    """Run the data checks (all, or NAMES); exit 1 when a rule is broken."""
+    """Run the data checks (all, or NAMES); exit 1 when a rule of severity error is broken (warnings: 0)."""
     results = sqlrun.run_checks(dest, names, sample_size=sample)
     for result in results:
         if result.passed:
             click.echo(f"ok    {result.name}: {result.rule}")
             continue
         broken = "1 row breaks it" if result.violations == 1 else f"{result.violations} rows break it"
-        click.echo(f"FAIL  {result.name}: {result.rule} ({broken})")
+        click.echo(f"{result.verdict:<5} {result.name}: {result.rule} ({broken})")
         if result.sample.num_rows:
             click.echo(render(result.sample, fmt))
-    failed = [r.name for r in results if not r.passed]
+    failed = [r.name for r in results if r.failed]
+    warned = [r.name for r in results if not r.passed and not r.failed]
     click.echo(
-        f"{len(results) - len(failed)} of {len(results)} checks passed"
+        f"{sum(r.passed for r in results)} of {len(results)} checks passed"
         + (f"; failed: {', '.join(failed)}" if failed else "")
+        + (f"; warnings: {', '.join(warned)}" if warned else "")
     )
     if failed:
         raise SystemExit(EXIT_CHECKS_FAILED)

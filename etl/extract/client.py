@@ -9,10 +9,10 @@ Requests go straight to the transport rather than through ``httpx.AsyncClient``:
 work (merging the base URL and parameters: three URL parses; a cookie-jar round trip) was most of the CPU a
 request costs, and with many requests in flight that CPU is what keeps an export from running at the speed
 the API's latency allows (figures: README, Benchmarks, "Measurements behind the design"). What the client
-would add is not wanted here anyway: no redirects are followed, no cookies kept, no environment proxies
-used; timeouts travel with each request as httpx's own client sends them. A 429 or an exhausted rate-limit
-budget pauses every request of the client, not just the one that was told. No message, log line or record
-carries the API key.
+would add is not wanted here anyway: no redirects are followed, no cookies kept; environment proxies are
+chosen once for the one base URL (``etl.config.proxy_for``); timeouts travel with each request. A 429 or an
+exhausted rate-limit budget pauses every request of the client, not just the one that was told. No message, log
+line or record carries the API key.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from etl.config import DEFAULT_BASE_URL, Secret, Settings
+from etl.config import DEFAULT_BASE_URL, Secret, Settings, proxy_for
 from etl.errors import ApiError, AuthError, FatalApiError, InputError, RetriableApiError
 from etl.extract.auth import TokenSource, with_credential
 from etl.extract.lanes import LaneTransport
@@ -186,7 +186,9 @@ class ApiClient:
         timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None)
         # total_timeout: --timeout bounds the whole exchange, connect to last byte (etl.extract.lanes).
         self._extensions = {"timeout": timeout.as_dict(), "total_timeout": settings.timeout}
-        self._transport = transport if transport is not None else LaneTransport(max_connections or settings.concurrency)
+        # HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured (etl.config.proxy_for): one base URL, one route.
+        lanes = max_connections or settings.concurrency
+        self._transport = transport if transport is not None else LaneTransport(lanes, proxy=proxy_for(self._base_url))
 
     async def __aenter__(self) -> ApiClient:
         return self

@@ -19,13 +19,14 @@ import httpx
 class LaneTransport(httpx.AsyncBaseTransport):
     """``lanes`` single-connection transports; each request holds one lane until its response is closed."""
 
-    def __init__(self, lanes: int) -> None:
+    def __init__(self, lanes: int, *, proxy: str | None = None) -> None:
         if lanes < 1:
             raise ValueError("at least one lane is needed")
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        # One TLS context for all lanes: loading the CA bundle costs tens of milliseconds each time.
+        # One TLS context for all lanes: loading the CA bundle costs tens of milliseconds each time. It honours
+        # SSL_CERT_FILE / SSL_CERT_DIR (--ca-bundle sets the first), else certifi's bundle.
         tls = httpx.create_ssl_context()
-        self._lanes = [httpx.AsyncHTTPTransport(verify=tls, limits=one) for _ in range(lanes)]
+        self._lanes = [httpx.AsyncHTTPTransport(verify=tls, limits=one, proxy=proxy) for _ in range(lanes)]
         self._free: asyncio.LifoQueue[httpx.AsyncHTTPTransport] = asyncio.LifoQueue()
         for lane in reversed(self._lanes):
             self._free.put_nowait(lane)

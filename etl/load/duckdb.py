@@ -262,9 +262,10 @@ def _create_file(uri: str, path: Path, storage_version: str) -> None:
 
 def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open the file in UTC, without insertion order, DuckDB's memory capped for a writer; refuse a truncated file."""
+    had_wal = wal_exists(path)
     con = _open(uri, path, read_only=read_only)
     try:
-        check_intact(con, uri, path)
+        check_intact(con, uri, path, had_wal=had_wal)
     except BaseException:
         con.close()
         raise
@@ -281,10 +282,17 @@ def _connect(uri: str, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnect
     return con
 
 
-def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path) -> None:
+def wal_exists(path: Path) -> bool:
+    """True when the file has a write-ahead log: ask before connecting, as opening replays and may remove it."""
+    return Path(f"{path}.wal").exists()
+
+
+def check_intact(con: duckdb.DuckDBPyConnection, uri: str, path: Path, *, had_wal: bool) -> None:
     """Refuse a truncated file before any of its blocks is read: DuckDB would fail later, mid-export."""
-    if Path(f"{path}.wal").exists():
-        return  # blocks of the write-ahead log are not in the file yet: its size says nothing
+    if had_wal:
+        # The log (of a crashed writer, say) was replayed when the file opened: blocks it added may not be in the
+        # file yet, so its size says nothing.
+        return
     try:
         # used_blocks, not total_blocks: a checkpoint cuts free blocks off the end of the file while total_blocks
         # still counts them, so only the blocks in use must all be in the file.

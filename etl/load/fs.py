@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from etl.config import env_value
+from etl.config import env_value, proxy_for
 from etl.errors import AuthError, DestinationError, EtlError, StorageFullError
 
 TEMP_SUFFIX = ".tmp"
@@ -252,13 +252,18 @@ def _open_s3(uri: str, display: str, endpoint: str | None) -> Store:
 
 
 def _s3(endpoint: str | None, region: str | None, attempts: int) -> pafs.S3FileSystem:
+    region = region or "us-east-1"
+    url = endpoint if endpoint and "://" in endpoint else f"https://{endpoint or f's3.{region}.amazonaws.com'}"
     return pafs.S3FileSystem(
-        region=region or "us-east-1",
+        region=region,
         endpoint_override=endpoint,
         # A small file then goes up in one PUT instead of a three-request multipart upload.
         allow_delayed_open=True,
         connect_timeout=_CONNECT_TIMEOUT_S,
         retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
+        # The AWS SDK reads neither proxy variables nor SSL_CERT_FILE: the same ones as the API's, passed on.
+        proxy_options=proxy_for(url),
+        tls_ca_file_path=env_value("SSL_CERT_FILE"),
     )
 
 

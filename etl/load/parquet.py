@@ -99,6 +99,9 @@ class ParquetDestination:
 
     def __enter__(self) -> ParquetDestination:
         if not self.read_only:
+            # A root this version cannot write is refused before a lock file is created in it (and checked again
+            # under the claim, where it counts).
+            self._state.check_layout()
             claim = claim_buckets(self._store, self.shard.buckets)
             claim.acquire()
             self._claim = claim
@@ -514,14 +517,32 @@ def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = 
     else:
         base = f"{root.rstrip('/')}/{table}"
     if spec.entity:  # one file per bucket, no day partition
-        files = [] if filesystem.get_file_info(base).type != pafs.FileType.Directory else base
-        return ds.dataset(files, schema=spec.schema, format="parquet", filesystem=filesystem)
+        return ds.dataset(_data_files(filesystem, base), schema=spec.schema, format="parquet", filesystem=filesystem)
     schema = spec.schema.append(pa.field(PARTITION, pa.date32()))
-    if filesystem.get_file_info(base).type != pafs.FileType.Directory:
-        return ds.dataset([], schema=schema, format="parquet", filesystem=filesystem)
     partitioning = ds.partitioning(pa.schema([pa.field(PARTITION, pa.date32())]), flavor="hive")
-    # The default ignore_prefixes ('.', '_') keep temp files and _state out of the dataset.
-    return ds.dataset(base, schema=schema, format="parquet", filesystem=filesystem, partitioning=partitioning)
+    return ds.dataset(
+        _data_files(filesystem, base),
+        schema=schema,
+        format="parquet",
+        filesystem=filesystem,
+        partitioning=partitioning,
+        partition_base_dir=base,
+    )
+
+
+def _data_files(filesystem: pafs.FileSystem, base: str) -> list[str]:
+    """The ``*.parquet`` files under ``base``: not temp files or ``_state``, nor whatever else someone put there
+    (a notes.txt in a partition would make every read of the table fail)."""
+    if filesystem.get_file_info(base).type != pafs.FileType.Directory:
+        return []
+    infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
+    return sorted(
+        info.path
+        for info in infos
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(".parquet")
+        and not any(part.startswith((".", "_")) for part in info.path[len(base) + 1 :].split("/"))
+    )
 
 
 def partitions_changed_since(

@@ -21,7 +21,7 @@ from etl.extract import RunRef
 from etl.load import DUCKDB_STORAGE_VERSION
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
 from etl.pipeline import PROGRESS_INTERVAL_S, ExportOptions, ExportSummary, LogLines, Sources, run_export
-from etl.pipeline_responses import ResponseSources, run_responses_export
+from etl.pipeline_responses import PROGRESS_UNITS, ResponseSources, run_responses_export
 from etl.sharding import Shard
 from etl.values import iso
 
@@ -101,7 +101,7 @@ def export_responses(settings: Settings, dest: str, sources: ResponseSources) ->
     """Export the responses and conversations of ``sources`` into ``dest``: each conversation from its last stored
     item on, finished responses not again. Raises ``PartialExportError`` after writing when some failed."""
     with fail_fast():
-        summary = run_responses_export(settings, sources, ExportOptions(dest=dest))
+        summary = run_responses_export(settings, sources, ExportOptions(dest=dest), LogLines(units=PROGRESS_UNITS))
     for line in summary.lines():
         log.info("%s", line)
     if summary.exit_code:
@@ -191,9 +191,9 @@ def load_into_duckdb(
 
 
 def run_data_checks(dests: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Run every check of ``sql/checks`` over each destination; fail on any violation.
+    """Run every check of ``sql/checks`` over each destination; fail on any violated rule of severity error.
 
-    Returns ``{dest: {check name: violations}}`` (all zero, or the task fails).
+    Returns ``{dest: {check name: violations}}``: all zero but for warnings (logged as such), or the task fails.
     """
     from etl.sqlrun import run_checks
 
@@ -207,11 +207,14 @@ def run_data_checks(dests: Sequence[str]) -> dict[str, dict[str, int]]:
                 if result.passed:
                     log.info("check %s over %s: ok (%s)", result.name, dest, result.rule)
                     continue
-                broken.append(f"{result.name} over {dest}")
-                log.error(
-                    "check %s over %s: %d violations of %r; first rows: %s",
+                if result.failed:
+                    broken.append(f"{result.name} over {dest}")
+                log.log(
+                    logging.ERROR if result.failed else logging.WARNING,
+                    "check %s over %s (%s): %d violations of %r; first rows: %s",
                     result.name,
                     dest,
+                    result.severity,
                     result.violations,
                     result.rule,
                     result.sample.to_pylist(),

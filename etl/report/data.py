@@ -86,6 +86,7 @@ class CheckRow:
     rule: str
     violations: int
     sample: list[Row]
+    verdict: str  # ok, WARN (a broken rule of severity warning) or FAIL, as `runsteps sql check` says
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def panel_data(panel: Panel, scope: Scope, run: Callable[[str, dict[str, object]
 def run_all_checks(con: duckdb.DuckDBPyConnection, sample_size: int = 5) -> list[CheckRow]:
     """Every check of ``sql/checks`` over the whole destination, with a few of the rows that break each."""
     results = [sqlrun.check(con, name, sample_size=sample_size) for name in sqlfiles.sql_files("checks")]
-    return [CheckRow(r.name, r.rule, r.violations, json_rows(r.sample)) for r in results]
+    return [CheckRow(r.name, r.rule, r.violations, json_rows(r.sample), r.verdict) for r in results]
 
 
 def json_rows(table: pa.Table) -> list[Row]:

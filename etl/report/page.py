@@ -188,10 +188,12 @@ def _panel(item: PanelData) -> str:
 
 
 def _quality(report: ReportData) -> str:
-    failed = [c for c in report.checks if c.violations]
+    failed = sum(c.verdict == "FAIL" for c in report.checks)
+    warned = sum(c.verdict == "WARN" for c in report.checks)
     verdict = (
-        f"{len(report.checks) - len(failed)} of {len(report.checks)} checks pass"
-        + (f"; {len(failed)} fail" if failed else "")
+        f"{sum(c.verdict == 'ok' for c in report.checks)} of {len(report.checks)} checks pass"
+        + (f"; {failed} fail" if failed else "")
+        + (f"; {warned} warn" if warned else "")
         + " (over the whole destination, whatever the scope)"
     )
     return (
@@ -206,8 +208,7 @@ def _quality(report: ReportData) -> str:
 
 def _checks_table(checks: list[CheckRow]) -> str:
     rows = "".join(
-        f'<tr class="{"fail" if c.violations else "ok"}">'
-        f'<td><span class="badge">{"FAIL" if c.violations else "ok"}</span></td>'
+        f'<tr class="{c.verdict.lower()}"><td><span class="badge">{c.verdict}</span></td>'
         f"<td><code>{escape(c.name)}</code></td><td>{escape(c.rule)}</td>"
         f'<td class="num">{c.violations:,}</td><td>{_sample(c.sample)}</td></tr>'
         for c in checks

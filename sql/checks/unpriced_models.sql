@@ -1,4 +1,6 @@
 -- Every run's model has a price at the run's date in model_prices (else its cost is unknown: give runsteps prices a --prices or --model-map file).
+-- severity: warning
+-- A missing price leaves costs unknown while the data itself is sound: reported, it fails no run or DagRun.
 SELECT
     model,
     count(*) AS runs,

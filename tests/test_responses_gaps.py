@@ -1,0 +1,143 @@
+"""``--source responses`` beyond the basics, over real HTTP against the fake: progress lines, dry runs, a host
+without the Conversations API, and Azure OpenAI v1 with Entra ID tokens."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from etl.config import Secret, Settings
+from etl.fakeapi import FakeServer
+from etl.pipeline import ExportOptions, LogLines
+from etl.pipeline_responses import PROGRESS_UNITS, ResponseSources, run_responses_export
+
+
+def _settings(server: FakeServer, **changes: Any) -> Settings:
+    return Settings(api_key=Secret("sk-fake"), base_url=server.base_url, api="responses", max_retries=8, **changes)
+
+
+def test_progress_lines_count_responses_conversations_and_items(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    dest = str(tmp_path / "progress.duckdb")
+    sources = ResponseSources(responses=tuple(truth.responses), conversations=tuple(truth.conversations))
+    with caplog.at_level(logging.INFO, logger="etl.progress"):
+        run_responses_export(_settings(server), sources, ExportOptions(dest=dest), LogLines(0, units=PROGRESS_UNITS))
+    lines = [r.getMessage() for r in caplog.records if r.name == "etl.progress"]
+    objects = len(truth.responses) + len(truth.conversations)
+    assert len(lines) == objects  # interval 0: one line per response or conversation
+    with duckdb.connect(dest, read_only=True) as con:
+        query = "select (select count(*) from response_items) + (select count(*) from conversation_items)"
+        items = con.sql(query).fetchall()[0][0]
+    last = re.fullmatch(r"progress: (\d+) objects \((\d+) failed\), (\d+) items, .* objects/s, .* items/s", lines[-1])
+    assert last is not None, lines[-1]
+    assert (int(last[1]), int(last[2]), int(last[3])) == (objects, 0, items)
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` (or the file itself) with its bytes."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(f): f.read_bytes() for f in files}
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_dry_run_lists_what_would_be_fetched_and_writes_nothing(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path, kind: str
+) -> None:
+    from click.testing import CliRunner
+
+    from etl.cli import cli
+
+    server = fake_api_factory()
+    truth = server.responses.truth
+    dest = tmp_path / ("out.duckdb" if kind == "duckdb" else "out")
+    responses, conversations = list(truth.responses), list(truth.conversations)
+    base = ["export", "--source", "responses", "--dest", str(dest), "--base-url", server.base_url, "--no-progress"]
+    args = [*base, *(a for rid in responses for a in ("--response", rid))]
+    args += [a for cid in conversations for a in ("--conversation", cid)]
+    env = {"OPENAI_API_KEY": "sk-fake"}
+
+    # nothing there yet: every response, every conversation from its first item; no request, no destination
+    result = CliRunner().invoke(cli, [*args, "--dry-run"], env=env)
+    assert result.exit_code == 0, result.output
+    planned = [line for line in result.stdout.splitlines() if line.startswith(("response ", "conversation "))]
+    assert planned == [f"response {rid}" for rid in responses] + [
+        f"conversation {cid} from its first item" for cid in conversations
+    ]
+    assert not dest.exists() and server.requests == []
+
+    # after an export: only the unfinished responses, each conversation after its last stored item
+    assert CliRunner().invoke(cli, args, env=env).exit_code == 0
+    before = _tree(dest)
+    server.log.reset()
+    result = CliRunner().invoke(cli, [*args, "--dry-run"], env=env)
+    assert result.exit_code == 0, result.output
+    unfinished = [rid for rid, r in truth.responses.items() if r["status"] in ("queued", "in_progress")]
+    assert unfinished
+    expected_lines = [f"response {rid}" for rid in unfinished] + [
+        f"conversation {cid} after stored item {items[-1]['id']} (position {len(items)})"
+        for cid, items in ((cid, truth.conversation_items[cid]) for cid in conversations)
+    ]
+    assert [line for line in result.stdout.splitlines() if line.startswith(("response ", "conversation "))] == (
+        expected_lines
+    )
+    assert _tree(dest) == before and server.requests == []
+
+
+def test_a_host_without_conversations_api_is_refused_once(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from etl.cli import cli
+
+    server = fake_api_factory(conversations_api=False)
+    truth = server.responses.truth
+    dest = tmp_path / "azure.duckdb"
+    base_url = f"{server.azure_endpoint}/openai/v1"
+    args = ["export", "--source", "responses", "--provider", "azure", "--base-url", base_url,
+            "--api-key-env", "AZURE_OPENAI_API_KEY", "--dest", str(dest), "--no-progress",
+            "--response", next(iter(truth.responses))]  # fmt: skip
+    args += [a for cid in truth.conversations for a in ("--conversation", cid)]
+    result = CliRunner().invoke(cli, args, env={"AZURE_OPENAI_API_KEY": "sk-fake"})
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    first = next(iter(truth.conversations))
+    assert line.startswith("error: this endpoint has no Conversations API (HTTP 404"), line
+    assert f"Resource not found (GET /conversations/{first})" in line
+    assert line.endswith("): export by --response ids instead"), line
+    # one probe, nothing opened: no destination, no request for any other conversation or response
+    assert [r.path for r in server.requests] == [f"/openai/v1/conversations/{first}"]
+    assert not dest.exists()
+
+
+def test_an_unknown_conversation_is_not_a_missing_api(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    known = next(iter(truth.conversations))
+    sources = ResponseSources(conversations=("conv_unknown0", known))
+    summary = run_responses_export(_settings(server), sources, ExportOptions(dest=str(tmp_path / "x.duckdb")))
+    assert summary.exit_code == 3 and summary.conversations_ok == 1
+    assert [f["run_id"] for f in summary.failures] == ["conv_unknown0"]
+
+
+def test_openai_without_conversations_api_is_refused_too(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from etl.errors import InputError
+
+    server = fake_api_factory(conversations_api=False)
+    sources = ResponseSources(conversations=tuple(server.responses.truth.conversations))
+    with pytest.raises(InputError, match=r"no Conversations API \(HTTP 404: Invalid URL \(GET /v1/conversations/"):
+        run_responses_export(_settings(server), sources, ExportOptions(dest=str(tmp_path / "x.duckdb")))
+    assert not (tmp_path / "x.duckdb").exists()
