@@ -524,3 +524,25 @@ def test_foreign_files_in_a_root_are_left_alone_and_never_read(good: Good, tmp_p
     assert str(steps) in counted.stdout.split()
     assert CliRunner().invoke(cli, ["status", "--dest", str(root)]).exit_code == 0
     assert all(path.read_bytes() == data for path, data in foreign.items())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"thread_id,run_id\rthread_a,run_a\rthread_b,run_b\r",
+        b"thread_id,run_id\r\nthread_a,run_a\r\nthread_b,run_b\r\n",
+        b"\xef\xbb\xbfthread_id,run_id\nthread_a,run_a\nthread_b,run_b",
+        b'{"thread_id": "thread_a", "run_id": "run_a"}\r{"thread_id": "thread_b", "run_id": "run_b"}\r',
+    ],
+    ids=["cr", "crlf", "bom-no-final-newline", "jsonl-cr"],
+)
+@pytest.mark.parametrize("via", ["stdin", "path"])
+def test_good_runs_files_read_the_same_from_stdin_and_from_a_path(content: bytes, via: str, tmp_path: Path) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_bytes(content)
+    source = "-" if via == "stdin" else str(path)
+    args = ["export", *_export("--runs-file", source, "--dry-run"), "--dest", str(tmp_path / "x.duckdb")]
+    result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": KEY}, input=content if via == "stdin" else None)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == ["thread_a/run_a", "thread_b/run_b"]
+    assert not (tmp_path / "x.duckdb").exists()
