@@ -7,15 +7,18 @@ CliRunner: the same code as the console script, without a process start per case
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -23,12 +26,17 @@ from click.testing import CliRunner, Result
 
 from etl.cli import cli
 from etl.config import Secret, Settings
+from etl.errors import AuthError
+from etl.extract.auth import TokenSource
 from etl.fakeapi import FakeConfig, serve_in_thread
 from etl.pipeline import ExportOptions, Sources, run_export
 
 KEY = "sk-hardening-0123456789-SECRETPART"
 FRAGMENTS = (KEY, "SECRETPART", "0123456789-SECRET")
-UNUSED_URL = "http://127.0.0.1:9/v1"  # never contacted: every case here fails before any request
+UNUSED_URL = "http://127.0.0.1:9/v1"
+FOUNDRY_URL = (
+    "https://example.services.ai.azure.com/api/projects/p"  # never contacted: every case here fails before any request
+)
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,18 @@ CASES: list[Case] = [
         env={"OPENAI_API_KEY": f'"{KEY} "'.replace(" ", "\t")},
     ),
     Case("key-huge", _export("--thread", "t"), "longer than 8192", env={"OPENAI_API_KEY": KEY + "x" * 9000}),
+    Case(
+        "entra-token-newline",
+        ["--thread", "t", "--provider", "foundry", "--base-url", FOUNDRY_URL, "--token-env", "ENTRA_TOKEN"],
+        "line break",
+        env={"ENTRA_TOKEN": "eyJ0eXAiOiJKV1Qi\n0123456789-SECRETPART"},
+    ),
+    Case(
+        "entra-token-empty",
+        ["--thread", "t", "--provider", "foundry", "--base-url", FOUNDRY_URL, "--token-env", "ENTRA_TOKEN"],
+        "no access token",
+        env={"ENTRA_TOKEN": ""},
+    ),
     Case("organization-non-ascii", _export("--thread", "t", "--organization", "örg"), "--organization"),
     # --- base URLs (quoted as given)
     Case(
@@ -546,3 +566,14 @@ def test_good_runs_files_read_the_same_from_stdin_and_from_a_path(content: bytes
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == ["thread_a/run_a", "thread_b/run_b"]
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_an_entra_token_with_a_line_break_from_the_credential_is_refused_unseen() -> None:
+    class Credential:
+        def get_token(self, *scopes: str) -> SimpleNamespace:
+            return SimpleNamespace(token="eyJ0eXAiOiJKV1Qi\n0123456789-SECRETPART", expires_on=time.time() + 3600)
+
+    with pytest.raises(AuthError) as refused:
+        asyncio.run(TokenSource(Credential(), "https://ai.azure.com/.default").token())
+    assert "line break" in str(refused.value)
+    assert all(fragment not in str(refused.value) for fragment in (*FRAGMENTS, "eyJ0eXAi"))
