@@ -178,42 +178,54 @@ class ExportSummary(LoadSummary):
 class ExportObserver:
     """Hears what an export does, for progress bars and log lines; the default hears nothing."""
 
+    units: tuple[str, str] = ("runs", "steps")  # what is counted: runs and steps, or responses and items
+
     def discovered(self, runs: int) -> None:
         """``runs`` more runs are queued to fetch."""
 
     def run_done(self, fetched: FetchedRun) -> None:
         """One run was fetched (or failed)."""
+        self.unit_done(fetched.ok, len(fetched.steps))
+
+    def unit_done(self, ok: bool, items: int) -> None:
+        """One unit (a run, a response, a conversation) was fetched with ``items`` items, or failed."""
 
     def batch_written(self, summary: ExportSummary) -> None:
         """A batch landed at the destination."""
 
 
 class LogLines(ExportObserver):
-    """Every ``interval`` seconds one plain line: runs and steps done, rates (for Airflow and CI logs)."""
+    """Every ``interval`` seconds one plain line: units and items done, rates (for Airflow and CI logs)."""
 
-    def __init__(self, interval: float = PROGRESS_INTERVAL_S) -> None:
+    def __init__(self, interval: float = PROGRESS_INTERVAL_S, *, units: tuple[str, str] = ("runs", "steps")) -> None:
         self.interval = interval
+        self.units = units
         self.started = self.last = time.monotonic()
         self.runs = self.steps = self.failed = self.queued = 0
 
     def discovered(self, runs: int) -> None:
         self.queued += runs
 
-    def run_done(self, fetched: FetchedRun) -> None:
+    def unit_done(self, ok: bool, items: int) -> None:
         self.runs += 1
-        self.steps += len(fetched.steps)
-        self.failed += 0 if fetched.ok else 1
+        self.steps += items
+        self.failed += 0 if ok else 1
         now = time.monotonic()
         if now - self.last >= self.interval:
             self.last = now
             elapsed = now - self.started
+            unit, item = self.units
             _progress.info(
-                "progress: %d runs (%d failed), %d steps, %.1f runs/s, %.1f steps/s",
+                "progress: %d %s (%d failed), %d %s, %.1f %s/s, %.1f %s/s",
                 self.runs,
+                unit,
                 self.failed,
                 self.steps,
+                item,
                 self.runs / elapsed,
+                unit,
                 self.steps / elapsed,
+                item,
             )
 
 

@@ -11,6 +11,9 @@ Read top to bottom:
    (``order=asc&after=<last>``), so a daily export fetches only the new items.
 4. Large payloads (base64 images, encrypted reasoning) are dropped before the transform unless ``keep_payloads``.
 5. Each batch is transformed and written as a unit with its state records; the summary counts it.
+
+A dry run (``options.dry_run``) only reads the destination, if there is one, and lists what steps 2 and 3 would
+fetch (Foundry's listings are requested; nothing else is).
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from contextlib import aclosing
+from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from etl.config import Settings
-from etl.errors import InputError
+from etl.errors import DestinationError, InputError
 from etl.extract import ApiClient
 from etl.extract.ids import validate_id
 from etl.extract.responses import (
@@ -38,14 +41,16 @@ from etl.extract.responses import (
 from etl.extract.sources import read_ids_file
 from etl.load.base import Destination, ItemCursor
 from etl.load.batch import Batch, write_batch
-from etl.pipeline import ExportOptions, ExportSummary
+from etl.pipeline import ExportObserver, ExportOptions, ExportSummary
 from etl.prices import write_model_prices
 from etl.transform.responses import TERMINAL_RESPONSE_STATUSES, without_payloads
+from etl.values import Json
 
 _BATCH_UNITS = 500  # responses or conversations per write
 # Without these the API leaves search results, sources and code outputs out of the items.
 DATA_INCLUDES = ("file_search_call.results", "web_search_call.action.sources", "code_interpreter_call.outputs")
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
+PROGRESS_UNITS = ("objects", "items")  # what progress lines count: responses and conversations, and their items
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,12 @@ class ResponsesExportSummary(ExportSummary):
 
     def head(self) -> list[str]:
         """Responses, conversations and requests."""
+        if self.dry_run:
+            return [
+                f"dry run of responses for {self.dest} (shard {self.shard}): {len(self.planned)} to fetch, "
+                f"{self.runs_skipped} responses skipped (finished and exported before); nothing written",
+                f"  requests: {self.requests} ({self.retries} retries)",
+            ]
         return [
             f"export of responses to {self.dest} (shard {self.shard}) finished in {self.elapsed_s:.1f} s",
             f"  responses: {self.responses_ok} ok, {self.runs_skipped} skipped (finished and exported before)",
@@ -106,7 +117,12 @@ class ResponsesExportSummary(ExportSummary):
 
 
 def run_responses_export(
-    settings: Settings, sources: ResponseSources, options: ExportOptions, *, dest: Destination | None = None
+    settings: Settings,
+    sources: ResponseSources,
+    options: ExportOptions,
+    observer: ExportObserver | None = None,
+    *,
+    dest: Destination | None = None,
 ) -> ResponsesExportSummary:
     """Export the responses and conversations of ``sources`` into ``options.dest``; returns the summary."""
     if sources.empty:
@@ -123,11 +139,12 @@ def run_responses_export(
     response_ids = _ids(sources.responses, sources.responses_files, "response")
     conversation_ids = _ids(sources.conversations, sources.conversations_files, "conversation")
     if options.dry_run:
-        raise InputError("--dry-run is for run steps; a responses export fetches what it lists as it goes")
+        return asyncio.run(_plan_only(settings, sources, options, response_ids, conversation_ids))
+    observer = observer or ExportObserver()
     if dest is not None:
-        return asyncio.run(_export(settings, sources, options, dest, response_ids, conversation_ids))
+        return asyncio.run(_export(settings, sources, options, observer, dest, response_ids, conversation_ids))
     with options.open() as opened:
-        return asyncio.run(_export(settings, sources, options, opened, response_ids, conversation_ids))
+        return asyncio.run(_export(settings, sources, options, observer, opened, response_ids, conversation_ids))
 
 
 def _ids(given: Iterable[str], files: Iterable[str], kind: str) -> list[str]:
@@ -145,6 +162,7 @@ class _Run:
     settings: Settings
     sources: ResponseSources
     options: ExportOptions
+    observer: ExportObserver
     dest: Destination
     summary: ResponsesExportSummary
     finished: set[str]
@@ -156,6 +174,7 @@ async def _export(
     settings: Settings,
     sources: ResponseSources,
     options: ExportOptions,
+    observer: ExportObserver,
     dest: Destination,
     response_ids: list[str],
     conversation_ids: list[str],
@@ -166,7 +185,7 @@ async def _export(
     )
     records = dest.run_records()
     finished = set() if options.refresh else {r.run_id for r in records.values() if r.finished}
-    state = _Run(settings, sources, options, dest, summary, finished)
+    state = _Run(settings, sources, options, observer, dest, summary, finished)
     async with ApiClient(settings, on_response=options.on_response) as client:
         await _responses(client, state, response_ids)
         await _conversations(client, state, conversation_ids)
@@ -267,11 +286,7 @@ def _add_response(state: _Run, batch: Batch, fetched: Fetched) -> str | None:
 
 async def _conversations(client: ApiClient, state: _Run, conversation_ids: list[str]) -> None:
     """Read every conversation from its last stored item on, and write what is new."""
-    ids = [cid for cid in conversation_ids if state.options.shard.owns(cid)]
-    if state.sources.all_conversations:
-        async with aclosing(iter_listed(client, "/conversations")) as stream:
-            ids += [str(obj.get("id")) async for obj in stream if state.options.shard.owns(str(obj.get("id")))]
-    ids = list(dict.fromkeys(ids))
+    ids = await _conversation_ids(client, state.sources, state.options, conversation_ids)
     if not ids:
         return
     cursors = state.dest.conversation_cursors(ids)
@@ -282,6 +297,17 @@ async def _conversations(client: ApiClient, state: _Run, conversation_ids: list[
         return await fetch_conversation(client, ref, include)
 
     await _fetch_and_write(client, state, refs, fetch, _add_conversation)
+
+
+async def _conversation_ids(
+    client: ApiClient, sources: ResponseSources, options: ExportOptions, conversation_ids: list[str]
+) -> list[str]:
+    """This shard's conversations: the ones given, then (Foundry) every listed one; each once."""
+    ids = list(conversation_ids)
+    if sources.all_conversations:
+        async with aclosing(iter_listed(client, "/conversations")) as stream:
+            ids += [str(obj.get("id")) async for obj in stream]
+    return [cid for cid in dict.fromkeys(ids) if options.shard.owns(cid)]
 
 
 def _conversation_ref(conversation_id: str, cursor: ItemCursor | None) -> ConversationRef:
@@ -311,6 +337,54 @@ def _add_conversation(state: _Run, batch: Batch, fetched: Fetched) -> str | None
     return None
 
 
+# -- a dry run ---------------------------------------------------------------------------------------------------
+
+
+async def _plan_only(
+    settings: Settings,
+    sources: ResponseSources,
+    options: ExportOptions,
+    response_ids: list[str],
+    conversation_ids: list[str],
+) -> ResponsesExportSummary:
+    """What an export would fetch now (listing requests only): responses not finished before, and each
+    conversation from the item after its last stored one; the destination is only read, if it exists."""
+    started = time.monotonic()
+    summary = ResponsesExportSummary(dest=options.dest, shard=str(options.shard), dry_run=True)
+    with ExitStack() as stack:
+        try:
+            stored: Destination | None = stack.enter_context(options.open(read_only=True))
+        except DestinationError:
+            stored = None  # nothing exported there yet
+        records = stored.run_records() if stored is not None and not options.refresh else {}
+        finished = {r.run_id for r in records.values() if r.finished}
+        async with ApiClient(settings, on_response=options.on_response) as client:
+            ids = list(response_ids)
+            if sources.all_responses:
+                ids += [str(obj.get("id")) async for obj in iter_listed(client, "/responses")]
+            chain = " and the responses before it (--follow-previous)" if sources.follow_previous else ""
+            for rid in dict.fromkeys(ids):
+                if not options.shard.owns(rid):
+                    continue
+                if rid in finished:
+                    summary.runs_skipped += 1
+                else:
+                    summary.planned.append(f"response {rid}{chain}")
+            conversations = await _conversation_ids(client, sources, options, conversation_ids)
+            cursors = stored.conversation_cursors(conversations) if stored is not None and conversations else {}
+            for cid in conversations:
+                cursor = cursors.get(cid)
+                if cursor is None or cursor.last_item_id is None:
+                    summary.planned.append(f"conversation {cid} from its first item")
+                else:
+                    summary.planned.append(
+                        f"conversation {cid} after stored item {cursor.last_item_id} (position {cursor.next_position})"
+                    )
+            summary.requests, summary.retries = client.stats.requests, client.stats.retries
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
 # -- the shared loop ---------------------------------------------------------------------------------------------
 
 
@@ -326,6 +400,7 @@ async def _fetch_and_write(
     batch = Batch()
     async with aclosing(iter_fetched(client, refs, fetch)) as stream:
         async for fetched in stream:
+            state.observer.unit_done(fetched.ok, _item_count(fetched.obj))
             followed = add(state, batch, fetched)
             if followed is not None:
                 found.append(followed)
@@ -341,3 +416,11 @@ async def _write(state: _Run, batch: Batch) -> None:
     """Transform and land one batch in a worker thread; then count it."""
     written = await asyncio.to_thread(write_batch, state.dest, batch)
     state.summary.count(written)
+    state.observer.batch_written(state.summary)
+
+
+def _item_count(obj: Json | None) -> int:
+    """The items a fetched response (input and output) or conversation (new items) brought."""
+    if obj is None:
+        return 0
+    return sum(len(obj.get(key) or ()) for key in ("input_items", "output", "items"))

@@ -44,6 +44,8 @@ def test_an_azure_connection_gives_foundry_settings_and_the_matching_credential(
     assert (principal.provider_spec.name, principal.base_url, principal.api_version_value) == ("foundry", PROJECT, "v1")
     assert isinstance(principal.credential, ClientSecretCredential)
     assert not principal.api_key and "secret-1" not in repr(principal)
+    in_extras = {"tenant_id": "tenant-1", "client_id": "client-1", "client_secret": "secret-1"}
+    assert isinstance(settings_from_connection(AzureConnection(extra=in_extras)).credential, ClientSecretCredential)
     managed = settings_from_connection(AzureConnection(extra={"managed_identity_client_id": "mi-1"}))
     assert isinstance(managed.credential, ManagedIdentityCredential)
     own = settings_from_connection(AzureConnection(conn_type="generic", extra={"provider": "foundry"}), concurrency=3)

@@ -285,11 +285,13 @@ class WriteOptions:
         )
 
 
-def observer_for(progress: bool | None) -> contextlib.AbstractContextManager[ExportObserver]:
-    """Bars on a terminal (or when asked), plain periodic log lines otherwise."""
+def observer_for(
+    progress: bool | None, units: tuple[str, str] = ("runs", "steps")
+) -> contextlib.AbstractContextManager[ExportObserver]:
+    """Bars on a terminal (or when asked), plain periodic log lines otherwise; ``units``: what is counted."""
     if progress is None:
         progress = sys.stderr.isatty()
-    return Bars() if progress else contextlib.nullcontext(LogLines())
+    return Bars(units) if progress else contextlib.nullcontext(LogLines(units=units))
 
 
 @click.command()
@@ -443,17 +445,22 @@ def _export_responses(
     output: OutputOptions,
 ) -> None:
     """``--source responses``: responses and conversations through the same write path and summary."""
-    from etl.pipeline_responses import run_responses_export
+    from etl.pipeline_responses import PROGRESS_UNITS, run_responses_export
 
     if sources.runs or sources.runs_files or sources.threads or sources.threads_files:
         raise InputError("--run/--thread export run steps: leave them out with --source responses")
     settings = api.settings("responses")
     check_places(write, archive)
     export_options = write.export_options(load_price_book(*price_files))
-    with archive_hook(archive, settings, write.s3_endpoint_url) as on_response:
+    with (
+        archive_hook(archive, settings, write.s3_endpoint_url) as on_response,
+        observer_for(output.progress, PROGRESS_UNITS) as observer,
+    ):
         if on_response is not None:
             export_options = dataclasses.replace(export_options, on_response=on_response)
-        summary = run_responses_export(settings, response_sources, export_options)
+        summary = run_responses_export(settings, response_sources, export_options, observer)
+    for planned in summary.planned:  # a dry run: what would be fetched
+        click.echo(planned)
     print_summary(summary, output.metrics_json)
     raise SystemExit(summary.exit_code)
 

@@ -10,7 +10,6 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from etl.extract import FetchedRun
 from etl.pipeline import ExportObserver
 from etl.values import iso
 
@@ -45,9 +44,9 @@ def configure_logging(log_format: str, *, verbose: bool = False) -> None:
 
 
 class Bars(ExportObserver):
-    """Progress bars for runs and steps, with rates and elapsed time (the total is unknown while discovering)."""
+    """Progress bars for runs and steps (or responses and items), with rates and elapsed time."""
 
-    def __init__(self) -> None:
+    def __init__(self, units: tuple[str, str] = ("runs", "steps")) -> None:
         # rich is imported only for bars on a terminal: logs and --no-progress exports start without it.
         from rich.console import Console
         from rich.progress import (
@@ -71,8 +70,9 @@ class Bars(ExportObserver):
             transient=False,
         )
         self._started = time.monotonic()
-        self._runs: TaskID = self._progress.add_task("runs", total=None, rate="")
-        self._steps: TaskID = self._progress.add_task("steps", total=None, rate="")
+        self.units = units
+        self._runs: TaskID = self._progress.add_task(units[0], total=None, rate="")
+        self._steps: TaskID = self._progress.add_task(units[1], total=None, rate="")
         self._run_count = self._step_count = 0
 
     def __enter__(self) -> Bars:
@@ -88,11 +88,10 @@ class Bars(ExportObserver):
         task = self._progress.tasks[self._runs]
         self._progress.update(self._runs, total=(task.total or 0) + runs)
 
-    def run_done(self, fetched: FetchedRun) -> None:
+    def unit_done(self, ok: bool, items: int) -> None:
         self._run_count += 1
-        self._step_count += len(fetched.steps)
+        self._step_count += items
         elapsed = max(time.monotonic() - self._started, 1e-9)
-        self._progress.update(self._runs, advance=1, rate=f"{self._run_count / elapsed:,.1f} runs/s")
-        self._progress.update(
-            self._steps, advance=len(fetched.steps), rate=f"{self._step_count / elapsed:,.0f} steps/s"
-        )
+        unit, item = self.units
+        self._progress.update(self._runs, advance=1, rate=f"{self._run_count / elapsed:,.1f} {unit}/s")
+        self._progress.update(self._steps, advance=items, rate=f"{self._step_count / elapsed:,.0f} {item}/s")

@@ -7,8 +7,10 @@ OpenAI (and Azure OpenAI): password = the API key, host = the base URL; extras `
 
 Foundry (the extra ``provider: foundry``, a connection of type ``azure``, or a project endpoint as host): host =
 the project endpoint; a service principal as the Azure provider keeps it (login = client id, password = client
-secret, extra ``tenantId`` or ``tenant_id``), or a managed identity (extra ``managed_identity_client_id``), or
-with neither the worker's own identity (``DefaultAzureCredential``); extra ``api_version`` (default v1).
+secret, extra ``tenantId`` or ``tenant_id``; or all three in the extras ``tenant_id``, ``client_id``,
+``client_secret``), or a managed identity (extra ``managed_identity_client_id``), or with neither the worker's
+own identity (``DefaultAzureCredential``); extra ``api_version`` (default v1). No secret reaches the settings'
+repr, a log line or XCom: it goes straight into the azure-identity credential.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def _entra_settings(
     credential = entra_credential(
         tenant_id=_text(extra.get("tenantId")) or _text(extra.get("tenant_id")),
         client_id=_text(getattr(conn, "login", None)) or _text(extra.get("client_id")),
-        client_secret=conn.password or None,
+        client_secret=conn.password or _text(extra.get("client_secret")),
         managed_identity_client_id=_text(extra.get("managed_identity_client_id")),
     )
     values: dict[str, Any] = {

@@ -21,7 +21,7 @@ from etl.extract import RunRef
 from etl.load import DUCKDB_STORAGE_VERSION
 from etl.orchestrate.threads import ThreadSource, resolve_thread_ids
 from etl.pipeline import PROGRESS_INTERVAL_S, ExportOptions, ExportSummary, LogLines, Sources, run_export
-from etl.pipeline_responses import ResponseSources, run_responses_export
+from etl.pipeline_responses import PROGRESS_UNITS, ResponseSources, run_responses_export
 from etl.sharding import Shard
 from etl.values import iso
 
@@ -101,7 +101,7 @@ def export_responses(settings: Settings, dest: str, sources: ResponseSources) ->
     """Export the responses and conversations of ``sources`` into ``dest``: each conversation from its last stored
     item on, finished responses not again. Raises ``PartialExportError`` after writing when some failed."""
     with fail_fast():
-        summary = run_responses_export(settings, sources, ExportOptions(dest=dest))
+        summary = run_responses_export(settings, sources, ExportOptions(dest=dest), LogLines(units=PROGRESS_UNITS))
     for line in summary.lines():
         log.info("%s", line)
     if summary.exit_code:
