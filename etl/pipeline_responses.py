@@ -37,6 +37,7 @@ from etl.extract.responses import (
     fetch_response,
     iter_fetched,
     iter_listed,
+    missing_conversations_api,
 )
 from etl.extract.sources import read_ids_file
 from etl.load.base import Destination, ItemCursor
@@ -140,11 +141,22 @@ def run_responses_export(
     conversation_ids = _ids(sources.conversations, sources.conversations_files, "conversation")
     if options.dry_run:
         return asyncio.run(_plan_only(settings, sources, options, response_ids, conversation_ids))
+    probe = next((cid for cid in conversation_ids if options.shard.owns(cid)), None)
+    if probe is not None:  # before anything is opened: a host without the API is refused, not failed id by id
+        asyncio.run(_check_conversations_api(settings, probe))
     observer = observer or ExportObserver()
     if dest is not None:
         return asyncio.run(_export(settings, sources, options, observer, dest, response_ids, conversation_ids))
     with options.open() as opened:
         return asyncio.run(_export(settings, sources, options, observer, opened, response_ids, conversation_ids))
+
+
+async def _check_conversations_api(settings: Settings, conversation_id: str) -> None:
+    """An ``InputError`` when the host has no Conversations API (Azure OpenAI v1 may lack it): probed once."""
+    async with ApiClient(settings) as client:
+        missing = await missing_conversations_api(client, conversation_id)
+    if missing is not None:
+        raise InputError(f"this endpoint has no Conversations API ({missing}): export by --response ids instead")
 
 
 def _ids(given: Iterable[str], files: Iterable[str], kind: str) -> list[str]:

@@ -73,6 +73,9 @@ class Provider:
     permission_hint: str = ""
     base_path: str = ""  # appended to --base-url (unless it ends with it already): where this API family lives
     can_list_responses: bool = False  # GET /responses and GET /conversations exist (Foundry's new agents)
+    # How the host's 404 reads for a path it does not serve at all (not for an unknown id): OpenAI's
+    # "Invalid URL (GET /v1/...)", Azure's "Resource not found". Tells a missing API from a missing object.
+    missing_route: re.Pattern[str] = re.compile(r"Invalid URL \(")
 
     def api_version(self, given: str | None) -> str | None:
         """The api-version to send: ``given``, else the default; an ``InputError`` when one is needed."""
@@ -146,6 +149,7 @@ PROVIDERS: Mapping[str, Provider] = MappingProxyType({p.name: p for p in (OPENAI
 # The same hosts' Responses and Conversations APIs (``--source responses``): no OpenAI-Beta header, and on Azure
 # the v1 path (no api-version). Foundry's new agents live under the project endpoint's /openai/v1 and can list.
 _RESPONSES_ALL = frozenset({"object", "data", "first_id", "last_id", "has_more"})
+_AZURE_MISSING_ROUTE = re.compile(r"Invalid URL \(|Resource not found")
 RESPONSES_PROVIDERS: Mapping[str, Provider] = MappingProxyType(
     {
         "openai": replace(OPENAI, doc="OpenAI's Responses and Conversations APIs", headers=MappingProxyType({})),
@@ -157,6 +161,7 @@ RESPONSES_PROVIDERS: Mapping[str, Provider] = MappingProxyType(
             api_version_required=False,
             base_path="/v1",
             base_url_hint="https://<resource>.openai.azure.com/openai/v1/",
+            missing_route=_AZURE_MISSING_ROUTE,
             url_pattern=re.compile(r"^https?://[^/]+\.openai\.azure\.com(/openai(/v1)?)?/?$", re.IGNORECASE),
         ),
         "foundry": replace(
@@ -168,6 +173,7 @@ RESPONSES_PROVIDERS: Mapping[str, Provider] = MappingProxyType(
             envelope_keys=_RESPONSES_ALL,
             can_list_threads=False,
             can_list_responses=True,
+            missing_route=_AZURE_MISSING_ROUTE,
         ),
     }
 )

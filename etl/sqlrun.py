@@ -24,7 +24,7 @@ import pyarrow as pa
 from etl import sqlfiles
 from etl.errors import DestinationError, InputError
 from etl.load import is_duckdb_uri
-from etl.load.duckdb import NO_AUTO_EXTENSIONS, check_intact
+from etl.load.duckdb import NO_AUTO_EXTENSIONS, check_intact, wal_exists
 from etl.schema import ALL_TABLES, WHOLE_TABLES
 
 _MAIN_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
@@ -60,12 +60,13 @@ def _connect_duckdb_file(dest: str) -> duckdb.DuckDBPyConnection:
     if not os.path.isfile(dest):
         raise DestinationError(f"no DuckDB file at {dest}")
     check_destination(dest, read_only=True)
+    had_wal = wal_exists(Path(dest))
     try:
         con = duckdb.connect(dest, read_only=True, config=NO_AUTO_EXTENSIONS)
     except duckdb.Error as exc:
         raise DestinationError(f"cannot open {dest} read-only: {_first_line(exc)}") from exc
     try:
-        check_intact(con, dest, Path(dest))
+        check_intact(con, dest, Path(dest), had_wal=had_wal)
     except DestinationError:
         con.close()
         raise

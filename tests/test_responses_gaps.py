@@ -90,3 +90,54 @@ def test_dry_run_lists_what_would_be_fetched_and_writes_nothing(
         expected_lines
     )
     assert _tree(dest) == before and server.requests == []
+
+
+def test_a_host_without_conversations_api_is_refused_once(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from etl.cli import cli
+
+    server = fake_api_factory(conversations_api=False)
+    truth = server.responses.truth
+    dest = tmp_path / "azure.duckdb"
+    base_url = f"{server.azure_endpoint}/openai/v1"
+    args = ["export", "--source", "responses", "--provider", "azure", "--base-url", base_url,
+            "--api-key-env", "AZURE_OPENAI_API_KEY", "--dest", str(dest), "--no-progress",
+            "--response", next(iter(truth.responses))]  # fmt: skip
+    args += [a for cid in truth.conversations for a in ("--conversation", cid)]
+    result = CliRunner().invoke(cli, args, env={"AZURE_OPENAI_API_KEY": "sk-fake"})
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    first = next(iter(truth.conversations))
+    assert line.startswith("error: this endpoint has no Conversations API (HTTP 404"), line
+    assert f"Resource not found (GET /conversations/{first})" in line
+    assert line.endswith("): export by --response ids instead"), line
+    # one probe, nothing opened: no destination, no request for any other conversation or response
+    assert [r.path for r in server.requests] == [f"/openai/v1/conversations/{first}"]
+    assert not dest.exists()
+
+
+def test_an_unknown_conversation_is_not_a_missing_api(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    server = fake_api_factory()
+    truth = server.responses.truth
+    known = next(iter(truth.conversations))
+    sources = ResponseSources(conversations=("conv_unknown0", known))
+    summary = run_responses_export(_settings(server), sources, ExportOptions(dest=str(tmp_path / "x.duckdb")))
+    assert summary.exit_code == 3 and summary.conversations_ok == 1
+    assert [f["run_id"] for f in summary.failures] == ["conv_unknown0"]
+
+
+def test_openai_without_conversations_api_is_refused_too(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from etl.errors import InputError
+
+    server = fake_api_factory(conversations_api=False)
+    sources = ResponseSources(conversations=tuple(server.responses.truth.conversations))
+    with pytest.raises(InputError, match=r"no Conversations API \(HTTP 404: Invalid URL \(GET /v1/conversations/"):
+        run_responses_export(_settings(server), sources, ExportOptions(dest=str(tmp_path / "x.duckdb")))
+    assert not (tmp_path / "x.duckdb").exists()

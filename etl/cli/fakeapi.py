@@ -62,6 +62,8 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Responses API: conversations of three turns each.")
 @click.option("--chains", type=click.IntRange(0), default=2, show_default=True,
               help="Responses API: previous_response_id chains of three responses each.")
+@click.option("--no-conversations-api", is_flag=True,
+              help="Responses API: serve no /conversations paths (a host without the Conversations API).")
 @click.option("--write-threads", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thread ids to this file, one a line.")
 @click.option("--write-responses", type=click.Path(dir_okay=False, path_type=Path),
@@ -75,7 +77,7 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
              steps_per_run: str, boundary: bool, start: datetime, days: int, future_variants: bool,
              long_output_bytes: int, latency_ms: float, fault_rate: float, fault_kinds: tuple[FaultKind, ...],
              slow_seconds: float, quota_exhausted: bool, flavor: str, token_lifetime: float, conversations: int,
-             chains: int, write_threads: Path | None, write_responses: Path | None,
+             chains: int, no_conversations_api: bool, write_threads: Path | None, write_responses: Path | None,
              write_conversations: Path | None, dump_truth: Path | None) -> None:
     """Serve a local, spec-faithful fake of the Assistants runs and run-steps API until Ctrl-C.
 
@@ -95,7 +97,7 @@ def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_p
             future_variants=future_variants, long_output_bytes=long_output_bytes, api_key=api_key,
             latency_ms=latency_ms, fault_rate=fault_rate, fault_kinds=fault_kinds, slow_seconds=slow_seconds,
             quota_exhausted=quota_exhausted, flavor=flavor, token_lifetime=token_lifetime,
-            conversations=conversations, chains=chains,
+            conversations=conversations, chains=chains, conversations_api=not no_conversations_api,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

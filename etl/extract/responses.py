@@ -99,6 +99,21 @@ async def fetch_conversation(client: ApiClient, ref: ConversationRef, include: I
     return Fetched(ref.conversation_id, envelope, None, _arrival())
 
 
+async def missing_conversations_api(client: ApiClient, conversation_id: str) -> str | None:
+    """Why the host has no Conversations API at all (its 404 for ``GET /conversations/{id}`` is the provider's
+    missing-route answer, not an unknown id's), or None when it has one or cannot tell."""
+    path = f"/conversations/{validate_id('conversation', conversation_id)}"
+    try:
+        await client.get_json(path)
+    except AuthError:
+        raise
+    except EtlError as exc:
+        # Anything else (an unknown id, a host that is down) the export itself tells, conversation by conversation.
+        if isinstance(exc, FatalApiError) and exc.status == 404 and client.provider.missing_route.search(exc.message):
+            return exc.message  # it names the request: "HTTP 404 ...: Resource not found (GET /conversations/...)"
+    return None
+
+
 async def iter_fetched(
     client: ApiClient,
     refs: AsyncIterable[Any] | Iterable[Any],

@@ -31,7 +31,8 @@ FLAVORS = ("openai", "responses", "foundry")
 # Options that shape the data; the rest (latency, faults...) may change while a server runs.
 DATA_FIELDS = frozenset(
     {"seed", "threads", "runs_per_thread", "steps_per_run", "boundary_sizes", "start", "days",
-     "future_variants", "long_output_bytes", "flavor", "conversations", "chains"}
+     "future_variants", "long_output_bytes", "flavor", "conversations", "chains",
+     "conversations_api"}
 )
 
 
@@ -87,6 +88,7 @@ class FakeConfig:
     flavor: str = "openai"
     conversations: int = 3  # Responses data: conversations of three turns each
     chains: int = 2  # Responses data: previous_response_id chains of three responses each
+    conversations_api: bool = True  # False: no /conversations paths at all (a host without the Conversations API)
     api_key: str = "sk-fake"
     latency_ms: float = 0.0
     fault_rate: float = 0.0

@@ -43,11 +43,13 @@ Route = tuple[str, Callable[[web.Request], Awaitable[web.Response]], str]
 
 
 class ResponsesEndpoints:
-    """The handlers; ``listing`` adds Foundry's GET /responses and GET /conversations."""
+    """The handlers; ``listing`` adds Foundry's GET /responses and GET /conversations; without ``conversations``
+    the Conversations API is not served at all (a host that lacks it, as Azure OpenAI v1 may)."""
 
-    def __init__(self, data: Callable[[], ResponsesData], *, listing: bool) -> None:
+    def __init__(self, data: Callable[[], ResponsesData], *, listing: bool, conversations: bool = True) -> None:
         self._data = data
         self.listing = listing
+        self.conversations = conversations
 
     def routes(self) -> list[Route]:
         """(path, handler, kind) of every endpoint served."""
@@ -63,6 +65,8 @@ class ResponsesEndpoints:
                 ("/responses", self.list_responses, RESPONSES_LIST),
                 ("/conversations", self.list_conversations, CONVERSATIONS_LIST),
             ]
+        if not self.conversations:
+            routes = [route for route in routes if not route[0].startswith("/conversations")]
         return routes
 
     async def get_response(self, request: web.Request) -> web.Response:

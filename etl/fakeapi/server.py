@@ -38,6 +38,7 @@ STATS_PATH = "/_fake/stats"  # not part of the API: no key needed, not logged
 # Request headers worth keeping in the log (never the key headers).
 _LOGGED_HEADERS = ("OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project", "User-Agent", "x-stainless-retry-count")
 
+
 @dataclass
 class RequestRecord:
     """One request as the fake saw it; ``status`` is None when no complete response was sent."""
@@ -106,7 +107,10 @@ class ServerState:
             if self._responses_data is None:
                 config = self.config
                 self._responses_data = ResponsesData(
-                    config.seed, config.start_ts, conversations=config.conversations, chains=config.chains,
+                    config.seed,
+                    config.start_ts,
+                    conversations=config.conversations,
+                    chains=config.chains,
                     agents=config.flavor == "foundry",
                 )
             return self._responses_data
@@ -128,7 +132,9 @@ def create_app(state: ServerState) -> web.Application:
         ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", endpoints.get_step, STEP_GET),
         ("/assistants/{assistant_id}", endpoints.get_assistant, ASSISTANT_GET),
     ]
-    successors = ResponsesEndpoints(lambda: state.responses_data, listing=state.foundry).routes()
+    successors = ResponsesEndpoints(
+        lambda: state.responses_data, listing=state.foundry, conversations=state.config.conversations_api
+    ).routes()
     if state.foundry:  # a Foundry project: OpenAI has no thread listing
         routes += [
             ("/threads", endpoints.list_threads, THREADS_LIST),
@@ -160,7 +166,10 @@ def _middleware(state: ServerState) -> Middleware:
         if request.path == foundry.IDENTITY_PATH and state.foundry:
             return _identity(state, request)
         record = RequestRecord(
-            request.method, request.path, request.query_string, _kind(request),
+            request.method,
+            request.path,
+            request.query_string,
+            _kind(request),
             headers={name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
         )
         state.log.add(record)
@@ -173,7 +182,8 @@ def _middleware(state: ServerState) -> Middleware:
         headers = state.headers.make(config.rate_limit_requests, started)
         response: web.StreamResponse | None = faults.status_fault(fault, config, headers) if fault else None
         if response is None and fault is not FaultKind.DROP:
-            beta = _kind(request) not in RESPONSES_KINDS  # the Responses API takes no OpenAI-Beta header
+            # The Responses API takes no OpenAI-Beta header; a path not served at all is an Invalid URL either way.
+            beta = _kind(request) not in RESPONSES_KINDS | {OTHER}
             check = _check_foundry(request, state) if state.foundry else _check_headers(request, config, beta=beta)
             response = check or await _call(handler, request)
             response.headers.update(headers)
@@ -203,7 +213,7 @@ def _stats(log: RequestLog, request: web.Request) -> web.Response:
     records = log.records
     last = request.query.get("last", "")
     if last.isdigit():
-        records = records[-int(last):]
+        records = records[-int(last) :]
     times = sorted(r.elapsed_ms for r in records if r.elapsed_ms is not None)
     summary = {
         "requests": len(records),
@@ -222,6 +232,8 @@ async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPNotFound:
+        if request.path.startswith("/openai/"):  # Azure OpenAI answers a path it lacks with its own body
+            return responses.azure_error(404, "Resource not found")
         return responses.invalid_url(request.method, request.path)
     except web.HTTPMethodNotAllowed:
         return responses.error_response(405, f"Invalid method for URL ({request.method} {request.path})")
@@ -236,7 +248,8 @@ def _check_headers(request: web.Request, config: FakeConfig, *, beta: bool = Tru
         given = azure_key if azure_key is not None else _bearer(authorization)
         if given != config.api_key:
             return responses.azure_error(
-                401, "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+                401,
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
                 "valid key for an active subscription and use a correct regional API endpoint for your resource.",
             )
         if "api-version" not in request.query and not request.path.startswith("/openai/v1/"):
@@ -260,15 +273,18 @@ def _check_foundry(request: web.Request, state: ServerState) -> web.Response | N
     v1 = f"{FOUNDRY_V1}/" in request.path
     if not request.query.get("api-version") and not v1:
         return responses.azure_error(
-            400, "The api-version query parameter (?api-version=) is required for all requests.",
+            400,
+            "The api-version query parameter (?api-version=) is required for all requests.",
             code="MissingApiVersionParameter",
         )
     token = _bearer(request.headers.get("Authorization"))
     problem = "missing" if not token else state.tokens.check(token)
     if problem == "denied":
         return responses.azure_error(
-            401, f"The principal `{foundry.NO_ROLE_PRINCIPAL}` lacks the required data action `{foundry.DATA_ACTION}` "
-            f"to perform `GET {request.path}` operation.", code="PermissionDenied",
+            401,
+            f"The principal `{foundry.NO_ROLE_PRINCIPAL}` lacks the required data action `{foundry.DATA_ACTION}` "
+            f"to perform `GET {request.path}` operation.",
+            code="PermissionDenied",
         )
     if problem is not None:
         if problem == "expired":
@@ -338,16 +354,18 @@ class _Endpoints:
         if isinstance(include, web.Response):
             return include
         info = request.match_info
-        return _serve(lambda: self.dataset.steps_page(info["thread_id"], info["run_id"], query,
-                                                      include_content=include))
+        return _serve(
+            lambda: self.dataset.steps_page(info["thread_id"], info["run_id"], query, include_content=include)
+        )
 
     async def get_step(self, request: web.Request) -> web.Response:
         include = _include_content(request)
         if isinstance(include, web.Response):
             return include
         info = request.match_info
-        return _serve(lambda: self.dataset.step_json(info["thread_id"], info["run_id"], info["step_id"],
-                                                     include_content=include))
+        return _serve(
+            lambda: self.dataset.step_json(info["thread_id"], info["run_id"], info["step_id"], include_content=include)
+        )
 
 
 def _serve(body: Callable[[], bytes]) -> web.Response:
