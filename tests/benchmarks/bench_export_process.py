@@ -18,30 +18,23 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from children import RUNSTEPS, start_server
+
 KEY = "sk-bench-process"
-RUNSTEPS = [sys.executable, "-m", "etl"]
 TARGET = 0.85
 
 
 def start_fake(runs: int, latency_ms: float, truth: Path) -> tuple[subprocess.Popen[str], str]:
     """The fake API child; returns it and its base URL."""
-    fake = subprocess.Popen(
-        [*RUNSTEPS, "fake-api", "--port", "0", "--api-key", KEY, "--threads", str(-(-runs // 20)),
-         "--runs-per-thread", "20", "--steps-per-run", "1-30", "--no-boundary", "--long-output-bytes", "0",
-         "--latency-ms", str(latency_ms), "--dump-truth", str(truth)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert fake.stdout is not None
-    base_url = fake.stdout.readline().strip()
-    if not base_url.startswith("http"):
-        fake.kill()
-        raise SystemExit(f"the fake API did not start: {base_url!r}")
-    return fake, base_url
+    return start_server([
+        *RUNSTEPS, "fake-api", "--port", "0", "--api-key", KEY, "--threads", str(-(-runs // 20)),
+        "--runs-per-thread", "20", "--steps-per-run", "1-30", "--no-boundary", "--long-output-bytes", "0",
+        "--latency-ms", str(latency_ms), "--dump-truth", str(truth),
+    ])  # fmt: skip
 
 
 def export(base_url: str, runs_file: Path, dest: str, concurrency: int, tree: str | None) -> tuple[float, int, int]:

@@ -18,36 +18,27 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from children import RUNSTEPS, start_server
 
 from etl.fakeapi import FakeConfig, Truth
 from etl.fakeapi.dataset import Dataset
 from etl.sqlrun import open_sql_connection
 
-RUNSTEPS = [sys.executable, "-m", "etl"]
-
 
 def start_fake(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     """The fake Foundry project in a child process; returns it and its project endpoint."""
-    fake = subprocess.Popen(
-        [*RUNSTEPS, "fake-api", "--port", "0", "--flavor", "foundry", "--threads", str(args.threads),
-         "--runs-per-thread", str(args.runs_per_thread), "--steps-per-run", "1-30", "--no-boundary",
-         "--latency-ms", str(args.latency_ms), "--fault-rate", str(args.fault_rate),
-         "--slow-seconds", "2", "--token-lifetime", str(args.token_lifetime), "--seed", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert fake.stdout is not None
-    base_url = fake.stdout.readline().strip()
-    if not base_url.startswith("http"):
-        fake.kill()
-        raise SystemExit(f"the fake API did not start: {base_url!r}")
-    return fake, base_url
+    return start_server([
+        *RUNSTEPS, "fake-api", "--port", "0", "--flavor", "foundry", "--threads", str(args.threads),
+        "--runs-per-thread", str(args.runs_per_thread), "--steps-per-run", "1-30", "--no-boundary",
+        "--latency-ms", str(args.latency_ms), "--fault-rate", str(args.fault_rate),
+        "--slow-seconds", "2", "--token-lifetime", str(args.token_lifetime), "--seed", "1",
+    ])  # fmt: skip
 
 
 def export(base_url: str, dest: str, args: argparse.Namespace) -> tuple[dict[str, Any], float]:

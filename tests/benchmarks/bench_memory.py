@@ -26,12 +26,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from children import RUNSTEPS, start_server
+
 HERE = Path(__file__).resolve().parent
 KEY = "sk-bench-memory"
 TARGET_MB = 300
 GROWTH = 1.2
 TARGET_RATE = 15_000
-RUNSTEPS = [sys.executable, "-m", "etl"]
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,7 @@ def start_api(args: argparse.Namespace, steps: int, threads_file: Path) -> tuple
     else:
         command = [sys.executable, str(HERE / "foreign_api.py"), "--steps", str(steps), "--mix", args.mix,
                    "--steps-per-run", str(args.steps_per_run), "--threads-file", str(threads_file)]  # fmt: skip
-    api = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert api.stdout is not None
-    base_url = api.stdout.readline().strip()
-    if not base_url.startswith("http"):
-        api.kill()
-        raise SystemExit(f"the API did not start: {base_url!r}")
-    return api, base_url
+    return start_server(command)
 
 
 def export(base_url: str, threads_file: Path, dest: str, batch_steps: int | None, tree: str | None) -> Export:
