@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import duckdb
+
 from etl import sqlrun
 
 _DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
@@ -32,8 +34,10 @@ def plain(value: object) -> object:
     return value
 
 
-def query_rows(dest: str, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of ``runsteps sql run NAME -p ...`` over ``dest``, as JSON would carry them."""
-    with sqlrun.open_sql_connection(dest) as con:
-        table = sqlrun.run_query(con, name, params)
+def query_rows(dest: str | duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of ``runsteps sql run NAME -p ...`` over ``dest`` (or a connection of sqlrun's), as JSON has them."""
+    if isinstance(dest, str):
+        with sqlrun.open_sql_connection(dest) as con:
+            return query_rows(con, name, params)
+    table = sqlrun.run_query(dest, name, params)
     return [{k: plain(v) for k, v in row.items()} for row in table.to_pylist()]
