@@ -31,13 +31,16 @@ def serve_streams(handle: Handler, tls: ssl.SSLContext | None = None) -> Iterato
         yield holder["server"].sockets[0].getsockname()[1]
     finally:
 
-        def stop() -> None:
+        async def stop() -> None:
             holder["server"].close()
-            for task in asyncio.all_tasks(loop):
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
                 task.cancel()
+            # Let the handlers run their cleanup (closing their writers) while the loop still runs.
+            await asyncio.gather(*tasks, return_exceptions=True)
             loop.stop()
 
-        loop.call_soon_threadsafe(stop)
+        asyncio.run_coroutine_threadsafe(stop(), loop)
         thread.join(5)
 
 

@@ -7,15 +7,18 @@ CliRunner: the same code as the console script, without a process start per case
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -23,12 +26,17 @@ from click.testing import CliRunner, Result
 
 from etl.cli import cli
 from etl.config import Secret, Settings
+from etl.errors import AuthError
+from etl.extract.auth import TokenSource
 from etl.fakeapi import FakeConfig, serve_in_thread
 from etl.pipeline import ExportOptions, Sources, run_export
 
 KEY = "sk-hardening-0123456789-SECRETPART"
 FRAGMENTS = (KEY, "SECRETPART", "0123456789-SECRET")
-UNUSED_URL = "http://127.0.0.1:9/v1"  # never contacted: every case here fails before any request
+UNUSED_URL = "http://127.0.0.1:9/v1"
+FOUNDRY_URL = (
+    "https://example.services.ai.azure.com/api/projects/p"  # never contacted: every case here fails before any request
+)
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,18 @@ CASES: list[Case] = [
         env={"OPENAI_API_KEY": f'"{KEY} "'.replace(" ", "\t")},
     ),
     Case("key-huge", _export("--thread", "t"), "longer than 8192", env={"OPENAI_API_KEY": KEY + "x" * 9000}),
+    Case(
+        "entra-token-newline",
+        ["--thread", "t", "--provider", "foundry", "--base-url", FOUNDRY_URL, "--token-env", "ENTRA_TOKEN"],
+        "line break",
+        env={"ENTRA_TOKEN": "eyJ0eXAiOiJKV1Qi\n0123456789-SECRETPART"},
+    ),
+    Case(
+        "entra-token-empty",
+        ["--thread", "t", "--provider", "foundry", "--base-url", FOUNDRY_URL, "--token-env", "ENTRA_TOKEN"],
+        "no access token",
+        env={"ENTRA_TOKEN": ""},
+    ),
     Case("organization-non-ascii", _export("--thread", "t", "--organization", "örg"), "--organization"),
     # --- base URLs (quoted as given)
     Case(
@@ -524,3 +544,36 @@ def test_foreign_files_in_a_root_are_left_alone_and_never_read(good: Good, tmp_p
     assert str(steps) in counted.stdout.split()
     assert CliRunner().invoke(cli, ["status", "--dest", str(root)]).exit_code == 0
     assert all(path.read_bytes() == data for path, data in foreign.items())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"thread_id,run_id\rthread_a,run_a\rthread_b,run_b\r",
+        b"thread_id,run_id\r\nthread_a,run_a\r\nthread_b,run_b\r\n",
+        b"\xef\xbb\xbfthread_id,run_id\nthread_a,run_a\nthread_b,run_b",
+        b'{"thread_id": "thread_a", "run_id": "run_a"}\r{"thread_id": "thread_b", "run_id": "run_b"}\r',
+    ],
+    ids=["cr", "crlf", "bom-no-final-newline", "jsonl-cr"],
+)
+@pytest.mark.parametrize("via", ["stdin", "path"])
+def test_good_runs_files_read_the_same_from_stdin_and_from_a_path(content: bytes, via: str, tmp_path: Path) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_bytes(content)
+    source = "-" if via == "stdin" else str(path)
+    args = ["export", *_export("--runs-file", source, "--dry-run"), "--dest", str(tmp_path / "x.duckdb")]
+    result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": KEY}, input=content if via == "stdin" else None)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == ["thread_a/run_a", "thread_b/run_b"]
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_an_entra_token_with_a_line_break_from_the_credential_is_refused_unseen() -> None:
+    class Credential:
+        def get_token(self, *scopes: str) -> SimpleNamespace:
+            return SimpleNamespace(token="eyJ0eXAiOiJKV1Qi\n0123456789-SECRETPART", expires_on=time.time() + 3600)
+
+    with pytest.raises(AuthError) as refused:
+        asyncio.run(TokenSource(Credential(), "https://ai.azure.com/.default").token())
+    assert "line break" in str(refused.value)
+    assert all(fragment not in str(refused.value) for fragment in (*FRAGMENTS, "eyJ0eXAi"))

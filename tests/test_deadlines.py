@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,15 @@ def test_export_stops_at_its_deadline_and_keeps_what_it_wrote(slow_fake: FakeSer
 
 def test_backfill_deadline_bounds_the_whole_backfill(slow_fake: FakeServer, tmp_path: Path) -> None:
     dest = tmp_path / "out.duckdb"
-    args = ("--since", "2026-01-01", "--until", "2026-02-01", "--chunk", "1d", "--deadline", "1")
+    window = ("--since", "2026-01-01", "--until", "2026-01-13", "--chunk", "3d")
     started = time.monotonic()
-    stopped = run("backfill", slow_fake, dest, *args)
+    stopped = run("backfill", slow_fake, dest, *window, "--deadline", "1")
     assert stopped.exit_code == 3, stopped.output
     assert "--deadline of" in stopped.stderr
     assert time.monotonic() - started < 10
-    resumed = run("backfill", slow_fake, dest, *args[:-2])
+    resumed = run("backfill", slow_fake, dest, *window)
     assert resumed.exit_code == 0, resumed.output
-    assert len(actual_tables(str(dest))["run_steps"]) == len(slow_fake.truth.steps)
+    until = int(datetime(2026, 1, 13, tzinfo=UTC).timestamp())
+    runs = {r["id"] for r in slow_fake.truth.runs if r["created_at"] < until}
+    expected = [s for s in slow_fake.truth.steps if s["run_id"] in runs]
+    assert expected and len(actual_tables(str(dest))["run_steps"]) == len(expected)

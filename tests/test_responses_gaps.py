@@ -214,7 +214,7 @@ def test_entra_id_is_refused_where_the_provider_takes_no_tokens(tmp_path: Path) 
     result = CliRunner().invoke(cli, args, env=_clean_env(OPENAI_API_KEY="sk-fake"))
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: --entra-id is for providers that take Entra ID tokens (foundry, azure), not openai"
+        "error: --entra-id is for providers that take Entra ID tokens (foundry, azure), not openai: leave it out"
     )
     assert not dest.exists()
 

@@ -28,7 +28,14 @@ from etl.extract import RunRef, parse_instant
 from etl.extract.auth import with_credential
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.pipeline_responses import ResponseSources
-from etl.preflight import check_ca_bundle, check_destination, check_host_resolves, check_settings, check_sources
+from etl.preflight import (
+    check_ca_bundle,
+    check_destination,
+    check_host_resolves,
+    check_order,
+    check_settings,
+    check_sources,
+)
 from etl.prices import PriceBook, load_price_book
 from etl.providers import PROVIDERS, RESPONSES_PROVIDERS, AuthKind, for_responses, get_provider, infer_provider
 from etl.sharding import Shard
@@ -76,7 +83,8 @@ class ApiOptions:
         if asked and provider.auth.kind is not AuthKind.ENTRA and provider.entra_auth is None:
             option = "--token-env" if self.token_env else "--entra-id"
             raise InputError(
-                f"{option} is for providers that take Entra ID tokens (foundry, azure), not {provider.name}"
+                f"{option} is for providers that take Entra ID tokens (foundry, azure), not {provider.name}: "
+                "leave it out"
             )
         if asked:
             provider = provider.with_entra()
@@ -102,7 +110,10 @@ class ApiOptions:
         _ = settings.api_version_value  # an InputError now, before anything is opened
         if entra:
             if self.token_env and not settings.api_key:
-                raise InputError(f"no access token: the environment variable {self.token_env} is empty or unset")
+                raise InputError(
+                    f"no access token: the environment variable {self.token_env} is empty or unset: set it, or leave"
+                    " out --token-env to use DefaultAzureCredential"
+                )
             check_settings(settings, key_env=self.token_env)
             return with_credential(settings)
         if not settings.api_key:
@@ -247,8 +258,7 @@ class SourceOptions:
             raise InputError("nothing to export: give --run, --runs-file, --thread, --threads-file or --all-threads")
         if (sources.since is not None or sources.until is not None) and not sources.discovers:
             raise InputError("--since/--until bound discovered runs: give --thread or --threads-file with them")
-        if sources.since is not None and sources.until is not None and sources.since >= sources.until:
-            raise InputError("--since must be before --until")
+        check_order(sources.since, sources.until)
         return sources
 
 
@@ -425,7 +435,7 @@ def export(
     check_places(write, archive)
     run_sources = check_sources(run_sources)
     if run_sources.empty:
-        raise InputError("nothing to export: the files given hold no thread or run ids")
+        raise InputError("nothing to export: the files given hold no thread or run ids: give files with ids in them")
     check_host_resolves(settings)
     export_options = write.export_options(book)
     with (

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from etl.config import Secret, Settings
+from etl.config import Secret, Settings, check_secret
 from etl.errors import AuthError, InputError
 from etl.providers import AuthKind
 
@@ -109,6 +109,10 @@ class TokenSource:
             await asyncio.sleep(min(max(float(access.expires_on) - self._clock(), 0.0) + 1.0, 5.0))
             access = await self._get()
         self._refused = None
+        try:
+            check_secret(str(access.token), "the Microsoft Entra ID token the credential returned")
+        except InputError as exc:  # a credential's fault, not the user's input: refused like a bad token (exit 4)
+            raise AuthError(str(exc)) from None
         now = self._clock()
         expires_on = float(access.expires_on)
         lifetime = max(expires_on - now, 0.0)
