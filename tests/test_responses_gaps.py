@@ -226,3 +226,38 @@ def test_the_scopes_are_declared_in_the_provider_description() -> None:
     assert azure.auth.kind is AuthKind.KEY and azure.with_entra().auth.token_scope == AZURE_SCOPE
     assert RESPONSES_PROVIDERS["foundry"].with_entra().auth.token_scope == "https://ai.azure.com/.default"
     assert Settings(provider="azure", api="responses", entra=True).provider_spec.auth.token_scope == AZURE_SCOPE
+
+
+def test_foundry_dry_run_lists_from_the_listings_only(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from etl.fakeapi.foundry import FakeCredential
+
+    server = fake_api_factory(flavor="foundry")
+    truth = server.responses.truth
+    token = FakeCredential(server.root_url).get_token("https://ai.azure.com/.default").token
+    settings = Settings(api_key=Secret(token), base_url=server.base_url, api="responses", provider="foundry")
+    dest = tmp_path / "foundry.duckdb"
+    sources = ResponseSources(all_responses=True, all_conversations=True, follow_previous=True)
+    summary = run_responses_export(settings, sources, ExportOptions(dest=str(dest), dry_run=True))
+    chain = " and the responses before it (--follow-previous)"
+    assert sorted(summary.planned) == sorted(
+        [f"response {rid}{chain}" for rid in truth.responses]
+        + [f"conversation {cid} from its first item" for cid in truth.conversations]
+    )
+    assert {r.kind for r in server.requests} == {"responses_list", "conversations_list"}
+    assert not dest.exists() and summary.exit_code == 0
+
+
+def test_bars_count_objects_and_items(fake_api_factory: Callable[..., FakeServer], tmp_path: Path) -> None:
+    from etl.cli.progress import Bars
+
+    server = fake_api_factory()
+    truth = server.responses.truth
+    sources = ResponseSources(responses=tuple(truth.responses))
+    with Bars(PROGRESS_UNITS) as bars:
+        summary = run_responses_export(_settings(server), sources, ExportOptions(dest=str(tmp_path / "b")), bars)
+    tasks = bars._progress.tasks
+    assert [t.description for t in tasks] == ["objects", "items"]
+    assert tasks[0].completed == summary.responses_ok == len(truth.responses)
+    assert tasks[1].completed == summary.rows["response_items"] > 0
