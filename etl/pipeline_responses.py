@@ -44,7 +44,6 @@ from etl.load.base import Destination, ItemCursor
 from etl.load.batch import Batch, write_batch
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary
 from etl.prices import write_model_prices
-from etl.transform.responses import TERMINAL_RESPONSE_STATUSES, without_payloads
 from etl.values import Json
 
 _BATCH_UNITS = 500  # responses or conversations per write
@@ -260,6 +259,9 @@ async def _wanted_responses(
 
 
 def _fetch_one_response(state: _Run) -> Callable[[ApiClient, ResponseRef], Awaitable[Fetched]]:
+    # The transform is imported when an export first needs it, not with the command line (see etl.load.batch).
+    from etl.transform.responses import TERMINAL_RESPONSE_STATUSES
+
     include = state.sources.include
 
     async def fetch(client: ApiClient, ref: ResponseRef) -> Fetched:
@@ -273,6 +275,8 @@ def _fetch_one_response(state: _Run) -> Callable[[ApiClient, ResponseRef], Await
 
 def _add_response(state: _Run, batch: Batch, fetched: Fetched) -> str | None:
     """One fetched response into the batch; returns its previous_response_id (for ``follow_previous``)."""
+    from etl.transform.responses import without_payloads  # loaded lazily, as in _fetch_one_response
+
     obj = fetched.obj
     if obj is not None and not state.sources.keep_payloads:
         obj = without_payloads(obj)
@@ -330,6 +334,8 @@ def _conversation_ref(conversation_id: str, cursor: ItemCursor | None) -> Conver
 
 def _add_conversation(state: _Run, batch: Batch, fetched: Fetched) -> str | None:
     """One conversation with its new items into the batch (items linked to the responses exported with them)."""
+    from etl.transform.responses import without_payloads  # loaded lazily, as in _fetch_one_response
+
     obj = fetched.obj
     error = None if fetched.ok else str(fetched.error)
     count = 0

@@ -204,3 +204,16 @@ async def test_azure_mode_against_the_fake(fake_api: FakeServer) -> None:
     got, _ = await fetch(settings, refs)
     assert all(f.ok and f.steps == fake_api.truth.steps_of(f.ref.run_id) for f in got.values())
     assert all("api-version=2024-08-01-preview" in record.query for record in fake_api.requests)
+
+
+async def test_azure_mode_with_an_entra_id_credential(fake_api: FakeServer) -> None:
+    from etl.fakeapi.foundry import FakeCredential
+
+    # The Assistants path of Azure OpenAI takes the same Entra ID tokens (cognitiveservices scope) as its v1 API.
+    credential = FakeCredential(fake_api.root_url)
+    azure = {"base_url": fake_api.azure_endpoint + "/openai", "azure_api_version": "2024-08-01-preview"}
+    settings = settings_for(fake_api, **azure, entra=True, credential=credential, api_key=Secret(""))
+    refs = all_refs(fake_api)[:3]
+    got, _ = await fetch(settings, refs)
+    assert all(f.ok and f.steps == fake_api.truth.steps_of(f.ref.run_id) for f in got.values())
+    assert credential.calls == 1  # one token, for every request

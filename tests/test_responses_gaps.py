@@ -141,3 +141,123 @@ def test_openai_without_conversations_api_is_refused_too(
     with pytest.raises(InputError, match=r"no Conversations API \(HTTP 404: Invalid URL \(GET /v1/conversations/"):
         run_responses_export(_settings(server), sources, ExportOptions(dest=str(tmp_path / "x.duckdb")))
     assert not (tmp_path / "x.duckdb").exists()
+
+
+AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+def _azure_entra_args(server: FakeServer, dest: Path, *extra: str) -> list[str]:
+    base_url = f"{server.azure_endpoint}/openai/v1/"
+    args = ["export", "--source", "responses", "--provider", "azure", "--base-url", base_url, "--dest", str(dest),
+            "--no-progress", *extra]  # fmt: skip
+    return args + [a for rid in server.responses.truth.responses for a in ("--response", rid)]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """No Azure, identity or OpenAI variables of the machine: only ``extra``."""
+    import os
+
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_", "OPENAI_"))}
+    return keep | extra
+
+
+@pytest.mark.parametrize(("scope", "exit_code"), [(AZURE_SCOPE, 0), ("https://ai.azure.com/.default", 4)])
+def test_azure_openai_v1_takes_an_entra_token_for_its_own_scope(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path, scope: str, exit_code: int
+) -> None:
+    from click.testing import CliRunner
+    from responses_expected import actual, expected
+
+    from etl.cli import cli
+    from etl.fakeapi.foundry import FakeCredential
+
+    server = fake_api_factory()
+    token = FakeCredential(server.root_url).get_token(scope).token
+    dest = tmp_path / "entra.duckdb"
+    args = _azure_entra_args(server, dest, "--token-env", "AZ_TOKEN")
+    # the key variable is set too: with --token-env the token is sent, never the key
+    result = CliRunner().invoke(cli, args, env=_clean_env(AZ_TOKEN=token, OPENAI_API_KEY="sk-fake"))
+    assert result.exit_code == exit_code, result.output
+    assert token not in result.output and token[-12:] not in result.output
+    if exit_code == 0:
+        assert actual(str(dest))["responses"] == expected(server.responses.truth)["responses"]
+        assert {r.path.split("/responses")[0] for r in server.requests} == {"/openai/v1"}
+    else:  # a Foundry token is for another audience: refused, named as an auth failure
+        assert "audience is incorrect (https://cognitiveservices.azure.com)" in result.output
+
+
+def test_azure_openai_v1_with_default_azure_credential(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from responses_expected import actual, expected
+
+    from etl.cli import cli
+
+    server = fake_api_factory()
+    dest = tmp_path / "dac.duckdb"
+    identity = {"IDENTITY_ENDPOINT": f"{server.root_url}/_fake/identity/token", "IDENTITY_HEADER": "x"}
+    result = CliRunner().invoke(cli, _azure_entra_args(server, dest, "--entra-id"), env=_clean_env(**identity))
+    assert result.exit_code == 0, result.output
+    assert server.tokens_issued >= 1
+    assert actual(str(dest))["responses"] == expected(server.responses.truth)["responses"]
+
+
+def test_entra_id_is_refused_where_the_provider_takes_no_tokens(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from etl.cli import cli
+
+    dest = tmp_path / "never.duckdb"
+    args = ["export", "--source", "responses", "--provider", "openai", "--entra-id", "--response", "resp_1",
+            "--dest", str(dest)]  # fmt: skip
+    result = CliRunner().invoke(cli, args, env=_clean_env(OPENAI_API_KEY="sk-fake"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: --entra-id is for providers that take Entra ID tokens (foundry, azure), not openai: leave it out"
+    )
+    assert not dest.exists()
+
+
+def test_the_scopes_are_declared_in_the_provider_description() -> None:
+    from etl.providers import RESPONSES_PROVIDERS, AuthKind
+
+    azure = RESPONSES_PROVIDERS["azure"]
+    assert azure.auth.kind is AuthKind.KEY and azure.with_entra().auth.token_scope == AZURE_SCOPE
+    assert RESPONSES_PROVIDERS["foundry"].with_entra().auth.token_scope == "https://ai.azure.com/.default"
+    assert Settings(provider="azure", api="responses", entra=True).provider_spec.auth.token_scope == AZURE_SCOPE
+
+
+def test_foundry_dry_run_lists_from_the_listings_only(
+    fake_api_factory: Callable[..., FakeServer], tmp_path: Path
+) -> None:
+    from etl.fakeapi.foundry import FakeCredential
+
+    server = fake_api_factory(flavor="foundry")
+    truth = server.responses.truth
+    token = FakeCredential(server.root_url).get_token("https://ai.azure.com/.default").token
+    settings = Settings(api_key=Secret(token), base_url=server.base_url, api="responses", provider="foundry")
+    dest = tmp_path / "foundry.duckdb"
+    sources = ResponseSources(all_responses=True, all_conversations=True, follow_previous=True)
+    summary = run_responses_export(settings, sources, ExportOptions(dest=str(dest), dry_run=True))
+    chain = " and the responses before it (--follow-previous)"
+    assert sorted(summary.planned) == sorted(
+        [f"response {rid}{chain}" for rid in truth.responses]
+        + [f"conversation {cid} from its first item" for cid in truth.conversations]
+    )
+    assert {r.kind for r in server.requests} == {"responses_list", "conversations_list"}
+    assert not dest.exists() and summary.exit_code == 0
+
+
+def test_bars_count_objects_and_items(fake_api_factory: Callable[..., FakeServer], tmp_path: Path) -> None:
+    from etl.cli.progress import Bars
+
+    server = fake_api_factory()
+    truth = server.responses.truth
+    sources = ResponseSources(responses=tuple(truth.responses))
+    with Bars(PROGRESS_UNITS) as bars:
+        summary = run_responses_export(_settings(server), sources, ExportOptions(dest=str(tmp_path / "b")), bars)
+    tasks = bars._progress.tasks
+    assert [t.description for t in tasks] == ["objects", "items"]
+    assert tasks[0].completed == summary.responses_ok == len(truth.responses)
+    assert tasks[1].completed == summary.rows["response_items"] > 0
