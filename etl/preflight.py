@@ -17,8 +17,9 @@ import os
 import socket
 import ssl
 import stat
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -36,6 +37,7 @@ MAX_CHUNKS = 100_000  # a backfill of more chunks is a typo (--chunk 30m over 8,
 DEST_SCHEMES = frozenset({"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file"})
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB file
 _SHOWN = 80  # characters of a bad value quoted back
+_Instant = TypeVar("_Instant", int, datetime)  # Unix seconds (export, backfill) or a datetime (report)
 
 
 def shown(value: str) -> str:
@@ -68,7 +70,10 @@ def check_ca_bundle(path: str | None, what: str) -> None:
         ssl.create_default_context(cafile=path)
     except (OSError, ssl.SSLError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        raise InputError(f"{what} {shown(path)} is not a readable PEM file of CA certificates ({reason})") from None
+        raise InputError(
+            f"{what} {shown(path)} is not a readable PEM file of CA certificates ({reason}): give the file the"
+            " proxy's or your organisation's CA certificates are in"
+        ) from None
 
 
 def check_proxy(url: str) -> None:
@@ -81,7 +86,9 @@ def check_proxy(url: str) -> None:
         parsed = httpx.URL(proxy)
         port = parsed.port
     except (httpx.InvalidURL, ValueError):
-        raise InputError(f"the proxy {shown(given)} (HTTPS_PROXY/HTTP_PROXY) is not a valid URL") from None
+        raise InputError(
+            f"the proxy {shown(given)} (HTTPS_PROXY/HTTP_PROXY) is not a valid URL: give http://host:port"
+        ) from None
     if parsed.scheme not in ("http", "https") or not parsed.host or (port is not None and not 1 <= port <= 65535):
         raise InputError(f"the proxy {shown(given)} (HTTPS_PROXY/HTTP_PROXY) must be http://host:port")
 
@@ -150,11 +157,15 @@ def check_destination(uri: str, *, read_only: bool = False, what: str = "--dest"
             f"{what} is empty: give a *.duckdb file or a Parquet root (a directory or s3://bucket/prefix)"
         )
     if "\0" in uri or uri != uri.strip():
-        raise DestinationError(f"{what} {shown(uri)} contains a NUL byte or surrounding whitespace")
+        raise DestinationError(
+            f"{what} {shown(uri)} contains a NUL byte or surrounding whitespace: give the path alone"
+        )
     scheme, sep, _ = uri.partition("://")
     if sep and scheme.lower() != "file":
         if is_duckdb_uri(uri):
-            raise DestinationError(f"{what} {shown(uri)}: a DuckDB destination is a local file path")
+            raise DestinationError(
+                f"{what} {shown(uri)} is not a local file path: a DuckDB destination is a *.duckdb file on this machine"
+            )
         if scheme.lower() not in DEST_SCHEMES:
             raise DestinationError(
                 f"{what} {shown(uri)} has an unknown scheme {scheme!r}: use a local path or s3://bucket/prefix"
@@ -176,7 +187,9 @@ def _check_duckdb_path(path: Path, uri: str, *, read_only: bool, what: str) -> N
         _check_parent(path, uri, what)
         return
     except OSError as exc:
-        raise DestinationError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+        raise DestinationError(
+            f"{what} {shown(uri)} cannot be used: {exc.strerror}: check the path and its permissions"
+        ) from None
     if stat.S_ISDIR(mode):
         raise DestinationError(f"{what} {shown(uri)} is a directory: a DuckDB destination is a file")
     if not stat.S_ISREG(mode):
@@ -187,7 +200,9 @@ def _check_duckdb_path(path: Path, uri: str, *, read_only: bool, what: str) -> N
         with open(path, "rb") as file:
             head = file.read(12)
     except OSError as exc:
-        raise DestinationError(f"{what} {shown(uri)} cannot be read: {exc.strerror}") from None
+        raise DestinationError(
+            f"{what} {shown(uri)} cannot be read: {exc.strerror}: check its permissions, or give another path"
+        ) from None
     if head[8:12] != _DUCKDB_MAGIC:
         kind = "empty" if not head else "another kind of file"
         raise DestinationError(
@@ -206,7 +221,9 @@ def _check_root_path(path: Path, uri: str, *, read_only: bool, what: str) -> Non
             _check_parent(path, uri, what)
         return  # readers say "does not exist" themselves
     except OSError as exc:
-        raise DestinationError(f"{what} {shown(uri)} cannot be used: {exc.strerror}") from None
+        raise DestinationError(
+            f"{what} {shown(uri)} cannot be used: {exc.strerror}: check the path and its permissions"
+        ) from None
     if stat.S_ISREG(mode):
         raise DestinationError(
             f"{what} {shown(uri)} is a file: a Parquet root is a directory (a *.duckdb name for DuckDB)"
@@ -223,15 +240,22 @@ def _check_parent(path: Path, uri: str, what: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise DestinationError(f"{what} {shown(uri)} cannot be created: {parent} is not a directory")
+        raise DestinationError(f"{what} {shown(uri)} cannot be created: {parent} is not a directory: give another path")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise DestinationError(f"{what} {shown(uri)} cannot be created: {parent} is not writable")
+        raise DestinationError(
+            f"{what} {shown(uri)} cannot be created: {parent} is not writable: give a path you can write to"
+        )
+
+
+def check_order(since: _Instant | None, until: _Instant | None) -> None:
+    """``--since`` before ``--until`` (either may be absent): the one check of every command that takes both."""
+    if since is not None and until is not None and since >= until:
+        raise InputError("--since must be before --until: give an earlier --since or a later --until")
 
 
 def check_window(since: int, until: int, chunk_seconds: int) -> int:
     """The number of chunks of a backfill window; an empty or absurdly long window is an ``InputError``."""
-    if since >= until:
-        raise InputError("--since must be before --until")
+    check_order(since, until)
     count = -(-(until - since) // chunk_seconds)
     if count > MAX_CHUNKS:
         raise InputError(

@@ -28,7 +28,14 @@ from etl.extract import RunRef, parse_instant
 from etl.extract.auth import with_credential
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.pipeline_responses import ResponseSources
-from etl.preflight import check_ca_bundle, check_destination, check_host_resolves, check_settings, check_sources
+from etl.preflight import (
+    check_ca_bundle,
+    check_destination,
+    check_host_resolves,
+    check_order,
+    check_settings,
+    check_sources,
+)
 from etl.prices import PriceBook, load_price_book
 from etl.providers import PROVIDERS, RESPONSES_PROVIDERS, AuthKind, for_responses, get_provider, infer_provider
 from etl.sharding import Shard
@@ -46,6 +53,7 @@ class ApiOptions:
     azure_api_version: str | None
     api_version: str | None
     token_env: str | None
+    entra_id: bool
     allow_insecure_http: bool
     ca_bundle: str | None
     concurrency: int
@@ -70,14 +78,23 @@ class ApiOptions:
         )
         if api == "responses":
             provider = for_responses(provider)
+        # Entra ID: the provider's own sign-in (foundry), or the one it also accepts when asked for (azure).
+        asked = self.entra_id or bool(self.token_env)
+        if asked and provider.auth.kind is not AuthKind.ENTRA and provider.entra_auth is None:
+            option = "--token-env" if self.token_env else "--entra-id"
+            raise InputError(
+                f"{option} is for providers that take Entra ID tokens (foundry, azure), not {provider.name}: "
+                "leave it out"
+            )
+        if asked:
+            provider = provider.with_entra()
         entra = provider.auth.kind is AuthKind.ENTRA
-        if self.token_env and not entra:
-            raise InputError(f"--token-env is for providers that use Entra ID tokens (foundry), not {provider.name}")
         # Entra ID providers never get the OpenAI key: only a token from --token-env, or the credential's.
         settings = Settings.from_env(
             api_key_env=self.token_env if entra else self.api_key_env,
             provider=provider.name,
             api=api,
+            entra=asked or None,
             api_version=self.api_version,
             base_url=self.base_url,
             organization=self.organization,
@@ -93,7 +110,10 @@ class ApiOptions:
         _ = settings.api_version_value  # an InputError now, before anything is opened
         if entra:
             if self.token_env and not settings.api_key:
-                raise InputError(f"no access token: the environment variable {self.token_env} is empty or unset")
+                raise InputError(
+                    f"no access token: the environment variable {self.token_env} is empty or unset: set it, or leave"
+                    " out --token-env to use DefaultAzureCredential"
+                )
             check_settings(settings, key_env=self.token_env)
             return with_credential(settings)
         if not settings.api_key:
@@ -108,8 +128,8 @@ api_options = option_group(
     click.option(
         "--provider",
         type=click.Choice(list(PROVIDERS)),
-        help="Who serves the API: openai; azure (Azure OpenAI, api-key); foundry (an Azure AI Foundry project, "
-        "Entra ID). Default: foundry for a *.services.ai.azure.com/api/projects/* base URL, azure with "
+        help="Who serves the API: openai; azure (Azure OpenAI, api-key or --entra-id); foundry (an Azure AI Foundry "
+        "project, Entra ID). Default: foundry for a *.services.ai.azure.com/api/projects/* base URL, azure with "
         "--azure-api-version, else openai.",
     ),
     click.option("--base-url", help="API base URL. Default: $OPENAI_BASE_URL, else https://api.openai.com/v1."),
@@ -126,8 +146,14 @@ api_options = option_group(
     click.option(
         "--token-env",
         metavar="NAME",
-        help="foundry: take the Entra ID access token as is from this environment variable (not refreshed). "
+        help="foundry, azure: take the Entra ID access token as is from this environment variable (not refreshed). "
         "Default: azure-identity's DefaultAzureCredential (needs run-steps-etl[azure]).",
+    ),
+    click.option(
+        "--entra-id",
+        is_flag=True,
+        help="azure: sign in with Microsoft Entra ID (scope https://cognitiveservices.azure.com/.default; "
+        "DefaultAzureCredential, or --token-env NAME) instead of the api-key.",
     ),
     click.option(
         "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."
@@ -232,8 +258,7 @@ class SourceOptions:
             raise InputError("nothing to export: give --run, --runs-file, --thread, --threads-file or --all-threads")
         if (sources.since is not None or sources.until is not None) and not sources.discovers:
             raise InputError("--since/--until bound discovered runs: give --thread or --threads-file with them")
-        if sources.since is not None and sources.until is not None and sources.since >= sources.until:
-            raise InputError("--since must be before --until")
+        check_order(sources.since, sources.until)
         return sources
 
 
@@ -410,7 +435,7 @@ def export(
     check_places(write, archive)
     run_sources = check_sources(run_sources)
     if run_sources.empty:
-        raise InputError("nothing to export: the files given hold no thread or run ids")
+        raise InputError("nothing to export: the files given hold no thread or run ids: give files with ids in them")
     check_host_resolves(settings)
     export_options = write.export_options(book)
     with (

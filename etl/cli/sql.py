@@ -45,7 +45,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"--param {pair!r} is not of the form NAME=VALUE")
+            raise InputError(f"--param {pair!r} is not of the form NAME=VALUE: give -p NAME=VALUE, one a parameter")
         params[name.strip()] = value
     return params
 
@@ -100,7 +100,7 @@ def query(statement: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
     """Run your own SQL STATEMENT ('-' reads stdin); --param binds $NAME."""
     text = sys.stdin.read() if statement == "-" else statement
     if not text.strip():
-        raise InputError("the statement is empty")
+        raise InputError("the statement is empty: give SQL text, or - to read it from stdin")
     values = parse_params(params)
     with sqlrun.open_sql_connection(dest) as con:
         result = sqlrun.run_sql(con, text, values)

@@ -18,9 +18,9 @@ import duckdb
 import pyarrow as pa
 
 from etl import sqlfiles, sqlrun
-from etl.errors import InputError
 from etl.extract.ids import validate_id
 from etl.extract.sources import parse_instant
+from etl.preflight import check_order
 from etl.report.panels import PANELS, Panel
 
 Row = dict[str, Any]
@@ -40,8 +40,7 @@ class Scope:
         """The scope of ``--since``/``--until``/``--assistant``, checked before any destination is opened."""
         start = _instant(since)
         end = _instant(until)
-        if start is not None and end is not None and start >= end:
-            raise InputError("--since must be before --until")
+        check_order(start, end)
         ids = tuple(dict.fromkeys(validate_id("assistant", value) for value in assistants))
         return cls(start, end, ids)
 
