@@ -69,6 +69,7 @@ class Settings:
     provider: str | None = None  # openai, azure or foundry (etl.providers); None: inferred from the base URL
     api_version: str | None = None  # the provider's api-version query value (foundry default v1)
     api: str = "assistants"  # the API family: assistants (runs, run steps) or responses (responses, conversations)
+    entra: bool = False  # sign in with Entra ID tokens where the provider also accepts them (azure)
     # An azure-identity TokenCredential for providers that authenticate with Entra ID (built from the
     # environment by etl.extract.auth when None); never shown, compared or copied into output.
     credential: Any = field(default=None, repr=False, compare=False)
@@ -84,7 +85,12 @@ class Settings:
 
     @property
     def provider_spec(self) -> Provider:
-        """The provider described in ``etl.providers``: the one named, else the one the base URL implies."""
+        """The provider described in ``etl.providers``: the one named, else the one the base URL implies (signing in
+        with Entra ID when ``entra`` asks for it)."""
+        spec = self._named_provider()
+        return spec.with_entra() if self.entra else spec
+
+    def _named_provider(self) -> Provider:
         if self.api == "responses":
             if self.provider:
                 return for_responses(get_provider(self.provider))

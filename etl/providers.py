@@ -1,7 +1,8 @@
 """What differs between the hosts of the Assistants protocol, in one place: extract and transform consult it.
 
     openai   https://api.openai.com/v1                      Bearer key, OpenAI-Beta header, no thread listing
-    azure    https://<resource>.openai.azure.com/openai      api-key header, api-version query (Azure OpenAI)
+    azure    https://<resource>.openai.azure.com/openai      api-key header (or Entra ID, cognitiveservices scope),
+                                                            api-version query (Azure OpenAI)
     foundry  https://<r>.services.ai.azure.com/api/projects/<p>   Entra ID bearer token, api-version query,
                                                             GET /threads and /assistants, more tool call types
 
@@ -76,6 +77,8 @@ class Provider:
     # How the host's 404 reads for a path it does not serve at all (not for an unknown id): OpenAI's
     # "Invalid URL (GET /v1/...)", Azure's "Resource not found". Tells a missing API from a missing object.
     missing_route: re.Pattern[str] = re.compile(r"Invalid URL \(")
+    # The Microsoft Entra ID sign-in a key-authenticated host also accepts (--entra-id or --token-env choose it).
+    entra_auth: Auth | None = None
 
     def api_version(self, given: str | None) -> str | None:
         """The api-version to send: ``given``, else the default; an ``InputError`` when one is needed."""
@@ -87,6 +90,16 @@ class Provider:
         if not version and self.api_version_required:
             raise InputError(f"provider {self.name} needs an api version: pass --api-version")
         return version
+
+    def with_entra(self) -> Provider:
+        """This provider signing in with Entra ID tokens (its own way, or the one it also accepts)."""
+        if self.auth.kind is AuthKind.ENTRA:
+            return self
+        if self.entra_auth is None:
+            raise InputError(
+                f"provider {self.name} takes no Microsoft Entra ID tokens: leave out --entra-id and --token-env"
+            )
+        return replace(self, auth=self.entra_auth)
 
     def fixed_params(self, api_version: str | None) -> tuple[tuple[str, str], ...]:
         """Query parameters every request carries."""
@@ -119,6 +132,8 @@ AZURE = Provider(
     name="azure",
     doc="Azure OpenAI Assistants (an Azure OpenAI resource's /openai path, api-key header)",
     auth=Auth(AuthKind.KEY, header="api-key", prefix=""),
+    # Azure OpenAI's resource scope (Foundry projects use https://ai.azure.com/.default instead).
+    entra_auth=Auth(AuthKind.ENTRA, token_scope="https://cognitiveservices.azure.com/.default"),
     api_version_param="api-version",
     api_version_required=True,
     headers=MappingProxyType({"OpenAI-Beta": "assistants=v2"}),
@@ -155,7 +170,8 @@ RESPONSES_PROVIDERS: Mapping[str, Provider] = MappingProxyType(
         "openai": replace(OPENAI, doc="OpenAI's Responses and Conversations APIs", headers=MappingProxyType({})),
         "azure": replace(
             AZURE,
-            doc="Azure OpenAI v1 Responses and Conversations (https://<resource>.openai.azure.com/openai/v1/, api-key)",
+            doc="Azure OpenAI v1 Responses and Conversations (https://<resource>.openai.azure.com/openai/v1/, api-key "
+            "or Entra ID)",
             headers=MappingProxyType({}),
             api_version_param=None,
             api_version_required=False,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import REPO
 
 from etl.fakeapi import FakeConfig, FakeServer
 
@@ -34,7 +35,7 @@ def fake_api_factory() -> Iterator[Callable[..., FakeServer]]:
         server.stop()
 
 
-DBT_VENV = Path(__file__).resolve().parents[1] / ".venv-dbt"
+DBT_VENV = REPO / ".venv-dbt"
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,14 @@ independently of ``etl.transform``: activities steps, Foundry's typed tool calls
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import duckdb
 from expected import Row, _read, expected_tables
 
 from etl import sqlrun
-from etl.fakeapi import Truth
+from etl.fakeapi import FakeServer, Truth
 
 MAP_TYPES = {"bing_grounding", "bing_custom_search", "azure_ai_search", "openapi", "sharepoint_grounding",
              "fabric_dataagent"}  # fmt: skip
@@ -72,3 +73,9 @@ def actual_entity_tables(dest: str) -> dict[str, dict[tuple[Any, ...], Row]]:
     with sqlrun.open_sql_connection(dest) as con:
         assert isinstance(con, duckdb.DuckDBPyConnection)
         return {name: _read(con, name, key) for name, key in ENTITY_KEYS.items()}
+
+
+def identity_env(fake: FakeServer, **extra: str) -> dict[str, str]:
+    """The environment in which DefaultAzureCredential gets its tokens from the fake (App Service identity)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_", "OPENAI_"))}
+    return env | {"IDENTITY_ENDPOINT": f"{fake.root_url}/_fake/identity/token", "IDENTITY_HEADER": "x"} | extra

@@ -53,6 +53,7 @@ class ApiOptions:
     azure_api_version: str | None
     api_version: str | None
     token_env: str | None
+    entra_id: bool
     allow_insecure_http: bool
     ca_bundle: str | None
     concurrency: int
@@ -77,16 +78,23 @@ class ApiOptions:
         )
         if api == "responses":
             provider = for_responses(provider)
-        entra = provider.auth.kind is AuthKind.ENTRA
-        if self.token_env and not entra:
+        # Entra ID: the provider's own sign-in (foundry), or the one it also accepts when asked for (azure).
+        asked = self.entra_id or bool(self.token_env)
+        if asked and provider.auth.kind is not AuthKind.ENTRA and provider.entra_auth is None:
+            option = "--token-env" if self.token_env else "--entra-id"
             raise InputError(
-                f"--token-env is for providers that use Entra ID tokens (foundry), not {provider.name}: leave it out"
+                f"{option} is for providers that take Entra ID tokens (foundry, azure), not {provider.name}: "
+                "leave it out"
             )
+        if asked:
+            provider = provider.with_entra()
+        entra = provider.auth.kind is AuthKind.ENTRA
         # Entra ID providers never get the OpenAI key: only a token from --token-env, or the credential's.
         settings = Settings.from_env(
             api_key_env=self.token_env if entra else self.api_key_env,
             provider=provider.name,
             api=api,
+            entra=asked or None,
             api_version=self.api_version,
             base_url=self.base_url,
             organization=self.organization,
@@ -120,8 +128,8 @@ api_options = option_group(
     click.option(
         "--provider",
         type=click.Choice(list(PROVIDERS)),
-        help="Who serves the API: openai; azure (Azure OpenAI, api-key); foundry (an Azure AI Foundry project, "
-        "Entra ID). Default: foundry for a *.services.ai.azure.com/api/projects/* base URL, azure with "
+        help="Who serves the API: openai; azure (Azure OpenAI, api-key or --entra-id); foundry (an Azure AI Foundry "
+        "project, Entra ID). Default: foundry for a *.services.ai.azure.com/api/projects/* base URL, azure with "
         "--azure-api-version, else openai.",
     ),
     click.option("--base-url", help="API base URL. Default: $OPENAI_BASE_URL, else https://api.openai.com/v1."),
@@ -138,8 +146,14 @@ api_options = option_group(
     click.option(
         "--token-env",
         metavar="NAME",
-        help="foundry: take the Entra ID access token as is from this environment variable (not refreshed). "
+        help="foundry, azure: take the Entra ID access token as is from this environment variable (not refreshed). "
         "Default: azure-identity's DefaultAzureCredential (needs run-steps-etl[azure]).",
+    ),
+    click.option(
+        "--entra-id",
+        is_flag=True,
+        help="azure: sign in with Microsoft Entra ID (scope https://cognitiveservices.azure.com/.default; "
+        "DefaultAzureCredential, or --token-env NAME) instead of the api-key.",
     ),
     click.option(
         "--allow-insecure-http", is_flag=True, help="Allow sending the key over plain http to a non-loopback host."

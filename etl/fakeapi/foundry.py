@@ -32,6 +32,8 @@ from etl.fakeapi.plan import FastRandom, make_id
 Json = dict[str, Any]
 
 AUDIENCE = "https://ai.azure.com"
+AZURE_OPENAI_AUDIENCE = "https://cognitiveservices.azure.com"  # Azure OpenAI resources' tokens
+TOKEN_PREFIX = "fk1."
 NO_ROLE_PRINCIPAL = "no-role"  # a principal without the "Azure AI User" role: every request is PermissionDenied
 IDENTITY_PATH = "/_fake/identity/token"
 PROJECT = "fake-project"
@@ -76,15 +78,15 @@ class TokenIssuer:
         expires_on = int(self._clock() + (self.lifetime if lifetime is None else lifetime))
         claims = base64.urlsafe_b64encode(orjson.dumps({"aud": audience, "sub": principal, "exp": expires_on}))
         self.issued += 1
-        return AccessToken(f"fk1.{claims.decode()}.{self._sign(claims)}", expires_on)
+        return AccessToken(f"{TOKEN_PREFIX}{claims.decode()}.{self._sign(claims)}", expires_on)
 
-    def check(self, token: str) -> str | None:
+    def check(self, token: str, *, audience: str = AUDIENCE) -> str | None:
         """Why ``token`` is refused ("invalid", "audience", "expired", "denied"), or None when it is good."""
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != "fk1" or not hmac.compare_digest(parts[2], self._sign(parts[1].encode())):
             return "invalid"
         claims = orjson.loads(base64.urlsafe_b64decode(parts[1]))
-        if claims["aud"] != AUDIENCE:
+        if claims["aud"] != audience:
             return "audience"
         if claims["exp"] <= self._clock():
             return "expired"

@@ -50,7 +50,7 @@ class FakeServer:
 
     @property
     def tokens_issued(self) -> int:
-        """Access tokens the foundry flavor's identity endpoint has handed out."""
+        """Access tokens the identity endpoint has handed out (Foundry's and Azure OpenAI's)."""
         return self._state.tokens.issued
 
     @property

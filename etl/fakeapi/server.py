@@ -163,7 +163,7 @@ def _middleware(state: ServerState) -> Middleware:
         started = time.monotonic()
         if request.path == STATS_PATH:
             return _stats(state.log, request)
-        if request.path == foundry.IDENTITY_PATH and state.foundry:
+        if request.path == foundry.IDENTITY_PATH:  # Foundry's and Azure OpenAI's Entra ID tokens
             return _identity(state, request)
         record = RequestRecord(
             request.method,
@@ -184,7 +184,11 @@ def _middleware(state: ServerState) -> Middleware:
         if response is None and fault is not FaultKind.DROP:
             # The Responses API takes no OpenAI-Beta header; a path not served at all is an Invalid URL either way.
             beta = _kind(request) not in RESPONSES_KINDS | {OTHER}
-            check = _check_foundry(request, state) if state.foundry else _check_headers(request, config, beta=beta)
+            check = (
+                _check_foundry(request, state)
+                if state.foundry
+                else _check_headers(request, config, beta=beta, tokens=state.tokens)
+            )
             response = check or await _call(handler, request)
             response.headers.update(headers)
         # The answer is ready before the latency is served: a burst of requests that wake together then
@@ -239,14 +243,24 @@ async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
         return responses.error_response(405, f"Invalid method for URL ({request.method} {request.path})")
 
 
-def _check_headers(request: web.Request, config: FakeConfig, *, beta: bool = True) -> web.Response | None:
-    """The key, Azure api-version, beta header and quota checks; None when the request may proceed."""
+def _check_headers(
+    request: web.Request, config: FakeConfig, *, beta: bool = True, tokens: foundry.TokenIssuer | None = None
+) -> web.Response | None:
+    """The key (Azure: or an Entra ID token), Azure api-version, beta header and quota checks; None when the
+    request may proceed."""
     authorization = request.headers.get("Authorization")
     azure_key = request.headers.get("api-key")
     azure = request.path.startswith("/openai") or (azure_key is not None and authorization is None)
+    bearer = _bearer(authorization)
     if azure:
-        given = azure_key if azure_key is not None else _bearer(authorization)
-        if given != config.api_key:
+        if azure_key is None and tokens is not None and bearer and bearer.startswith(foundry.TOKEN_PREFIX):
+            # Azure OpenAI also takes Entra ID tokens, for its own audience (not Foundry's https://ai.azure.com).
+            if tokens.check(bearer, audience=foundry.AZURE_OPENAI_AUDIENCE) is not None:
+                return responses.azure_error(
+                    401, "Access token is missing, invalid, audience is incorrect "
+                    f"({foundry.AZURE_OPENAI_AUDIENCE}), or have expired.", code="Unauthorized",
+                )  # fmt: skip
+        elif (azure_key if azure_key is not None else bearer) != config.api_key:
             return responses.azure_error(
                 401,
                 "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "

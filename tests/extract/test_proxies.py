@@ -1,0 +1,143 @@
+"""Corporate networks: HTTPS_PROXY/HTTP_PROXY/NO_PROXY and a CA bundle, for the API and object storage alike,
+through a real forward proxy on loopback (tests/forward_proxy.py) and a TLS front with a private CA."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from expected import actual_tables
+from forward_proxy import serve_proxy
+from loopback import pipe, serve_streams
+from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
+
+from etl.cli import cli
+from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
+
+KEY = "sk-proxy-test-0123456789"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeServer]:
+    with serve_in_thread(FakeConfig.small(api_key=KEY, long_output_bytes=0)) as server:
+        yield server
+
+
+def export(fake: FakeServer, base_url: str, dest: str, env: dict[str, str], *args: str) -> Result:
+    """``runsteps export`` with these proxy variables, set in both cases (the lower-case one wins when both are)."""
+    threads = [arg for thread in fake.dataset.thread_ids for arg in ("--thread", thread)]
+    argv = ["export", *threads, "--base-url", base_url, "--dest", dest, "--no-progress", "--max-retries", "0", *args]
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+    variables = {case(name): env.get(name, "") for name in names for case in (str.upper, str.lower)}
+    return CliRunner().invoke(cli, argv, env={"OPENAI_API_KEY": KEY, **variables})
+
+
+def test_api_requests_go_through_the_proxy_unless_no_proxy_says_otherwise(fake: FakeServer, tmp_path: Path) -> None:
+    host = fake.base_url.split("/")[2]
+    with serve_proxy() as proxy:
+        through = export(fake, fake.base_url, str(tmp_path / "a.duckdb"), {"HTTP_PROXY": proxy.url})
+        assert through.exit_code == 0, through.output
+        assert proxy.targets and set(proxy.targets) == {host}
+        seen = len(proxy.targets)
+        direct = export(
+            fake, fake.base_url, str(tmp_path / "b.duckdb"), {"HTTP_PROXY": proxy.url, "NO_PROXY": "127.0.0.1"}
+        )
+        assert direct.exit_code == 0, direct.output
+        assert len(proxy.targets) == seen, "NO_PROXY must bypass the proxy"
+    assert len(actual_tables(str(tmp_path / "a.duckdb"))["run_steps"]) == len(fake.truth.steps)
+
+
+def test_a_dead_proxy_fails_the_runs_not_the_process(fake: FakeServer, tmp_path: Path) -> None:
+    with serve_proxy() as proxy:
+        dead = proxy.url
+    result = export(fake, fake.base_url, str(tmp_path / "a.duckdb"), {"HTTP_PROXY": dead})
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output and "ConnectError" in result.stderr
+
+
+def test_object_storage_goes_through_the_proxy(fake: FakeServer, s3: S3) -> None:  # noqa: F811
+    with serve_proxy() as proxy:
+        result = export(fake, fake.base_url, s3.uri("through-proxy"), {"HTTP_PROXY": proxy.url})
+        assert result.exit_code == 0, result.output
+        assert s3.endpoint.split("/")[2] in proxy.targets, proxy.targets
+    assert len(actual_tables(s3.uri("through-proxy"))["run_steps"]) == len(fake.truth.steps)
+
+
+def _private_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1/localhost signed by it: (ca.pem, server.pem, server.key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runsteps test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+@contextmanager
+def tls_front(target_port: int, cert: Path, key: Path) -> Iterator[int]:
+    """HTTPS on a free loopback port, passed through to plain HTTP on ``target_port``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    with serve_streams(handle, context) as port:
+        yield port
+
+
+def test_https_through_the_proxy_needs_the_ca_bundle(
+    fake: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, cert, key = _private_ca(tmp_path)
+    fake_port = int(fake.base_url.split(":")[2].split("/")[0])
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # --ca-bundle sets it for the process: undo after the test
+    with tls_front(fake_port, cert, key) as port, serve_proxy() as proxy:
+        base = f"https://127.0.0.1:{port}/v1"
+        refused = export(fake, base, str(tmp_path / "a.duckdb"), {"HTTPS_PROXY": proxy.url})
+        assert refused.exit_code == 3, refused.output
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr and "Traceback" not in refused.output
+        trusted = export(fake, base, str(tmp_path / "b.duckdb"), {"HTTPS_PROXY": proxy.url}, "--ca-bundle", str(ca))
+        assert trusted.exit_code == 0, trusted.output
+        assert f"127.0.0.1:{port}" in proxy.targets  # a CONNECT tunnel to the TLS front
+    assert len(actual_tables(str(tmp_path / "b.duckdb"))["run_steps"]) == len(fake.truth.steps)
