@@ -21,7 +21,7 @@ from expected import actual_tables, assert_tables_equal, expected_tables, export
 from etl.fakeapi import FakeConfig, serve_in_thread
 
 KEY = "sk-test-crash-0123456789abcdef"
-KILLS = 10  # random moments; tests/test_parquet_crash.py kills at every named write point besides
+KILLS = 20  # moments spread over the export; tests/load/test_parquet_crash.py kills at every named write point besides
 
 
 def start_export(base_url: str, threads_file: Path, dest: str, *extra: str) -> subprocess.Popen[bytes]:
