@@ -454,8 +454,8 @@ async def _fetch_and_write(
                 observer.discovered(1)
                 yield ref
 
-    # The transform's imports (~0.5 s with the pandas that pyarrow loads) run in a thread while the first
-    # responses are awaited, not before the first request nor when the first batch is due (issue 16).
+    # The transform's imports (and pandas, when pyarrow may load it: not in the runsteps command, see
+    # etl.cli.process) run in a thread while the first responses are awaited, not before the first request.
     warm = asyncio.ensure_future(asyncio.to_thread(_load_transform))
     # At most one batch is being written while the next one fills: fetching waits only when that one is full too.
     writing: asyncio.Future[None] | None = None

@@ -85,5 +85,11 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="runsteps")
+    """Console-script entry point: the process is set up for a command, and ended by ``process.end``."""
+    from etl.cli import process
+
+    process.set_up()
+    try:
+        cli(prog_name="runsteps")
+    except SystemExit as exc:
+        process.end(exc.code)

@@ -1,0 +1,82 @@
+"""The ``runsteps`` process (``etl.cli.process``): no pandas, tuned collections, a quick exit that loses nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from paths import REPO
+
+RUNSTEPS = [sys.executable, "-m", "etl"]
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+def test_set_up_keeps_pandas_out_of_pyarrow_and_raises_the_collection_thresholds() -> None:
+    done = _python(
+        "import gc, sys\n"
+        "from etl.cli import process\n"
+        "process.set_up()\n"
+        "import pyarrow as pa\n"
+        "assert pa.array(['a', None]).to_pylist() == ['a', None]\n"
+        "try:\n"
+        "    import pandas\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    refused = str(exc)\n"
+        "print(sys.modules.get('pandas'), gc.get_threshold(), refused)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None (50000, 20, 100) runsteps does not use pandas"
+
+
+def test_set_up_leaves_pandas_alone_when_it_is_already_imported() -> None:
+    done = _python(
+        "import pandas, sys\n"
+        "from etl.cli import process\n"
+        "process.set_up()\n"
+        "import pyarrow as pa\n"
+        "print(pa.array(pandas.Series([1, 2])).to_pylist())\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 2]"
+
+
+def test_a_large_output_reaches_a_pipe_whole_before_the_quick_exit() -> None:
+    done = subprocess.run([*RUNSTEPS, "schema", "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tables = json.loads(done.stdout)
+    assert len(done.stdout) > 10_000
+    assert "run_steps" in json.dumps(tables)
+
+
+def test_exit_codes_and_the_error_line_survive_the_quick_exit(tmp_path: Path) -> None:
+    dest = tmp_path / "out.duckdb"
+    done = subprocess.run(
+        [*RUNSTEPS, "export", "--run", "thread_1/not a run id", "--dest", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test-process"},
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert not dest.exists()
+
+
+def test_end_waits_for_a_thread_that_is_still_working(tmp_path: Path) -> None:
+    marker = tmp_path / "written"
+    done = _python(
+        "import threading, time\n"
+        "from etl.cli import process\n"
+        "def work():\n"
+        "    time.sleep(0.5)\n"
+        f"    open({str(marker)!r}, 'w').write('done')\n"
+        "threading.Thread(target=work).start()\n"
+        "process.end(3)\n"
+    )
+    assert done.returncode == 3
+    assert marker.read_text() == "done"
