@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from etl.errors import DestinationError, InputError
@@ -40,8 +40,14 @@ from etl.load.parquet_state import STATE_DIR, ParquetState
 from etl.schema import ALL_TABLES, ENTITY_TABLES, PARTITIONED_TABLES, WHOLE_TABLES, Table
 from etl.sharding import BUCKETS, Shard, bucket_of
 
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
 PARTITION = "created_date"
-_WRITERS = 8  # files rewritten at once: object-store latency, not CPU, is what limits a batch
+# Files rewritten at once. On an object store latency, not CPU, limits a batch; on a local disk it is CPU, and
+# each writer thread holds its own buffers (and malloc arena): 8 writers took 370 MB of RSS where 2 took 300-330
+# (20,000-step export, README "Issue 16"), in the same time.
+_WRITERS = {True: 2, False: 8}  # by Store.local
 _TEMP_OF_BUCKET = re.compile(r"^\.(?:part-b|bucket-)(\d{2})\.")
 
 
@@ -236,7 +242,8 @@ class ParquetDestination:
         """Every job's new file staged (none replaced); on any failure the others are discarded and it is raised."""
         if not jobs:
             return []
-        with ThreadPoolExecutor(max_workers=min(_WRITERS, len(jobs)), thread_name_prefix="parquet") as pool:
+        writers = min(_WRITERS[self._store.local], len(jobs))
+        with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="parquet") as pool:
             futures = [pool.submit(self._rewrite, job) for job in jobs]
             wait(futures)
         staged = [f.result() for f in futures if f.exception() is None]
@@ -254,7 +261,8 @@ class ParquetDestination:
             for file in staged:
                 file.publish()
             return
-        with ThreadPoolExecutor(max_workers=min(_WRITERS, len(staged)), thread_name_prefix="parquet") as pool:
+        writers = min(_WRITERS[self._store.local], len(staged))
+        with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="parquet") as pool:
             list(pool.map(Staged.publish, staged))
 
     def _rewrite(self, job: _FileJob) -> Staged | None:
@@ -286,6 +294,8 @@ class ParquetDestination:
         ids = sorted(set(conversation_ids))
         if not ids:
             return {}
+        import pyarrow.dataset as ds  # 43 MB of libraries that only reading needs
+
         dataset = parquet_dataset(self._store.root, "conversation_items", filesystem=self._store.fs)
         rows = dataset.to_table(
             columns=["conversation_id", "position", "item_id"], filter=ds.field("conversation_id").isin(ids)
@@ -499,6 +509,8 @@ def whole_table_file(name: str) -> str:
 
 def whole_table_dataset(root: str, table: Table, filesystem: pafs.FileSystem) -> ds.Dataset:
     """A table written whole as a dataset (empty when it was never written); ``root`` is a path in ``filesystem``."""
+    import pyarrow.dataset as ds  # 43 MB of libraries that only reading needs
+
     path = f"{root.rstrip('/')}/{whole_table_file(table.name)}"
     files = [path] if filesystem.get_file_info(path).type == pafs.FileType.File else []
     return ds.dataset(files, schema=table.schema, format="parquet", filesystem=filesystem)
@@ -510,6 +522,8 @@ def parquet_dataset(root: str, table: str, filesystem: pafs.FileSystem | None = 
     ``root`` is a path or URI (``s3://bucket/prefix``); with ``filesystem`` it is a path inside that.
     A table with no files yet is an empty dataset.
     """
+    import pyarrow.dataset as ds  # 43 MB of libraries that only reading needs
+
     spec = _table(table)
     if filesystem is None:
         store = open_store(root)

@@ -133,3 +133,5 @@ def test_parse_storage_version_accepts_what_duckdb_writes() -> None:
     assert parse_storage_version("latest") == "latest"
     assert parse_storage_version(" v1.2.0 ") == "v1.2.0"
     assert parse_storage_version("v1.0.0") == "v1.0.0"
+    # the CLI takes the default without asking DuckDB (etl.cli._common.checked_storage_version)
+    assert parse_storage_version(DUCKDB_STORAGE_VERSION) == DUCKDB_STORAGE_VERSION
