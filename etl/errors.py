@@ -23,6 +23,7 @@ API key.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 import httpx
@@ -153,3 +154,22 @@ def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str
         return value if isinstance(value, str) else None
 
     return text("message"), text("code"), text("type")
+
+
+# The storage's refusals that come mid-job, whatever the input: not an input error (exit 2) but exit 1.
+_FULL = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only filesystem"}
+_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def storage_full(context: str, exc: BaseException) -> StorageFullError | None:
+    """A ``StorageFullError`` when ``exc`` says the disk is full, over quota or read-only; else None."""
+    text = str(exc)
+    reason = _FULL.get(getattr(exc, "errno", None) or 0)
+    if reason is None:
+        reason = next((t.lower() for t in _FULL_TEXT if t in text), None)
+    if reason is None:
+        return None
+    return StorageFullError(
+        f"{context}: {reason}: free space (or choose a writable destination) and run the same command again; "
+        "every batch finished before this one is kept"
+    )

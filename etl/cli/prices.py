@@ -11,7 +11,6 @@ from etl.cli._common import handle_errors
 from etl.cli._format import FORMATS, render
 from etl.errors import DestinationError
 from etl.load import is_duckdb_uri, open_destination
-from etl.load.fs import open_store
 from etl.preflight import check_destination
 
 
@@ -43,6 +42,7 @@ def prices(dest: str, prices_file: str | None, model_map: str | None, s3_endpoin
     Prices come from the genai-prices data installed with this tool (never downloaded) and from --prices.
     Exit codes: 0 written (unpriced models are listed, not an error); 2 a bad file or destination.
     """
+    from etl.load.fs import open_store  # pyarrow.fs and pyarrow.parquet: not for every command that has --prices
     from etl.prices import COVERS, load_price_book, write_model_prices
 
     book = load_price_book(prices_file, model_map)  # a bad file stops here, before the destination is touched

@@ -166,6 +166,12 @@ class Batch:
         )
         return ExportBatch(tables=tables, records=records), written
 
+    def release(self) -> None:
+        """Drop the objects (the runs it settles stay): what ``to_export_batch`` made no longer needs them."""
+        self._objects.clear()
+        self._groups.clear()
+        self._group_of.clear()
+
     def _left_out(self, refused: dict[str, TransformError]) -> set[tuple[str, str]]:
         return {(kind, object_id) for group in refused for kind, ids in self._groups[group] for object_id in ids}
 
@@ -220,8 +226,13 @@ def _record(run: _Run, refused: TransformError | None, now: datetime) -> RunReco
 
 
 def write_batch(dest: Destination | None, batch: Batch) -> Written:
-    """Transform ``batch`` and land it at ``dest`` as one unit (``None``: transform only, to check the objects)."""
+    """Transform ``batch`` and land it at ``dest`` as one unit (``None``: transform only, to check the objects).
+
+    ``batch`` is used up: its objects are dropped once they are tables, so the destination's write (DuckDB's copy
+    of the tables, a Parquet file's old rows) never shares the memory with them.
+    """
     export_batch, written = batch.to_export_batch()
+    batch.release()
     if dest is not None:
         dest.write(export_batch)
     return written

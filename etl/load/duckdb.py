@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from etl.errors import DestinationBusyError, DestinationError, InputError
+from etl.errors import DestinationBusyError, DestinationError, InputError, storage_full
 from etl.load import DUCKDB_STORAGE_VERSION
 from etl.load.base import ExportBatch, ItemCursor
 from etl.load.duckdb_state import (
@@ -41,7 +41,6 @@ from etl.load.duckdb_state import (
     schema_version,
     upsert_run_records,
 )
-from etl.load.fs import open_store, storage_full
 from etl.schema import ALL_TABLES, TABLES, WHOLE_TABLES, Table, duckdb_ddl, duckdb_type
 from etl.sharding import Shard
 
@@ -200,7 +199,8 @@ def load_parquet_into_duckdb(
     One transaction; idempotent. Also copies the Parquet destination's run records (a newer record in the
     DuckDB file is kept). Returns the rows loaded per table, and the run records copied as ``_runsteps_runs``.
     """
-    # Imported here: an export into DuckDB needs none of the Parquet side.
+    # Imported here: an export into DuckDB needs none of the Parquet side (nor pyarrow.fs and pyarrow.parquet).
+    from etl.load.fs import open_store
     from etl.load.parquet import ParquetDestination, parquet_dataset, whole_table_dataset
 
     days = None if partitions is None else sorted(set(partitions))

@@ -11,7 +11,6 @@ for refused credentials, ``AuthError`` (exit 4), with credentials scrubbed from 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import uuid
@@ -22,10 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from etl.config import env_value, proxy_for
-from etl.errors import AuthError, DestinationError, EtlError, StorageFullError
+from etl.errors import AuthError, DestinationError, EtlError, storage_full
 
 TEMP_SUFFIX = ".tmp"
 # Object-store calls at open time fail fast: a wrong endpoint should not cost the SDK's retry budget.
@@ -86,6 +84,8 @@ class Store:
             return None
         with store_error(self, f"read {relative}"):
             # One whole-object read (files are per day and bucket: small), then no dataset machinery.
+            import pyarrow.parquet as pq  # loaded by the Parquet side only (libparquet: 7 MB)
+
             return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
 
     def write_atomic(self, relative: str, data: bytes | pa.Buffer) -> None:
@@ -116,6 +116,8 @@ class Store:
 
     def stage_parquet(self, relative: str, table: pa.Table) -> Staged:
         """A table encoded as a zstd Parquet file and staged (``stage``)."""
+        import pyarrow.parquet as pq
+
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         return self.stage(relative, sink.getvalue())
@@ -286,25 +288,6 @@ def _classify(context: str, exc: BaseException) -> EtlError:
     if full is not None:
         return full
     return DestinationError(f"{context}: {text}")
-
-
-# The storage's refusals that come mid-job, whatever the input: not an input error (exit 2) but exit 1.
-_FULL = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only filesystem"}
-_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "Read-only file system")
-
-
-def storage_full(context: str, exc: BaseException) -> StorageFullError | None:
-    """A ``StorageFullError`` when ``exc`` says the disk is full, over quota or read-only; else None."""
-    text = str(exc)
-    reason = _FULL.get(getattr(exc, "errno", None) or 0)
-    if reason is None:
-        reason = next((t.lower() for t in _FULL_TEXT if t in text), None)
-    if reason is None:
-        return None
-    return StorageFullError(
-        f"{context}: {reason}: free space (or choose a writable destination) and run the same command again; "
-        "every batch finished before this one is kept"
-    )
 
 
 def scrub(text: str) -> str:
