@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from etl.config import Settings
 from etl.errors import AuthError, DestinationError, EtlError, InputError
@@ -591,6 +590,8 @@ def _known_assistants(dest: Destination, assistant_ids: list[str]) -> dict[str, 
     """The ``assistants`` rows ``dest`` holds for these ids, as an earlier export wrote them."""
     if not assistant_ids:
         return {}
+    import pyarrow.compute as pc  # loaded with the transform, after the first requests (start-up)
+
     rows = dest.read_table("assistants", ASSISTANTS.schema.names)
     wanted = rows.filter(pc.is_in(rows["assistant_id"], value_set=pa.array(assistant_ids, pa.string())))
     return {row["assistant_id"]: row for row in wanted.to_pylist()}

@@ -24,25 +24,36 @@ from typing import NoReturn
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-class _NoPandas(MetaPathFinder):
-    """Refuse ``import pandas``: pyarrow then knows there is none, and converts Python lists without it.
+# Modules no runsteps command uses, which libraries would import for nothing (CPU time measured at start-up):
+REFUSED = {
+    # pyarrow imports pandas on its first conversion of a Python list, only to look for pandas objects in it:
+    # 0.45 s of CPU and 40 MB, a quarter of a 20,000-step export. Refused, pyarrow converts lists without it.
+    "pandas": "runsteps does not use pandas",
+    # httpx imports its command-line client (with rich and pygments, ~50 ms) when they are installed, and falls
+    # back to a stub when the import fails.
+    "httpx._main": "runsteps does not use the httpx command line",
+}
 
-    pyarrow imports pandas on its first conversion of a Python list, only to look for pandas objects in it; that
-    import took 0.45 s of CPU and 40 MB, a quarter of a 20,000-step export. No ``runsteps`` command uses pandas.
-    """
+
+class _Refuse(MetaPathFinder):
+    """Fail the import of the modules in ``REFUSED`` (and their submodules), as if they were not installed."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if fullname == "pandas" or fullname.startswith("pandas."):
-            raise ModuleNotFoundError("runsteps does not use pandas", name=fullname)
+        top = next((name for name in REFUSED if fullname == name or fullname.startswith(name + ".")), None)
+        if top is not None:
+            raise ModuleNotFoundError(REFUSED[top], name=fullname)
         return None
 
 
 def set_up() -> None:
-    """Before the command runs: no pandas, fewer garbage collections, the modules loaded so far never scanned."""
-    if "pandas" not in sys.modules:
-        sys.meta_path.insert(0, _NoPandas())
+    """Before the command runs: no pandas, fewer garbage collections, the modules loaded so far never scanned.
+
+    A module someone imported already (an embedding process) stays usable: then nothing is refused.
+    """
+    if not any(name in sys.modules for name in REFUSED):
+        sys.meta_path.insert(0, _Refuse())
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()
 

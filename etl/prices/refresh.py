@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from etl.load.base import Destination
 from etl.prices.book import Price, PriceBook
@@ -55,6 +54,8 @@ def load_price_book(prices_file: str | None, model_map_file: str | None) -> Pric
 def write_model_prices(dest: Destination, book: PriceBook) -> PricesReport:
     """Replace ``model_prices`` with the prices of every model the runs and responses use (plus what the files
     name)."""
+    import pyarrow.compute as pc  # not at import: an export imports this before its first request (start-up)
+
     stored = dest.read_table(MODEL_PRICES.name, MODEL_PRICES.schema.names)
     book = book.over(stored)
     # Both eras are priced from the same table: the models of the runs and of the responses.
@@ -78,6 +79,8 @@ def write_model_prices(dest: Destination, book: PriceBook) -> PricesReport:
 
 def _count_in(moments: pa.ChunkedArray, start: datetime, end: datetime | None) -> int:
     """How many moments fall in [start, end) (periods of one model never overlap)."""
+    import pyarrow.compute as pc
+
     inside = pc.greater_equal(moments, pa.scalar(start, moments.type))
     if end is not None:
         inside = pc.and_(inside, pc.less(moments, pa.scalar(end, moments.type)))

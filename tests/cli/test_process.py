@@ -33,6 +33,18 @@ def test_set_up_keeps_pandas_out_of_pyarrow_and_raises_the_collection_thresholds
     assert done.stdout.strip() == "None (50000, 20, 100) runsteps does not use pandas"
 
 
+def test_set_up_keeps_httpx_from_loading_its_command_line_client() -> None:
+    done = _python(
+        "import sys\n"
+        "from etl.cli import process\n"
+        "process.set_up()\n"
+        "import httpx\n"
+        "print('httpx._main' in sys.modules, 'pygments' in sys.modules, httpx.Client.__name__)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False False Client"
+
+
 def test_set_up_leaves_pandas_alone_when_it_is_already_imported() -> None:
     done = _python(
         "import pandas, sys\n"
