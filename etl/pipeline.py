@@ -31,6 +31,7 @@ from etl.config import Settings
 from etl.errors import AuthError, DestinationError, EtlError, InputError
 from etl.extract import (
     ApiClient,
+    Assistants,
     DiscoveredThread,
     Fetched,
     FetchedRun,
@@ -277,16 +278,20 @@ async def _export(
     summary = ExportSummary(dest=options.dest, shard=str(options.shard))
     threads = thread_ids(sources)
     plan = _Plan.read(dest, None if sources.all_threads else threads, options)
-    entities = _Entities(options.shard)
     deadline_at = None if options.deadline is None else asyncio.get_running_loop().time() + options.deadline
+    listed = sources.all_threads or sources.list_threads
     async with ApiClient(settings, on_response=options.on_response) as client:
-        refs = _run_refs(client, sources, threads, options, plan, summary, entities)
-        finished = await _fetch_and_write(client, refs, dest, options, observer, summary, entities, deadline_at)
-        if finished:  # past the deadline, the threads' and assistants' rows wait for the next export
-            if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
-                await entities.drain(entities.listed_thread_ids(client, (), summary))
-            listed = sources.all_threads or sources.list_threads
-            await _write(dest, await entities.last_batch(client, dest, listed=listed), summary, observer)
+        # Assistants nothing will list are fetched as soon as a run names them, while runs are still fetched.
+        entities = _Entities(options.shard, fetch_with=None if listed else client)
+        try:
+            refs = _run_refs(client, sources, threads, options, plan, summary, entities)
+            finished = await _fetch_and_write(client, refs, dest, options, observer, summary, entities, deadline_at)
+            if finished:  # past the deadline, the threads' and assistants' rows wait for the next export
+                if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
+                    await entities.drain(entities.listed_thread_ids(client, (), summary))
+                await _write(dest, await entities.last_batch(client, dest, listed=listed), summary, observer)
+        finally:
+            await entities.close()
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
     # Every model the destination's runs use, priced at their dates (the cost views read it).
     write_model_prices(dest, options.prices)
@@ -477,7 +482,7 @@ async def _fetch_and_write(
                 summary.server_anomalies.extend(fetched.anomalies)
                 _add(batch, fetched)
                 entities.referenced(fetched)
-                if batch.count("steps") >= options.batch_steps or batch.runs_settled >= options.batch_runs:
+                if _due(batch, options, idle=writing is None or writing.done()):
                     entities.add_threads(batch)
                     if writing is not None:
                         await writing
@@ -496,6 +501,19 @@ async def _fetch_and_write(
             if not writing.cancelled():
                 writing.exception()  # seen: not reported again as "never retrieved"
         await warm
+
+
+def _due(batch: Batch, options: ExportOptions, *, idle: bool) -> bool:
+    """Whether to write ``batch`` now: when it is full, or once the writer is idle and it holds a quarter of that.
+
+    An export that waits on the API then keeps its writer busy, and its last batch, written after the last response
+    came, stays small (``bench_export_process.py``: from the last response to the end of the last write 0.09-0.22
+    s before, 0.04 s after).
+    """
+    steps, runs = batch.count("steps"), batch.runs_settled
+    if steps >= options.batch_steps or runs >= options.batch_runs:
+        return True
+    return idle and (steps >= options.batch_steps // 4 or runs >= options.batch_runs // 4)
 
 
 def _load_transform() -> None:
@@ -525,10 +543,13 @@ async def _write(dest: Destination, batch: Batch, summary: ExportSummary, observ
 class _Entities:
     """The threads and assistants of an export (this shard's: an entity's id hashes to a bucket like a run's)."""
 
-    def __init__(self, shard: Shard) -> None:
+    def __init__(self, shard: Shard, *, fetch_with: ApiClient | None = None) -> None:
         self.shard = shard
         self._threads: list[Fetched] = []  # listed, not yet written
         self._assistants: dict[str, None] = {}  # named by the runs exported, in order
+        # fetch_with: fetch each assistant as soon as a run names it (the export's tail is then one request shorter)
+        self._client = fetch_with
+        self._fetching: list[asyncio.Future[Assistants]] = []
 
     async def listed_thread_ids(
         self, client: ApiClient, given: Iterable[str], summary: ExportSummary
@@ -564,6 +585,8 @@ class _Entities:
         """Note the assistant a fetched run names."""
         assistant_id = (fetched.run or {}).get("assistant_id")
         if isinstance(assistant_id, str) and assistant_id and self.shard.owns(assistant_id):
+            if self._client is not None and assistant_id not in self._assistants:
+                self._fetching.append(asyncio.ensure_future(fetch_assistants(self._client, [assistant_id])))
             self._assistants[assistant_id] = None
 
     async def last_batch(self, client: ApiClient, dest: Destination, *, listed: bool) -> Batch:
@@ -575,15 +598,29 @@ class _Entities:
         self.add_threads(batch)
         found = [a for a in await list_assistants(client) if self.shard.owns(a.obj["id"])] if listed else []
         have = {a.obj["id"] for a in found}
-        fetched = await fetch_assistants(client, [a for a in self._assistants if a not in have])
-        for assistant in [*found, *fetched.found]:
+        if self._client is None:
+            fetched = [await fetch_assistants(client, [a for a in self._assistants if a not in have])]
+        else:
+            fetched = list(await asyncio.gather(*self._fetching))
+        for assistant in [*found, *(a for result in fetched for a in result.found)]:
             batch.add("assistants", assistant.obj, assistant.fetched_at)
-        known = _known_assistants(dest, [assistant_id for assistant_id, _ in fetched.gone])
-        for assistant_id, fetched_at in fetched.gone:
+        gone = [(assistant_id, at) for result in fetched for assistant_id, at in result.gone]
+        known = _known_assistants(dest, [assistant_id for assistant_id, _ in gone])
+        for assistant_id, fetched_at in gone:
             from etl.transform.entities import gone_assistant  # the transform loads lazily (see etl.load.batch)
 
             batch.add("assistants", gone_assistant(assistant_id, known.get(assistant_id)), fetched_at)
         return batch
+
+    async def close(self) -> None:
+        """Stop fetching assistants (leaving early): cancelled, their errors seen."""
+        for task in self._fetching:
+            task.cancel()
+        if self._fetching:
+            await asyncio.wait(self._fetching)
+            for task in self._fetching:
+                if not task.cancelled():
+                    task.exception()
 
 
 def _known_assistants(dest: Destination, assistant_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ error (``InputError``, exit 2) leaves the destination absent or byte for byte as
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import socket
 import ssl
@@ -66,14 +67,32 @@ def check_ca_bundle(path: str | None, what: str) -> None:
     """Refuse a CA bundle (``--ca-bundle``, ``$SSL_CERT_FILE``) that is missing or holds no certificate."""
     if not path:
         return
-    try:
-        ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    reason = _ca_bundle_problem(path, _file_stamp(path))
+    if reason is not None:
         raise InputError(
             f"{what} {shown(path)} is not a readable PEM file of CA certificates ({reason}): give the file the"
             " proxy's or your organisation's CA certificates are in"
         ) from None
+
+
+@functools.cache
+def _ca_bundle_problem(path: str, stamp: tuple[int, int] | None) -> str | None:
+    """Why ``path`` is not a usable CA bundle, or None; asked once per file version (loading one takes ~20 ms,
+    and an export checks ``$SSL_CERT_FILE`` both in the command and in the pipeline)."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    return None
+
+
+def _file_stamp(path: str) -> tuple[int, int] | None:
+    """A file's modification time and size (None when it cannot be read): a changed file is checked again."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def check_proxy(url: str) -> None:

@@ -19,7 +19,9 @@ from loopback import pipe, serve_streams
 from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.cli import cli
+from etl.errors import InputError
 from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
+from etl.preflight import check_ca_bundle
 
 KEY = "sk-proxy-test-0123456789"
 
@@ -141,3 +143,15 @@ def test_https_through_the_proxy_needs_the_ca_bundle(
         assert trusted.exit_code == 0, trusted.output
         assert f"127.0.0.1:{port}" in proxy.targets  # a CONNECT tunnel to the TLS front
     assert len(actual_tables(str(tmp_path / "b.duckdb"))["run_steps"]) == len(fake.truth.steps)
+
+
+def test_a_ca_bundle_is_checked_again_once_the_file_changed(tmp_path: Path) -> None:
+    ca = _private_ca(tmp_path)[0]
+    check_ca_bundle(str(ca), "--ca-bundle")
+    check_ca_bundle(str(ca), "--ca-bundle")  # asked once: the answer for this version of the file is kept
+    ca.write_text("not a certificate\n")
+    with pytest.raises(InputError, match="is not a readable PEM file"):
+        check_ca_bundle(str(ca), "--ca-bundle")
+    ca.unlink()
+    with pytest.raises(InputError, match="is not a readable PEM file"):
+        check_ca_bundle(str(ca), "--ca-bundle")
