@@ -22,6 +22,7 @@ import contextlib
 import functools
 import re
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -235,6 +236,8 @@ def load_parquet_into_duckdb(
 def parse_storage_version(text: str) -> str:
     """``latest`` or a DuckDB version (``v1.2.0``) this DuckDB can write files for; checked without opening a file."""
     value = text.strip()
+    if value == DUCKDB_STORAGE_VERSION:  # the default: a test checks that DuckDB writes it (opening one costs)
+        return value
     if _STORAGE_VERSION.fullmatch(value) and _writes(value):
         return value
     raise InputError(
@@ -337,22 +340,39 @@ def _create_tables(con: duckdb.DuckDBPyConnection, uri: str) -> None:
     """Create the data and state tables if missing, and add columns a newer schema brought (one transaction)."""
     check_schema_version(con, uri)
     with _transaction(con, f"preparing {uri}"):
+        keyed, columns = _file_shape(con)
         for table in ALL_TABLES.values():
-            con.execute(duckdb_ddl(table))
-            _drop_keys(con, table)
-            _add_missing_columns(con, table)
+            _conform(con, table, keyed, columns)
         create_state_tables(con)
+
+
+def _file_shape(con: duckdb.DuckDBPyConnection) -> tuple[set[str], dict[str, set[str]]]:
+    """The tables the file holds with a primary key, and every table's columns (asked once: a query per table cost
+    more than the rest of opening a file)."""
+    keyed = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_constraints() WHERE schema_name = 'main' AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall()
+    }
+    columns: defaultdict[str, set[str]] = defaultdict(set)
+    query = "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+    for table_name, column_name in con.execute(query).fetchall():
+        columns[table_name].add(column_name)
+    return keyed, columns
+
+
+def _conform(con: duckdb.DuckDBPyConnection, table: Table, keyed: set[str], columns: dict[str, set[str]]) -> None:
+    """Create ``table`` if missing; an older file's table loses its primary key or gains the newer columns."""
+    con.execute(duckdb_ddl(table))
+    if table.name in keyed:
+        _drop_keys(con, table)
+    elif table.name in columns:
+        _add_missing_columns(con, table, columns[table.name])
 
 
 def _drop_keys(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     """Rebuild a table that an older version created with a primary key, without it (see the module docstring)."""
-    keyed = con.execute(
-        "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ?"
-        " AND constraint_type = 'PRIMARY KEY'",
-        [table.name],
-    ).fetchall()[0][0]
-    if not keyed:
-        return
     con.execute(f"ALTER TABLE {table.name} RENAME TO _runsteps_keyed")
     con.execute(duckdb_ddl(table))
     # The old table may lack columns added since: BY NAME leaves them NULL (as _add_missing_columns would).
@@ -360,14 +380,8 @@ def _drop_keys(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     con.execute("DROP TABLE _runsteps_keyed")
 
 
-def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: Table, have: set[str]) -> None:
     """Columns may be added to the schemas, never renamed: an older file gains them as NULLable columns."""
-    have = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?", [table.name]
-        ).fetchall()
-    }
     for field in table.schema:
         if field.name not in have:
             con.execute(f"ALTER TABLE {table.name} ADD COLUMN {field.name} {duckdb_type(field.type)}")
@@ -474,9 +488,7 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def _replace_whole(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:
     """Make ``table`` hold exactly ``rows`` (inside the caller's transaction); returns the rows written."""
-    con.execute(duckdb_ddl(table))
-    _drop_keys(con, table)
-    _add_missing_columns(con, table)
+    _conform(con, table, *_file_shape(con))
     con.register("_runsteps_whole", rows.select(table.schema.names).cast(table.schema))
     try:
         con.execute(f"DELETE FROM {table.name}")
