@@ -458,9 +458,11 @@ async def _fetch_and_write(
                 observer.discovered(1)
                 yield ref
 
-    # The transform's imports (and pandas, when pyarrow may load it: not in the runsteps command, see
-    # etl.cli.process) run in a thread while the first responses are awaited, not before the first request.
-    warm = asyncio.ensure_future(asyncio.to_thread(_load_transform))
+    # The transform's imports (~50 ms; and pandas, when pyarrow may load it: not in the runsteps command, see
+    # etl.cli.process) run on this thread once the first requests are out, while their responses are awaited. In a
+    # thread of their own they took 0.6 s against a busy fetch loop (each import's file access gives the GIL
+    # away, and getting it back waits for the loop's switch interval), and the first batch waited for them.
+    asyncio.get_running_loop().call_later(_WARM_AFTER, _load_transform)
     # At most one batch is being written while the next one fills: fetching waits only when that one is full too.
     writing: asyncio.Future[None] | None = None
     try:
@@ -500,7 +502,9 @@ async def _fetch_and_write(
             await asyncio.wait([writing])
             if not writing.cancelled():
                 writing.exception()  # seen: not reported again as "never retrieved"
-        await warm
+
+
+_WARM_AFTER = 0.01  # seconds after the fetching starts: time enough to send the first requests
 
 
 def _due(batch: Batch, options: ExportOptions, *, idle: bool) -> bool:

@@ -36,12 +36,15 @@ REFUSED = {
 
 
 class _Refuse(MetaPathFinder):
-    """Fail the import of the modules in ``REFUSED`` (and their submodules), as if they were not installed."""
+    """Fail the import of some of ``REFUSED`` (and their submodules), as if they were not installed."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        top = next((name for name in REFUSED if fullname == name or fullname.startswith(name + ".")), None)
+        top = next((name for name in self.names if fullname == name or fullname.startswith(name + ".")), None)
         if top is not None:
             raise ModuleNotFoundError(REFUSED[top], name=fullname)
         return None
@@ -50,10 +53,9 @@ class _Refuse(MetaPathFinder):
 def set_up() -> None:
     """Before the command runs: no pandas, fewer garbage collections, the modules loaded so far never scanned.
 
-    A module someone imported already (an embedding process) stays usable: then nothing is refused.
+    A module imported already (by whatever runs this in its process) stays usable.
     """
-    if not any(name in sys.modules for name in REFUSED):
-        sys.meta_path.insert(0, _Refuse())
+    sys.meta_path.insert(0, _Refuse([name for name in REFUSED if name not in sys.modules]))
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()
 

@@ -45,6 +45,19 @@ def test_set_up_keeps_httpx_from_loading_its_command_line_client() -> None:
     assert done.stdout.strip() == "False False Client"
 
 
+def test_set_up_still_refuses_pandas_when_httpx_came_first() -> None:
+    done = _python(
+        "import sys, httpx\n"
+        "from etl.cli import process\n"
+        "process.set_up()\n"
+        "import pyarrow as pa\n"
+        "pa.array([1])\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 def test_set_up_leaves_pandas_alone_when_it_is_already_imported() -> None:
     done = _python(
         "import pandas, sys\n"
