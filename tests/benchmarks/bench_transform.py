@@ -11,7 +11,9 @@ Target (issue 16): parse + ``to_tables`` within 2.0x of bare parsing on every mi
 Runs of 30 steps, each run's object and its page of steps parsed; ``--batch`` steps make one batch (the export's
 ``--batch-steps``), its runs stamped with two fetch seconds as an export's batch is. Times are CPU
 seconds of this process (``time.process_time``), best of ``--repeat``, so other work on a shared machine does
-not count; the machine's load average is printed with them.
+not count; the machine's load average is printed with them. The process is set up as ``runsteps`` sets up its own
+(``etl.cli.process.set_up``: fewer garbage collections, which make parsing twice as fast); ``--default-gc`` measures
+with Python's default collection thresholds instead, where the collector slows parsing as much as the transform.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from payloads import MIXES, make_run, make_steps
 
+from etl.cli import process
 from etl.load.batch import Batch, write_batch
 from etl.values import Json
 
@@ -94,8 +97,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000, help="steps per to_tables call")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mix", default=",".join(MIXES), help="mixes to run, comma separated")
+    parser.add_argument("--default-gc", action="store_true", help="Python's default GC, not the runsteps process's")
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f}; {args.steps:,} steps per mix, {args.batch:,} per to_tables call")
+    if not args.default_gc:
+        process.set_up()
+    settings = "Python's default GC" if args.default_gc else "the runsteps process's GC settings"
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.steps:,} steps per mix, {args.batch:,} per to_tables call;"
+          f" {settings}")  # fmt: skip
     print(f"{'mix':14} {'bytes/step':>10} {'parse steps/s':>14} {'parse+transform':>16} {'ratio':>6}")
     worst = ("", 0.0)
     for mix in args.mix.split(","):
