@@ -133,12 +133,3 @@ def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Format of a new DuckDB file: the oldest DuckDB release that must open it, or latest (only the "
         "newest DuckDB opens that). An existing file keeps its format.",
     )(func)
-
-
-def checked_storage_version(value: str) -> str:
-    """The --duckdb-storage-version value, checked before anything is opened (``InputError`` when unknown)."""
-    if value == DUCKDB_STORAGE_VERSION:  # the default (its test checks DuckDB writes it): no duckdb import for it
-        return value
-    from etl.load.duckdb import parse_storage_version
-
-    return parse_storage_version(value)

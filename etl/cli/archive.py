@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from etl.archive.replay import run_replay
-from etl.cli._common import checked_storage_version, duckdb_storage_option, handle_errors, print_summary, shard_option
+from etl.cli._common import duckdb_storage_option, handle_errors, print_summary, shard_option
+from etl.load import parse_storage_version
 from etl.load.batch import BATCH_OBJECTS
 from etl.sharding import Shard
 
@@ -65,7 +66,7 @@ def replay(
     summary = run_replay(
         archive,
         dest,
-        duckdb_storage_version=checked_storage_version(duckdb_storage_version),
+        duckdb_storage_version=parse_storage_version(duckdb_storage_version),
         shard=Shard.parse(shard),
         s3_endpoint_url=s3_endpoint_url,
         batch_steps=batch_steps,

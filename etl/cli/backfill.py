@@ -7,7 +7,6 @@ import click
 from etl.backfill import Chunk, parse_chunk, run_backfill
 from etl.cli._common import (
     DEFAULT_DEST,
-    checked_storage_version,
     duckdb_storage_option,
     handle_errors,
     option_group,
@@ -26,6 +25,7 @@ from etl.cli.export import (
     output_options,
 )
 from etl.cli.progress import configure_logging
+from etl.load import parse_storage_version
 from etl.pipeline import ExportOptions
 from etl.sharding import Shard
 
@@ -59,7 +59,7 @@ def backfill(sources: SourceOptions, chunk: str, write: WriteOptions, api: ApiOp
     continues with the first unfinished chunk. Exit codes as for export.
     """
     configure_logging(output.log_format)
-    storage_version = checked_storage_version(write.duckdb_storage_version)
+    storage_version = parse_storage_version(write.duckdb_storage_version)
     run_sources = sources.sources()
     settings = api.settings()
     export_options = ExportOptions(

@@ -6,11 +6,12 @@ import click
 import duckdb
 
 from etl import sqlrun
-from etl.cli._common import checked_storage_version, duckdb_storage_option, handle_errors, print_summary
+from etl.cli._common import duckdb_storage_option, handle_errors, print_summary
 from etl.cli._format import render
 from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
 from etl.config import Secret, Settings
+from etl.load import parse_storage_version
 from etl.pipeline import ExportOptions, Sources, run_export
 from etl.report import ReportLibraryMissing, Scope, write_report
 
@@ -66,7 +67,7 @@ def demo(
     """
     from etl.fakeapi import FakeConfig, serve_in_thread
 
-    storage_version = checked_storage_version(duckdb_storage_version)
+    storage_version = parse_storage_version(duckdb_storage_version)
 
     configure_logging("text")
     config = FakeConfig(seed=seed, threads=threads, runs_per_thread=runs_per_thread)

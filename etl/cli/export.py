@@ -13,7 +13,6 @@ import click
 
 from etl.cli._common import (
     DEFAULT_DEST,
-    checked_storage_version,
     duckdb_storage_option,
     handle_errors,
     option_group,
@@ -26,6 +25,7 @@ from etl.config import DEFAULT_API_KEY_ENV, Settings, env_value, set_env_value
 from etl.errors import InputError
 from etl.extract import RunRef, parse_instant
 from etl.extract.auth import with_credential
+from etl.load import parse_storage_version
 from etl.pipeline import ExportObserver, ExportOptions, LogLines, Sources, run_export
 from etl.pipeline_responses import ResponseSources
 from etl.preflight import (
@@ -300,7 +300,7 @@ class WriteOptions:
         return ExportOptions(
             prices=prices,
             dest=self.dest,
-            duckdb_storage_version=checked_storage_version(self.duckdb_storage_version),
+            duckdb_storage_version=parse_storage_version(self.duckdb_storage_version),
             s3_endpoint_url=self.s3_endpoint_url,
             shard=Shard.parse(self.shard),
             refresh=self.refresh,

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import click
 
-from etl.cli._common import checked_storage_version, handle_errors, print_summary
+from etl.cli._common import handle_errors, print_summary
 from etl.cli.archive import load_options
 from etl.importing import Problem, run_import
+from etl.load import parse_storage_version
 from etl.load.batch import BATCH_OBJECTS
 
 
@@ -46,7 +47,7 @@ def import_(
     summary = run_import(
         paths,
         dest,
-        duckdb_storage_version=checked_storage_version(duckdb_storage_version),
+        duckdb_storage_version=parse_storage_version(duckdb_storage_version),
         extracted_at=datetime.now(UTC),
         strict=strict,
         batch_size=batch_size,

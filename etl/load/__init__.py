@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import TYPE_CHECKING
 
+from etl.errors import InputError
 from etl.sharding import Shard
 
 if TYPE_CHECKING:
@@ -12,6 +15,36 @@ if TYPE_CHECKING:
 # New DuckDB files are written so that DuckDB 1.2 and later open them (analysts' CLIs, notebooks, BI drivers and
 # dbt still run 1.x); "latest" writes DuckDB's newest format, which only the newest DuckDB reads.
 DUCKDB_STORAGE_VERSION = "v1.2.0"
+_STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
+
+
+def parse_storage_version(text: str) -> str:
+    """``latest`` or a DuckDB version (``v1.2.0``) this DuckDB can write files for; checked without opening a file.
+
+    The default is taken as it is (a test checks that DuckDB writes it): a Parquet export then never imports duckdb,
+    and no export opens a database only to ask.
+    """
+    value = text.strip()
+    if value == DUCKDB_STORAGE_VERSION or (_STORAGE_VERSION.fullmatch(value) and _writes(value)):
+        return value
+    import duckdb
+
+    raise InputError(
+        f"DuckDB storage version {text!r} is not one DuckDB {duckdb.__version__} writes: give latest, or the "
+        f"oldest DuckDB release that must read the file as vX.Y.Z (default {DUCKDB_STORAGE_VERSION})"
+    )
+
+
+@functools.cache
+def _writes(version: str) -> bool:
+    """True when this DuckDB knows ``version`` (asked once: opening an in-memory database to ask is not free)."""
+    import duckdb
+
+    try:
+        duckdb.connect(":memory:", config={"storage_compatibility_version": version}).close()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def is_duckdb_uri(uri: str) -> bool:

@@ -19,7 +19,6 @@ open it, not only the DuckDB that wrote it); an existing file keeps the format i
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import threading
 from collections import defaultdict
@@ -32,8 +31,8 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from etl.errors import DestinationBusyError, DestinationError, InputError, storage_full
-from etl.load import DUCKDB_STORAGE_VERSION
+from etl.errors import DestinationBusyError, DestinationError, storage_full
+from etl.load import DUCKDB_STORAGE_VERSION, parse_storage_version
 from etl.load.base import ExportBatch, ItemCursor
 from etl.load.duckdb_state import (
     DuckDBStateStore,
@@ -53,7 +52,6 @@ _LOCK_ERROR = "Could not set lock on file"
 # destination. 64 MB keeps an export's peak flat and writes as fast as no cap (bench_memory, issue 16).
 WRITER_MEMORY = "64MB"
 CHECKPOINT_AFTER = "256MB"
-_STORAGE_VERSION = re.compile(r"latest|v\d+\.\d+\.\d+")
 _CONFIG_CLASH = "different configuration"
 # Never fetch an extension: a SQLite file named *.duckdb would otherwise make DuckDB download sqlite_scanner.
 NO_AUTO_EXTENSIONS: dict[str, str | bool | int | float | list[str]] = {
@@ -231,29 +229,6 @@ def load_parquet_into_duckdb(
                     counts[whole.name] = _replace_whole(con, whole, dataset.to_table())
             counts["_runsteps_runs"] = upsert_run_records(con, records.values(), keep_newer=True)
     return counts
-
-
-def parse_storage_version(text: str) -> str:
-    """``latest`` or a DuckDB version (``v1.2.0``) this DuckDB can write files for; checked without opening a file."""
-    value = text.strip()
-    if value == DUCKDB_STORAGE_VERSION:  # the default: a test checks that DuckDB writes it (opening one costs)
-        return value
-    if _STORAGE_VERSION.fullmatch(value) and _writes(value):
-        return value
-    raise InputError(
-        f"DuckDB storage version {text!r} is not one DuckDB {duckdb.__version__} writes: give latest, or the "
-        f"oldest DuckDB release that must read the file as vX.Y.Z (default {DUCKDB_STORAGE_VERSION})"
-    )
-
-
-@functools.cache
-def _writes(version: str) -> bool:
-    """True when this DuckDB knows ``version`` (asked once: opening an in-memory database to ask is not free)."""
-    try:
-        duckdb.connect(":memory:", config={"storage_compatibility_version": version}).close()
-    except duckdb.Error:
-        return False
-    return True
 
 
 def _create_file(uri: str, path: Path, storage_version: str) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 from etl.config import Settings
 from etl.errors import InputError
-from etl.load import DUCKDB_STORAGE_VERSION
-from etl.load.duckdb import parse_storage_version
+from etl.load import DUCKDB_STORAGE_VERSION, parse_storage_version
 from etl.orchestrate.connection import connection_settings
 from etl.orchestrate.threads import ThreadSource
 from etl.pipeline_responses import ResponseSources

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from paths import FIXTURES, TESTS
 
 from etl.cli import cli
-from etl.load import DUCKDB_STORAGE_VERSION
-from etl.load.duckdb import DuckDBDestination, _writes, load_parquet_into_duckdb, parse_storage_version
+from etl.load import DUCKDB_STORAGE_VERSION, _writes, parse_storage_version
+from etl.load.duckdb import DuckDBDestination, load_parquet_into_duckdb
 from etl.schema import EVERY_TABLE
 
 DIGEST = TESTS / "duckdb_digest.py"
