@@ -45,6 +45,26 @@ def test_set_up_keeps_httpx_from_loading_its_command_line_client() -> None:
     assert done.stdout.strip() == "False False Client"
 
 
+def test_set_up_keeps_numpy_out_and_arrow_parquet_and_duckdb_work_without_it() -> None:
+    done = _python(
+        "import io, sys\n"
+        "from etl.cli import process\n"
+        "process.set_up()\n"
+        "import duckdb, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq\n"
+        "table = pa.table({'n': [1, 2, None], 'ts': pa.array([0, 86400, None], pa.timestamp('s', tz='UTC'))})\n"
+        "buffer = io.BytesIO()\n"
+        "pq.write_table(table, buffer)\n"
+        "back = pq.read_table(io.BytesIO(buffer.getvalue()))\n"
+        "con = duckdb.connect()\n"
+        "con.register('t', back)\n"
+        "rows = con.sql('SELECT sum(n), CAST(max(ts) AS VARCHAR) FROM t').fetchall()\n"
+        "arrow = con.sql('SELECT n FROM t WHERE n > 1').to_arrow_table()\n"
+        "print('numpy' in sys.modules, rows, pc.sum(arrow['n']).as_py())\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False [(3, '1970-01-02 00:00:00+00')] 2"
+
+
 def test_set_up_still_refuses_pandas_when_httpx_came_first() -> None:
     done = _python(
         "import sys, httpx\n"
