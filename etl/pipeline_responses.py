@@ -43,7 +43,7 @@ from etl.extract.sources import read_ids_file
 from etl.load.base import Destination, ItemCursor
 from etl.load.batch import Batch, write_batch
 from etl.pipeline import ExportObserver, ExportOptions, ExportSummary
-from etl.prices import preload_prices, write_model_prices
+from etl.prices import write_model_prices
 from etl.values import Json
 
 _BATCH_UNITS = 500  # responses or conversations per write
@@ -166,9 +166,6 @@ def _ids(given: Iterable[str], files: Iterable[str], kind: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-_PRICES_AFTER = 0.05  # seconds: the price data loads in a thread, started once the first requests are out
-
-
 @dataclass
 class _Run:
     """What one export knows as it goes."""
@@ -201,7 +198,6 @@ async def _export(
     finished = set() if options.refresh else {r.run_id for r in records.values() if r.finished}
     state = _Run(settings, sources, options, observer, dest, summary, finished)
     async with ApiClient(settings, on_response=options.on_response) as client:
-        asyncio.get_running_loop().call_later(_PRICES_AFTER, preload_prices)  # once the first requests are out
         await _responses(client, state, response_ids)
         await _conversations(client, state, conversation_ids)
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
