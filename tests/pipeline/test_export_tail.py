@@ -60,7 +60,7 @@ def test_a_batch_is_due_when_full_or_when_the_writer_idles_and_it_holds_a_quarte
     assert _due(_batch(100, 100), options, idle=True)  # a quarter of the runs
 
 
-def test_the_price_data_starts_loading_once_the_last_run_is_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_price_data_loads_once_the_last_run_is_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = FakeConfig.small(api_key=KEY, long_output_bytes=0, latency_ms=5)
     with serve_in_thread(config) as fake:
         started_at: list[int] = []  # requests the fake had answered when the export started loading prices
