@@ -41,6 +41,8 @@ _AUTH_MARKERS = (
     "HTTP response code: 403",
     "HTTP response code: 401",
 )
+# The AWS SDK's words for a server certificate that no trusted CA signed (curl's code 60).
+_UNTRUSTED_MARKERS = ("curlCode: 60", "SSL peer certificate", "unable to get local issuer certificate")
 
 
 @dataclass
@@ -284,6 +286,11 @@ def _classify(context: str, exc: BaseException) -> EtlError:
     text = scrub(str(exc))
     if any(marker in text for marker in _AUTH_MARKERS):
         return AuthError(f"{context}: access refused ({text})", status=403)
+    if any(marker in text for marker in _UNTRUSTED_MARKERS):
+        return DestinationError(
+            f"{context}: its TLS certificate is not signed by a trusted CA ({text}): give the CA's certificates with"
+            " --ca-bundle (or $SSL_CERT_FILE)"
+        )
     full = storage_full(context, exc)
     if full is not None:
         return full

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 from click.testing import CliRunner, Result
 from expected import actual_tables
@@ -155,3 +156,25 @@ def test_a_ca_bundle_is_checked_again_once_the_file_changed(tmp_path: Path) -> N
     ca.unlink()
     with pytest.raises(InputError, match="is not a readable PEM file"):
         check_ca_bundle(str(ca), "--ca-bundle")
+
+
+def test_object_storage_over_https_needs_the_ca_bundle(
+    fake: FakeServer,
+    s3: S3,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca, cert, key = _private_ca(tmp_path)
+    moto_port = int(s3.endpoint.rsplit(":", 1)[1])
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # --ca-bundle sets it for the process: undo after the test
+    with tls_front(moto_port, cert, key) as port:
+        endpoint = ("--s3-endpoint-url", f"https://127.0.0.1:{port}")
+        refused = export(fake, fake.base_url, s3.uri("untrusted"), {}, *endpoint)
+        assert refused.exit_code == 2, refused.output
+        assert refused.output.startswith(f"error: cannot use bucket {s3.bucket!r} at https://127.0.0.1:{port}")
+        assert refused.output.rstrip().endswith("give the CA's certificates with --ca-bundle (or $SSL_CERT_FILE)")
+        assert refused.output.count("\n") == 1 and "Traceback" not in refused.output
+        trusted = export(fake, fake.base_url, s3.uri("trusted"), {}, *endpoint, "--ca-bundle", str(ca))
+        assert trusted.exit_code == 0, trusted.output
+    assert s3.fs.get_file_info(f"{s3.bucket}/untrusted").type == pafs.FileType.NotFound  # nothing written
+    assert len(actual_tables(s3.uri("trusted"))["run_steps"]) == len(fake.truth.steps)
