@@ -125,6 +125,10 @@ class AuthError(ApiError):
     exit_code = 4
 
 
+class UntrustedServerError(AuthError):
+    """The server's TLS certificate was refused: no request to it can succeed, the export stops (exit 4)."""
+
+
 class RetriableApiError(ApiError):
     """A failure that may go away on a later attempt."""
 
