@@ -422,7 +422,8 @@ def export(
     """Export the steps of the given runs (explicit, or discovered per thread) to Parquet or DuckDB.
 
     Exit codes: 0 all runs exported; 2 bad input; 3 some runs failed (each named in the summary and recorded at
-    the destination); 4 authentication, permission or quota refused; 1 anything else.
+    the destination); 4 authentication, permission or quota refused, or the API's TLS certificate; 1 anything
+    else.
     """
     configure_logging(output.log_format)
     if source == "responses":
