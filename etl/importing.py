@@ -1,9 +1,11 @@
-"""Import run steps (and runs) that people saved as JSON, through an export's write path.
+"""Import run steps (and runs, threads and assistants) that people saved as JSON, through an export's write path.
 
 Accepted, in any mix, gzipped or plain (gzip is recognised by its magic bytes, not by the name):
 
 - list pages as the API returned them: ``{"object": "list", "data": [...], "has_more": ...}``;
 - single run step objects (``"object": "thread.run.step"``) and run objects (``"object": "thread.run"``);
+- thread (``"object": "thread"``) and assistant (``"object": "assistant"``, Foundry's agents too) objects, so the
+  tables that name a run's thread and assistant are filled as an export fills them;
 - JSON Lines of any of those, and JSON arrays of any of those;
 - what the official SDK's ``model_dump_json()`` writes: the API's shape, plus every field the SDK declares
   set to null. Such a ``"expired_at": null`` beside an ``expires_at`` is read as not sent, as the API sends
@@ -52,6 +54,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _KEPT_PROBLEMS = 1000  # problems kept by name in the summary; all are counted and all are reported as they occur
 _STEP_FIELDS = {"id": str, "run_id": str, "thread_id": str, "type": str, "created_at": int}
 _RUN_FIELDS = {"id": str, "thread_id": str, "created_at": int}
+_ENTITY_FIELDS = {"id": str, "created_at": int}
+# "object" of a record -> (the Batch kind it is written as, its name in messages)
+_KINDS = {
+    "thread.run.step": ("steps", "run step"),
+    "thread.run": ("runs", "run"),
+    "thread": ("threads", "thread"),
+    "assistant": ("assistants", "assistant"),
+}
 
 
 @dataclass(frozen=True)
@@ -68,9 +78,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class _Record:
-    """One run step or run object found in a file."""
+    """One run step, run, thread or assistant object found in a file."""
 
-    kind: str  # "step" or "run"
+    kind: str  # the Batch kind: "steps", "runs", "threads" or "assistants"
     obj: Json
     path: str
     line: int
@@ -88,15 +98,23 @@ class ImportSummary(LoadSummary):
     bad_records: int = 0
     problems: list[Problem] = field(default_factory=list)  # the first ones; ``bad_records`` counts all
 
+    threads: int = 0
+    assistants: int = 0
+
     def count(self, written: Written) -> None:
         """Add one written batch; an import settles no run, so ``runs_ok`` counts the run objects it wrote."""
         super().count(written)
         self.runs_ok += written.objects.get("runs", 0)
+        self.threads += written.objects.get("threads", 0)
+        self.assistants += written.objects.get("assistants", 0)
 
     def head(self) -> list[str]:
         """What was imported, from how many files."""
+        entities = "".join(
+            f", {count} {noun}" for count, noun in ((self.threads, "threads"), (self.assistants, "assistants")) if count
+        )
         return [
-            f"imported {self.steps} steps and {self.runs_ok} runs from {self.files} files into {self.dest}"
+            f"imported {self.steps} steps and {self.runs_ok} runs{entities} from {self.files} files into {self.dest}"
             f" in {self.elapsed_s:.1f}s (extracted_at {iso(self.extracted_at)})"
         ]
 
@@ -182,7 +200,7 @@ def _load(
             if isinstance(item, Problem):
                 report(item)
                 continue
-            batch.add("steps" if item.kind == "step" else "runs", item.obj, extracted_at)
+            batch.add(item.kind, item.obj, extracted_at)
             sources[item.obj["id"]] = item  # to name the record the transform refuses
             if batch.objects >= batch_size:
                 _flush(batch, sources, destination, summary, report)
@@ -301,21 +319,20 @@ def _page_or_object(value: Any, path: str, line: int, where: str) -> Iterator[_R
 
 
 def _record(value: Any, path: str, line: int, where: str) -> _Record | Problem:
-    """One object as a run step or run record, or the ``Problem`` that says why it is neither."""
+    """One object as a run step, run, thread or assistant record, or the ``Problem`` that says why it is none."""
     if not isinstance(value, dict):
         return _problem(path, line, where, f"not a JSON object but {type(value).__name__}")
     kind = value.get("object")
-    if kind == "thread.run.step" or (kind is None and "step_details" in value):
-        missing = _missing(value, _STEP_FIELDS)
-        if missing:
-            return _problem(path, line, where, f"run step {_name(value)}{missing}")
-        return _Record("step", _as_api_sent(value), path, line, where)
-    if kind == "thread.run":
-        missing = _missing(value, _RUN_FIELDS)
-        if missing:
-            return _problem(path, line, where, f"run {_name(value)}{missing}")
-        return _Record("run", value, path, line, where)
-    return _problem(path, line, where, f"not a run step or run (object: {kind!r})")
+    if kind is None and "step_details" in value:
+        kind = "thread.run.step"
+    if not isinstance(kind, str) or kind not in _KINDS:
+        return _problem(path, line, where, f"not a run step, run, thread or assistant (object: {kind!r})")
+    batch_kind, noun = _KINDS[kind]
+    required = {"steps": _STEP_FIELDS, "runs": _RUN_FIELDS}.get(batch_kind, _ENTITY_FIELDS)
+    missing = _missing(value, required)
+    if missing:
+        return _problem(path, line, where, f"{noun} {_name(value)}{missing}")
+    return _Record(batch_kind, _as_api_sent(value) if batch_kind == "steps" else value, path, line, where)
 
 
 def _missing(obj: Json, required: dict[str, type]) -> str:

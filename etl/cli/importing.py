@@ -34,9 +34,9 @@ def import_(
     strict: bool,
     batch_size: int,
 ) -> None:
-    """Load run steps and runs saved as JSON (files or directories) into --dest.
+    """Load run steps, runs, threads and assistants saved as JSON (files or directories) into --dest.
 
-    Accepts API list pages, single run step or run objects, JSON Lines or arrays of those, the SDK's
+    Accepts API list pages, single run step, run, thread or assistant objects, JSON Lines or arrays of those, the SDK's
     model_dump_json() output, gzipped or plain. Every row's extracted_at is the time of the import. Bad records
     are reported as path:line: reason and skipped (exit 0); with --strict any bad record exits 2, nothing written.
     """

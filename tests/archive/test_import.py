@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from expected import KEYS, actual_tables, assert_tables_equal, expected_tables
+from expected_foundry import actual_entity_tables, foundry_tables
 from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.cli import cli
@@ -236,7 +237,7 @@ def mixed_directory(root: Path, runs: list[Json], steps: list[Json]) -> tuple[li
     problems = [
         f"{root}/damaged.jsonl.gz: cannot read the file",
         f"{root}/deep/er/steps.jsonl:3: not JSON",
-        f"{root}/deep/er/steps.jsonl:5: not a run step or run (object: 'thread.message')",
+        f"{root}/deep/er/steps.jsonl:5: not a run step, run, thread or assistant (object: 'thread.message')",
         f"{root}/deep/er/steps.jsonl:6: run step without an id",
         f"{root}/deep/er/steps.jsonl:7: run step step_badtype with a bad created_at ('yesterday')",
         f"{root}/deep/er/steps.jsonl:8: step step_badusage: field usage.prompt_tokens",
@@ -308,3 +309,45 @@ def test_a_path_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["import", str(tmp_path / "missing.json"), "--dest", str(tmp_path / "x.duckdb")])
     assert result.exit_code == 2 and "does not exist" in result.output
 
+
+
+def test_thread_and_assistant_objects_fill_their_tables(tmp_path: Path) -> None:
+    """Saved thread and agent objects (Foundry's listings, one object a file) land as an export writes them."""
+    config = FakeConfig.small(flavor="foundry", threads=3, runs_per_thread=2, steps_per_run="1-4", seed=11)
+    with serve_in_thread(config) as fake:
+        truth = fake.truth
+    assert truth.threads and truth.assistants
+    write_json(tmp_path / "in" / "threads.json", {"object": "list", "data": list(truth.threads), "has_more": False})
+    for agent in truth.assistants:
+        write_json(tmp_path / "in" / "agents" / f"{agent['id']}.json", agent)
+    write_lines(tmp_path / "in" / "runs-and-steps.jsonl", [*truth.runs, *truth.steps])
+    dest = str(tmp_path / "imported.duckdb")
+
+    result = CliRunner().invoke(cli, ["import", str(tmp_path / "in"), "--dest", dest])
+
+    assert result.exit_code == 0, result.output
+    counts = f"{len(truth.steps)} steps and {len(truth.runs)} runs, {len(truth.threads)} threads,"
+    assert f"imported {counts} {len(truth.assistants)} assistants from {len(truth.assistants) + 2} files" in (
+        result.output
+    )
+    expected = foundry_tables(truth)
+    actual = actual_entity_tables(dest)
+    assert set(actual["threads"]) == set(expected["threads"])
+    # Only the agents the files hold: an export also writes a row for each deleted agent a run names.
+    assert set(actual["assistants"]) == {(agent["id"],) for agent in truth.assistants}
+    for name in ("threads", "assistants"):
+        for key, have in actual[name].items():
+            want = expected[name][key]
+            assert {column: have[column] for column in want} == want, (name, key)
+
+
+def test_a_thread_or_assistant_without_created_at_is_named_and_skipped(tmp_path: Path) -> None:
+    write_lines(
+        tmp_path / "entities.jsonl",
+        [{"object": "thread", "id": "thread_ok", "created_at": 1767225600, "metadata": {}},
+         {"object": "assistant", "id": "asst_bad", "model": "gpt-4o"}],
+    )  # fmt: skip
+    summary = run_import([str(tmp_path / "entities.jsonl")], str(tmp_path / "x.duckdb"), extracted_at=MOMENT)
+    bad = f"{tmp_path}/entities.jsonl:2: assistant asst_bad without a created_at"
+    assert [str(problem) for problem in summary.problems] == [bad]
+    assert summary.threads == 1 and summary.assistants == 0
