@@ -49,7 +49,7 @@ from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination, RunRecord, StateStore
 from etl.load.batch import BATCH_RUNS, BATCH_STEPS, Batch, write_batch
 from etl.preflight import check_destination, check_host_resolves, check_settings, check_sources
-from etl.prices import PriceBook, preload_prices, write_model_prices
+from etl.prices import PriceBook, write_model_prices
 from etl.schema import ASSISTANTS
 from etl.sharding import Shard
 from etl.summary import HIDDEN, LoadSummary
@@ -462,7 +462,7 @@ async def _fetch_and_write(
     # etl.cli.process) run on this thread once the first requests are out, while their responses are awaited. In a
     # thread of their own they took 0.6 s against a busy fetch loop (each import's file access gives the GIL
     # away, and getting it back waits for the loop's switch interval), and the first batch waited for them.
-    asyncio.get_running_loop().call_later(_WARM_AFTER, _warm_up)
+    asyncio.get_running_loop().call_later(_WARM_AFTER, _load_transform)
     # At most one batch is being written while the next one fills: fetching waits only when that one is full too.
     writing: asyncio.Future[None] | None = None
     try:
@@ -474,10 +474,6 @@ async def _fetch_and_write(
                     async with asyncio.timeout_at(deadline_at):
                         fetched = await anext(fetched_runs)
                 except StopAsyncIteration:
-                    # The price data (0.1-0.25 s to load) loads while the last batches are written, not after them.
-                    # Not sooner: it would hold the interpreter against the transform and add its memory to the
-                    # batches' (bench_memory, 20k steps into Parquet: +0.15 s, +12 MB when loaded at the start).
-                    preload_prices()
                     break
                 except TimeoutError:
                     if deadline_at is None or asyncio.get_running_loop().time() < deadline_at:
@@ -524,7 +520,7 @@ def _due(batch: Batch, options: ExportOptions, *, idle: bool) -> bool:
     return idle and (steps >= options.batch_steps // 4 or runs >= options.batch_runs // 4)
 
 
-def _warm_up() -> None:
+def _load_transform() -> None:
     """Import the transform, and what pyarrow imports on its first conversion of Python objects."""
     import pyarrow as pa
 

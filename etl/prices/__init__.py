@@ -5,7 +5,6 @@
 """
 
 from etl.prices.book import Price, PriceBook
-from etl.prices.catalog import preload as preload_prices
 from etl.prices.files import UserPrice, read_model_map, read_prices_file
 from etl.prices.refresh import COVERS, ModelUse, PricesReport, load_price_book, write_model_prices
 
@@ -17,7 +16,6 @@ __all__ = [
     "PricesReport",
     "UserPrice",
     "load_price_book",
-    "preload_prices",
     "read_model_map",
     "read_prices_file",
     "write_model_prices",

@@ -6,7 +6,6 @@ is never started: prices must not depend on the network, and must be the same on
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -16,8 +15,6 @@ from typing import Any
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Conditional prices are looked at at noon UTC of a period's first day (a time-of-day discount is not a period).
 _NOON = time(12, tzinfo=UTC)
-_preloading = threading.Lock()
-_preloaded = False
 
 
 @dataclass(frozen=True)
@@ -45,27 +42,6 @@ def source() -> str:
     from importlib.metadata import version
 
     return f"genai-prices {version('genai-prices')}"
-
-
-def preload() -> None:
-    """Load the bundled price data in a daemon thread (once per process); ``lookup`` then finds it loaded.
-
-    An export prices its models at its very end, and loading the data takes 0.1-0.25 s: started once the last
-    response has come, it loads while the last batches are written. A ``lookup`` that comes first waits on the same
-    import, so nothing is loaded twice.
-    """
-    global _preloaded
-    with _preloading:
-        if _preloaded:
-            return
-        _preloaded = True
-    threading.Thread(target=_load_snapshot, name="runsteps-prices", daemon=True).start()
-
-
-def _load_snapshot() -> None:
-    from genai_prices import data_snapshot
-
-    data_snapshot.get_snapshot()
 
 
 @cache

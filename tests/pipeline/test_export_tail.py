@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pytest
 from click.testing import CliRunner
 
 from etl.cli import cli
@@ -58,24 +57,3 @@ def test_a_batch_is_due_when_full_or_when_the_writer_idles_and_it_holds_a_quarte
     assert not _due(_batch(1_000, 10), options, idle=False)  # a quarter while a batch is being written
     assert not _due(_batch(990, 10), options, idle=True)  # less than a quarter
     assert _due(_batch(100, 100), options, idle=True)  # a quarter of the runs
-
-
-def test_price_data_loads_once_the_last_run_is_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = FakeConfig.small(api_key=KEY, long_output_bytes=0, latency_ms=5)
-    with serve_in_thread(config) as fake:
-        started_at: list[int] = []  # requests the fake had answered when the export started loading prices
-        monkeypatch.setattr("etl.pipeline.preload_prices", lambda: started_at.append(len(fake.log.records)))
-        threads = [arg for thread_id in fake.dataset.thread_ids for arg in ("--thread", thread_id)]
-        result = CliRunner().invoke(
-            cli,
-            ["export", *threads, "--dest", str(tmp_path / "out.duckdb"), "--base-url", fake.base_url, "--no-progress",
-             "--concurrency", "2"],
-            env={"OPENAI_API_KEY": KEY},
-            catch_exceptions=False,
-        )  # fmt: skip
-        assert result.exit_code == 0, result.output
-        kinds = [record.kind for record in fake.log.records]
-    assert len(started_at) == 1
-    last_steps = len(kinds) - 1 - kinds[::-1].index("steps_list")
-    # After the last page of steps came back (before, it would compete with the transform for the interpreter).
-    assert started_at[0] > last_steps
