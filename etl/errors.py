@@ -24,6 +24,8 @@ API key.
 from __future__ import annotations
 
 import errno
+import re
+import ssl
 from typing import Any, ClassVar
 
 import httpx
@@ -177,3 +179,24 @@ def storage_full(context: str, exc: BaseException) -> StorageFullError | None:
         f"{context}: {reason}: free space (or choose a writable destination) and run the same command again; "
         "every batch finished before this one is kept"
     )
+
+
+CA_BUNDLE_HINT = "if a proxy or a private CA signs it, give that CA's certificates with --ca-bundle (or $SSL_CERT_FILE)"
+_VERIFY_FAILED = re.compile(r"certificate verify failed: ([^(\n]+)")
+
+
+def certificate_refusal(exc: BaseException) -> str | None:
+    """OpenSSL's reason when ``exc`` came from refusing a server's certificate (unknown CA, expired, another host's).
+
+    Found in the exception chain (httpx's error, httpcore's, then OpenSSL's), or in the text of a library that folds
+    its causes into one message (azure-identity's credential chain).
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain is short, and may loop
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate verify failed")
+        seen = seen.__cause__ or seen.__context__
+    found = _VERIFY_FAILED.search(str(exc))
+    return found.group(1).strip() if found else None

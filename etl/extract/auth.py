@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from etl.config import Secret, Settings, check_secret
-from etl.errors import AuthError, InputError
+from etl.config import Secret, Settings, check_secret, env_value
+from etl.errors import CA_BUNDLE_HINT, AuthError, InputError, certificate_refusal
 from etl.providers import AuthKind
 
 REFRESH_MARGIN_MAX = 300.0  # seconds: azure-core's own refresh margin for long-lived tokens
@@ -44,7 +44,7 @@ def with_credential(settings: Settings) -> Settings:
             f"which is not installed: {INSTALL_HINT} (or pass --token-env NAME with an access token)"
         ) from None
     # Interactive sign-in would wait for a person: an export runs unattended.
-    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True, **_tls_options())
     return dataclasses.replace(settings, credential=credential)
 
 
@@ -61,11 +61,22 @@ def entra_credential(
         from azure import identity
     except ImportError:
         raise InputError(f"Entra ID authentication needs azure-identity: {INSTALL_HINT}") from None
+    tls = _tls_options()
     if tenant_id and client_id and client_secret:
-        return identity.ClientSecretCredential(tenant_id, client_id, client_secret)
+        return identity.ClientSecretCredential(tenant_id, client_id, client_secret, **tls)
     if managed_identity_client_id:
-        return identity.ManagedIdentityCredential(client_id=managed_identity_client_id)
-    return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        return identity.ManagedIdentityCredential(client_id=managed_identity_client_id, **tls)
+    return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True, **tls)
+
+
+def _tls_options() -> dict[str, Any]:
+    """The CA bundle (``--ca-bundle``, ``$SSL_CERT_FILE``) for azure-identity's token requests too.
+
+    Its HTTP client (requests, through azure-core) reads neither variable, so behind a TLS-inspecting proxy the token
+    requests failed where the API's succeeded. (The Azure CLI, when it is the credential, reads REQUESTS_CA_BUNDLE.)
+    """
+    bundle = env_value("SSL_CERT_FILE") or env_value("SSL_CERT_DIR")
+    return {"connection_verify": bundle} if bundle else {}
 
 
 class TokenSource:
@@ -125,6 +136,12 @@ class TokenSource:
             # azure-identity's credentials are blocking (they may call a token endpoint): not on the event loop.
             return await asyncio.to_thread(self._credential.get_token, self._scope)
         except Exception as exc:
+            refused = certificate_refusal(exc)
+            if refused is not None:  # a TLS-inspecting proxy between the worker and Entra ID, most likely
+                raise AuthError(
+                    f"could not get a Microsoft Entra ID token for {self._scope}: a token endpoint's TLS certificate"
+                    f" was refused ({refused}): {CA_BUNDLE_HINT}"
+                ) from None
             # The credential's own message says which sources it tried; it carries no token.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise AuthError(

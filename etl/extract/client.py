@@ -21,7 +21,6 @@ import asyncio
 import ipaddress
 import logging
 import re
-import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -35,7 +34,16 @@ import httpx
 import orjson
 
 from etl.config import DEFAULT_BASE_URL, Secret, Settings, proxy_for
-from etl.errors import ApiError, AuthError, FatalApiError, InputError, RetriableApiError, UntrustedServerError
+from etl.errors import (
+    CA_BUNDLE_HINT,
+    ApiError,
+    AuthError,
+    FatalApiError,
+    InputError,
+    RetriableApiError,
+    UntrustedServerError,
+    certificate_refusal,
+)
 from etl.extract.auth import TokenSource, with_credential
 from etl.extract.lanes import LaneTransport
 from etl.extract.limiter import SharedPause
@@ -258,13 +266,11 @@ class ApiClient:
         except httpx.RequestError as exc:
             # Connection refused or dropped, body cut short (RemoteProtocolError), broken compression...
             self.stats.transport_errors += 1
-            refused = _certificate_refusal(exc)
+            refused = certificate_refusal(exc)
             if refused is not None:  # the same for every request: retrying, or going on with other runs, is no use
                 host = httpx.URL(self._base_url).netloc.decode()
                 raise UntrustedServerError(
-                    self.scrub(f"the TLS certificate of {host} was refused ({refused})")
-                    + ": if a proxy or a private CA signs it, give that CA's certificates with --ca-bundle"
-                    " (or $SSL_CERT_FILE)"
+                    self.scrub(f"the TLS certificate of {host} was refused ({refused}): {CA_BUNDLE_HINT}")
                 ) from exc
             raise RetriableApiError(self._where(f"{type(exc).__name__}: {exc}", path)) from exc
         fetched_at = datetime.now(UTC)
@@ -421,15 +427,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _certificate_refusal(exc: BaseException) -> str | None:
-    """OpenSSL's reason when ``exc`` came from refusing the server's certificate (unknown CA, expired, wrong host)."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # httpx's error, httpcore's, then OpenSSL's: a chain is short (and may loop)
-        if seen is None:
-            break
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return str(seen.verify_message or seen.reason or "certificate verify failed")
-        seen = seen.__cause__ or seen.__context__
-    return None

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from etl.config import env_value, proxy_for
-from etl.errors import AuthError, DestinationError, EtlError, storage_full
+from etl.errors import CA_BUNDLE_HINT, AuthError, DestinationError, EtlError, storage_full
 
 TEMP_SUFFIX = ".tmp"
 # Object-store calls at open time fail fast: a wrong endpoint should not cost the SDK's retry budget.
@@ -288,8 +288,7 @@ def _classify(context: str, exc: BaseException) -> EtlError:
         return AuthError(f"{context}: access refused ({text})", status=403)
     if any(marker in text for marker in _UNTRUSTED_MARKERS):
         return DestinationError(
-            f"{context}: its TLS certificate is not signed by a trusted CA ({text}): give the CA's certificates with"
-            " --ca-bundle (or $SSL_CERT_FILE)"
+            f"{context}: its TLS certificate is not signed by a trusted CA ({text}): {CA_BUNDLE_HINT}"
         )
     full = storage_full(context, exc)
     if full is not None:

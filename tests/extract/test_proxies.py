@@ -3,12 +3,7 @@ through a real forward proxy on loopback (tests/forward_proxy.py) and a TLS fron
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import ipaddress
-import ssl
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -16,11 +11,11 @@ import pytest
 from click.testing import CliRunner, Result
 from expected import actual_tables
 from forward_proxy import serve_proxy
-from loopback import pipe, serve_streams
+from loopback import private_ca, tls_front
 from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.cli import cli
-from etl.errors import InputError
+from etl.errors import CA_BUNDLE_HINT, InputError
 from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
 from etl.preflight import check_ca_bundle
 
@@ -73,66 +68,10 @@ def test_object_storage_goes_through_the_proxy(fake: FakeServer, s3: S3) -> None
     assert len(actual_tables(s3.uri("through-proxy"))["run_steps"]) == len(fake.truth.steps)
 
 
-def _private_ca(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1/localhost signed by it: (ca.pem, server.pem, server.key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runsteps test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
-@contextmanager
-def tls_front(target_port: int, cert: Path, key: Path) -> Iterator[int]:
-    """HTTPS on a free loopback port, passed through to plain HTTP on ``target_port``."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    with serve_streams(handle, context) as port:
-        yield port
-
-
 def test_https_through_the_proxy_needs_the_ca_bundle(
     fake: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ca, cert, key = _private_ca(tmp_path)
+    ca, cert, key = private_ca(tmp_path)
     fake_port = int(fake.base_url.split(":")[2].split("/")[0])
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # --ca-bundle sets it for the process: undo after the test
     with tls_front(fake_port, cert, key) as port, serve_proxy() as proxy:
@@ -151,7 +90,7 @@ def test_https_through_the_proxy_needs_the_ca_bundle(
 
 
 def test_a_ca_bundle_is_checked_again_once_the_file_changed(tmp_path: Path) -> None:
-    ca = _private_ca(tmp_path)[0]
+    ca = private_ca(tmp_path)[0]
     check_ca_bundle(str(ca), "--ca-bundle")
     check_ca_bundle(str(ca), "--ca-bundle")  # asked once: the answer for this version of the file is kept
     ca.write_text("not a certificate\n")
@@ -168,7 +107,7 @@ def test_object_storage_over_https_needs_the_ca_bundle(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ca, cert, key = _private_ca(tmp_path)
+    ca, cert, key = private_ca(tmp_path)
     moto_port = int(s3.endpoint.rsplit(":", 1)[1])
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # --ca-bundle sets it for the process: undo after the test
     with tls_front(moto_port, cert, key) as port:
@@ -176,7 +115,8 @@ def test_object_storage_over_https_needs_the_ca_bundle(
         refused = export(fake, fake.base_url, s3.uri("untrusted"), {}, *endpoint)
         assert refused.exit_code == 2, refused.output
         assert refused.output.startswith(f"error: cannot use bucket {s3.bucket!r} at https://127.0.0.1:{port}")
-        assert refused.output.rstrip().endswith("give the CA's certificates with --ca-bundle (or $SSL_CERT_FILE)")
+        assert "its TLS certificate is not signed by a trusted CA (" in refused.output
+        assert refused.output.rstrip().endswith(f"): {CA_BUNDLE_HINT}")
         assert refused.output.count("\n") == 1 and "Traceback" not in refused.output
         trusted = export(fake, fake.base_url, s3.uri("trusted"), {}, *endpoint, "--ca-bundle", str(ca))
         assert trusted.exit_code == 0, trusted.output

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from expected import assert_tables_equal
 from expected_foundry import actual_entity_tables, foundry_tables, identity_env
+from loopback import private_ca, tls_front
 
+from etl.errors import CA_BUNDLE_HINT
 from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
 from etl.fakeapi.foundry import NO_ROLE_PRINCIPAL, FakeCredential
 
@@ -184,3 +186,23 @@ def test_replay_rebuilds_threads_and_assistants_as_the_export_wrote_them(fake: F
             with duckdb.connect(dest, read_only=True) as con:
                 rows.append(con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall())
         assert rows[0] == rows[1] and rows[0], table
+
+
+def test_entra_id_tokens_come_through_a_tls_proxy_trusted_with_ca_bundle(fake: FakeServer, tmp_path: Path) -> None:
+    """The token endpoint behind TLS signed by a private CA (a TLS-inspecting proxy): --ca-bundle trusts it for the
+    token requests (azure-identity's own HTTP client) as for the API's."""
+    ca, cert, key = private_ca(tmp_path)
+    fake_port = int(fake.root_url.rsplit(":", 1)[1])
+    with tls_front(fake_port, cert, key) as port:
+        endpoint = f"https://127.0.0.1:{port}/_fake/identity/token"
+        env = {k: v for k, v in identity_env(fake, IDENTITY_ENDPOINT=endpoint).items() if k != "SSL_CERT_FILE"}
+        refused = export(fake, str(tmp_path / "refused.duckdb"), "--all-threads", env=env)
+        trusted = export(fake, str(tmp_path / "trusted.duckdb"), "--all-threads", "--ca-bundle", str(ca), env=env)
+    assert refused.returncode == 4, refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last == (
+        "error: could not get a Microsoft Entra ID token for https://ai.azure.com/.default: a token endpoint's TLS"
+        f" certificate was refused (unable to get local issuer certificate): {CA_BUNDLE_HINT}"
+    )
+    assert trusted.returncode == 0, trusted.stderr
+    assert_holds_the_fake(str(tmp_path / "trusted.duckdb"), fake)
