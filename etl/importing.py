@@ -20,7 +20,7 @@ Every row's ``extracted_at`` is the moment of the import (the files do not say w
 No run records are written: the destination's export state keeps describing what exports fetched, so an
 imported run counts as never exported and a later export fetches it again (replacing its rows) if it can.
 
-A bad record (not JSON, not a run step or run, missing id, a field of the wrong type...) is reported as
+A bad record (not JSON, not one of those objects, missing or bad id, a field of the wrong type...) is reported as
 ``path:line: reason`` and skipped; ``strict`` checks every file before anything is written and raises
 ``InputError`` (exit 2) if any record is bad, so a strict import writes all or nothing.
 """
@@ -41,12 +41,14 @@ from typing import Any, ClassVar
 import orjson
 
 from etl.errors import InputError
+from etl.extract.ids import validate_id
 from etl.load import DUCKDB_STORAGE_VERSION, open_destination
 from etl.load.base import Destination
 from etl.load.batch import BATCH_OBJECTS, Batch, Written, write_batch
 from etl.prices import PriceBook, write_model_prices
 from etl.sharding import Shard
 from etl.summary import LoadSummary
+from etl.transform.entities import GONE
 from etl.values import Json, iso
 
 DIRECTORY_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -98,21 +100,14 @@ class ImportSummary(LoadSummary):
     bad_records: int = 0
     problems: list[Problem] = field(default_factory=list)  # the first ones; ``bad_records`` counts all
 
-    threads: int = 0
-    assistants: int = 0
-
     def count(self, written: Written) -> None:
         """Add one written batch; an import settles no run, so ``runs_ok`` counts the run objects it wrote."""
         super().count(written)
         self.runs_ok += written.objects.get("runs", 0)
-        self.threads += written.objects.get("threads", 0)
-        self.assistants += written.objects.get("assistants", 0)
 
     def head(self) -> list[str]:
         """What was imported, from how many files."""
-        entities = "".join(
-            f", {count} {noun}" for count, noun in ((self.threads, "threads"), (self.assistants, "assistants")) if count
-        )
+        entities = "".join(f", {self.rows[name]} {name}" for name in ("threads", "assistants") if self.rows.get(name))
         return [
             f"imported {self.steps} steps and {self.runs_ok} runs{entities} from {self.files} files into {self.dest}"
             f" in {self.elapsed_s:.1f}s (extracted_at {iso(self.extracted_at)})"
@@ -134,7 +129,8 @@ def run_import(
     s3_endpoint_url: str | None = None,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ImportSummary:
-    """Load the run steps and runs in ``paths`` into ``dest``; ``extracted_at`` stamps every row (use now).
+    """Load the run steps, runs, threads and assistants in ``paths`` into ``dest``; ``extracted_at`` stamps every row (use
+    now).
 
     ``on_problem`` hears each bad record as it is found. With ``strict``, any bad record raises ``InputError``
     and nothing is written (the destination is not even created). ``duckdb_storage_version``: the storage
@@ -228,7 +224,8 @@ def _flush(
 
 
 def iter_records(path: Path) -> Iterator[_Record | Problem]:
-    """Every run step and run object in one file, and a ``Problem`` for each record that is not one."""
+    """Every run step, run, thread and assistant object in one file, and a ``Problem`` for each record that is not
+    one."""
     name = str(path)
     try:
         with _open(path) as stream:
@@ -329,10 +326,26 @@ def _record(value: Any, path: str, line: int, where: str) -> _Record | Problem:
         return _problem(path, line, where, f"not a run step, run, thread or assistant (object: {kind!r})")
     batch_kind, noun = _KINDS[kind]
     required = {"steps": _STEP_FIELDS, "runs": _RUN_FIELDS}.get(batch_kind, _ENTITY_FIELDS)
-    missing = _missing(value, required)
+    missing = _missing(value, required) or _bad_id(value)
     if missing:
         return _problem(path, line, where, f"{noun} {_name(value)}{missing}")
-    return _Record(batch_kind, _as_api_sent(value) if batch_kind == "steps" else value, path, line, where)
+    if batch_kind == "steps":
+        value = _as_api_sent(value)
+    elif GONE in value:  # the tables' own mark of a deleted assistant: never taken from a file
+        value = {key: item for key, item in value.items() if key != GONE}
+    return _Record(batch_kind, value, path, line, where)
+
+
+def _bad_id(obj: Json) -> str:
+    """Why one of the ids a row is keyed by could not be an API id ("" when they all could): ids end up in URLs
+    (a later export, an Airflow ``threads_query``) and in Parquet paths."""
+    for name, kind in (("id", "object"), ("run_id", "run"), ("thread_id", "thread")):
+        if name in obj:
+            try:
+                validate_id(kind, obj[name])
+            except InputError:
+                return f"with a bad {name} ({obj[name]!r:.40}): an id is letters, digits, '_' and '-'"
+    return ""
 
 
 def _missing(obj: Json, required: dict[str, type]) -> str:

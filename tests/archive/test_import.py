@@ -341,13 +341,28 @@ def test_thread_and_assistant_objects_fill_their_tables(tmp_path: Path) -> None:
             assert {column: have[column] for column in want} == want, (name, key)
 
 
-def test_a_thread_or_assistant_without_created_at_is_named_and_skipped(tmp_path: Path) -> None:
+def test_bad_threads_and_assistants_are_named_and_skipped(tmp_path: Path) -> None:
     write_lines(
         tmp_path / "entities.jsonl",
         [{"object": "thread", "id": "thread_ok", "created_at": 1767225600, "metadata": {}},
-         {"object": "assistant", "id": "asst_bad", "model": "gpt-4o"}],
+         {"object": "assistant", "id": "asst_bad", "model": "gpt-4o"},
+         {"object": "thread", "id": "thread with/../slashes", "created_at": 1767225600},
+         {"object": "thread.run", "id": "run_1", "thread_id": "thread ok?", "created_at": 1767225600},
+         # The tables' own mark of a deleted agent is not taken from a file.
+         {"object": "assistant", "id": "asst_ok", "created_at": 1767225600, "model": "gpt-4o",
+          "_runsteps_gone": True}],
     )  # fmt: skip
-    summary = run_import([str(tmp_path / "entities.jsonl")], str(tmp_path / "x.duckdb"), extracted_at=MOMENT)
-    bad = f"{tmp_path}/entities.jsonl:2: assistant asst_bad without a created_at"
-    assert [str(problem) for problem in summary.problems] == [bad]
-    assert summary.threads == 1 and summary.assistants == 0
+    dest = str(tmp_path / "x.duckdb")
+    summary = run_import([str(tmp_path / "entities.jsonl")], dest, extracted_at=MOMENT)
+    where = f"{tmp_path}/entities.jsonl"
+    assert [str(problem) for problem in summary.problems] == [
+        f"{where}:2: assistant asst_bad without a created_at",
+        f"{where}:3: thread thread with/../slashes with a bad id ('thread with/../slashes'): an id is letters,"
+        " digits, '_' and '-'",
+        f"{where}:4: run run_1 with a bad thread_id ('thread ok?'): an id is letters, digits, '_' and '-'",
+    ]
+    assert (summary.rows["threads"], summary.rows["assistants"], summary.runs_ok) == (1, 1, 0)
+    assert "threads" not in summary.as_dict() and summary.as_dict()["rows"]["assistants"] == 1
+    entities = actual_entity_tables(dest)
+    assert set(entities["threads"]) == {("thread_ok",)}
+    assert entities["assistants"][("asst_ok",)]["gone"] is False
