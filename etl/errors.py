@@ -24,6 +24,7 @@ API key.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import ssl
 from typing import Any, ClassVar
@@ -181,22 +182,43 @@ def storage_full(context: str, exc: BaseException) -> StorageFullError | None:
     )
 
 
-CA_BUNDLE_HINT = "if a proxy or a private CA signs it, give that CA's certificates with --ca-bundle (or $SSL_CERT_FILE)"
-_VERIFY_FAILED = re.compile(r"certificate verify failed: ([^(\n]+)")
+_VERIFY_FAILED = re.compile(r"(?:certificate verify failed|OpenSSL verify result): ([^(\n]+)")
 
 
 def certificate_refusal(exc: BaseException) -> str | None:
-    """OpenSSL's reason when ``exc`` came from refusing a server's certificate (unknown CA, expired, another host's).
+    """``(<OpenSSL's reason>): <what to do>`` when ``exc`` came from refusing a server's certificate; else None.
 
-    Found in the exception chain (httpx's error, httpcore's, then OpenSSL's), or in the text of a library that folds
-    its causes into one message (azure-identity's credential chain).
+    The reason is found in the exception chain (httpx's error, httpcore's, then OpenSSL's), or in the text of a
+    library that folds its causes into one message (azure-identity's credential chain, the AWS SDK's curl error).
     """
     seen: BaseException | None = exc
     for _ in range(8):  # a chain is short, and may loop
         if seen is None:
             break
         if isinstance(seen, ssl.SSLCertVerificationError):
-            return str(seen.verify_message or seen.reason or "certificate verify failed")
+            return refusal_text(str(seen.verify_message or seen.reason or "certificate verify failed"))
         seen = seen.__cause__ or seen.__context__
     found = _VERIFY_FAILED.search(str(exc))
-    return found.group(1).strip() if found else None
+    return refusal_text(found.group(1).strip()) if found else None
+
+
+def refusal_text(reason: str) -> str:
+    """``(reason): what to do`` for one of OpenSSL's reasons for refusing a certificate."""
+    reason = reason.strip().rstrip(".")
+    words = reason.lower()
+    if "expired" in words or "not yet valid" in words:
+        advice = "check this machine's clock, or have the server's certificate renewed"
+    elif "mismatch" in words:
+        advice = "the certificate is another host's: check the URL, and that no proxy answers in its place"
+    else:
+        bundle = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+        if bundle:
+            advice = (
+                f"the CAs in {bundle} do not include the one that signed it: give a bundle that does with --ca-bundle"
+            )
+        else:
+            advice = (
+                "if a proxy or a private CA signs it, give a bundle holding that CA with --ca-bundle (it replaces the"
+                " default CAs: include those still needed)"
+            )
+    return f"({reason}): {advice}"

@@ -129,8 +129,8 @@ def run_import(
     s3_endpoint_url: str | None = None,
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION,
 ) -> ImportSummary:
-    """Load the run steps, runs, threads and assistants in ``paths`` into ``dest``; ``extracted_at`` stamps every row (use
-    now).
+    """Load the run steps, runs, threads and assistants in ``paths`` into ``dest``; ``extracted_at`` (use now) stamps
+    every row.
 
     ``on_problem`` hears each bad record as it is found. With ``strict``, any bad record raises ``InputError``
     and nothing is written (the destination is not even created). ``duckdb_storage_version``: the storage

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import secrets
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -58,8 +59,11 @@ async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
         writer.close()
 
 
-def private_ca(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1/localhost signed by it: (ca.pem, server.pem, server.key)."""
+def private_ca(folder: Path, *, expired: bool = False, host: str | None = None) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1/localhost signed by it: (ca.pem, server.pem, server.key).
+
+    ``expired``: the server's certificate ended yesterday; ``host``: it names only that DNS name instead.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -67,7 +71,8 @@ def private_ca(folder: Path) -> tuple[Path, Path, Path]:
 
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runsteps test CA")])
+    # A name of its own, as two real CAs have: OpenSSL looks an issuer up by name.
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"runsteps test CA {secrets.token_hex(6)}")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -79,15 +84,18 @@ def private_ca(folder: Path) -> tuple[Path, Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    if host is not None:
+        names = [x509.DNSName(host)]
+    ends = now - dt.timedelta(days=1) if expired else now + dt.timedelta(days=1)
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(days=2))
+        .not_valid_after(ends)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .sign(ca_key, hashes.SHA256())
     )

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from etl.config import Secret, Settings, check_secret, env_value
-from etl.errors import CA_BUNDLE_HINT, AuthError, InputError, certificate_refusal
+from etl.errors import AuthError, InputError, certificate_refusal
 from etl.providers import AuthKind
 
 REFRESH_MARGIN_MAX = 300.0  # seconds: azure-core's own refresh margin for long-lived tokens
@@ -140,7 +140,7 @@ class TokenSource:
             if refused is not None:  # a TLS-inspecting proxy between the worker and Entra ID, most likely
                 raise AuthError(
                     f"could not get a Microsoft Entra ID token for {self._scope}: a token endpoint's TLS certificate"
-                    f" was refused ({refused}): {CA_BUNDLE_HINT}"
+                    f" was refused {refused}"
                 ) from None
             # The credential's own message says which sources it tried; it carries no token.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -35,7 +35,6 @@ import orjson
 
 from etl.config import DEFAULT_BASE_URL, Secret, Settings, proxy_for
 from etl.errors import (
-    CA_BUNDLE_HINT,
     ApiError,
     AuthError,
     FatalApiError,
@@ -269,9 +268,7 @@ class ApiClient:
             refused = certificate_refusal(exc)
             if refused is not None:  # the same for every request: retrying, or going on with other runs, is no use
                 host = httpx.URL(self._base_url).netloc.decode()
-                raise UntrustedServerError(
-                    self.scrub(f"the TLS certificate of {host} was refused ({refused}): {CA_BUNDLE_HINT}")
-                ) from exc
+                raise UntrustedServerError(self.scrub(f"the TLS certificate of {host} was refused {refused}")) from exc
             raise RetriableApiError(self._where(f"{type(exc).__name__}: {exc}", path)) from exc
         fetched_at = datetime.now(UTC)
         _last_fetched_at.set(fetched_at)

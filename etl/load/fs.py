@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from etl.config import env_value, proxy_for
-from etl.errors import CA_BUNDLE_HINT, AuthError, DestinationError, EtlError, storage_full
+from etl.errors import AuthError, DestinationError, EtlError, certificate_refusal, refusal_text, storage_full
 
 TEMP_SUFFIX = ".tmp"
 # Object-store calls at open time fail fast: a wrong endpoint should not cost the SDK's retry budget.
@@ -41,7 +41,7 @@ _AUTH_MARKERS = (
     "HTTP response code: 403",
     "HTTP response code: 401",
 )
-# The AWS SDK's words for a server certificate that no trusted CA signed (curl's code 60).
+# The AWS SDK's words for a server certificate it refused (curl's code 60: an unknown CA, expired, another host's).
 _UNTRUSTED_MARKERS = ("curlCode: 60", "SSL peer certificate", "unable to get local issuer certificate")
 
 
@@ -287,9 +287,8 @@ def _classify(context: str, exc: BaseException) -> EtlError:
     if any(marker in text for marker in _AUTH_MARKERS):
         return AuthError(f"{context}: access refused ({text})", status=403)
     if any(marker in text for marker in _UNTRUSTED_MARKERS):
-        return DestinationError(
-            f"{context}: its TLS certificate is not signed by a trusted CA ({text}): {CA_BUNDLE_HINT}"
-        )
+        refusal = certificate_refusal(exc) or refusal_text(text)
+        return DestinationError(f"{context}: its TLS certificate was refused {refusal}")
     full = storage_full(context, exc)
     if full is not None:
         return full

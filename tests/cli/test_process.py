@@ -47,7 +47,8 @@ def test_set_up_keeps_httpx_from_loading_its_command_line_client() -> None:
 
 def test_set_up_keeps_numpy_out_and_arrow_parquet_and_duckdb_work_without_it() -> None:
     done = _python(
-        "import io, sys\n"
+        "import importlib.util, io, sys\n"
+        "assert importlib.util.find_spec('numpy') is not None, 'numpy is installed: what is refused must exist'\n"
         "from etl.cli import process\n"
         "process.set_up()\n"
         "import duckdb, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq\n"

@@ -15,11 +15,22 @@ from loopback import private_ca, tls_front
 from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.cli import cli
-from etl.errors import CA_BUNDLE_HINT, InputError
+from etl.errors import InputError
 from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
 from etl.preflight import check_ca_bundle
 
 KEY = "sk-proxy-test-0123456789"
+UNKNOWN_CA = "unable to get local issuer certificate"
+NO_CA = (
+    "if a proxy or a private CA signs it, give a bundle holding that CA with --ca-bundle (it replaces the default CAs:"
+    " include those still needed)"
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_system_ca_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some machines set SSL_CERT_DIR system-wide: the tests here choose the CAs trusted."""
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +90,7 @@ def test_https_through_the_proxy_needs_the_ca_bundle(
         refused = export(fake, base, str(tmp_path / "a.duckdb"), {"HTTPS_PROXY": proxy.url})
         # Stopped at the first refusal (every request would be refused alike), one line saying what to do.
         assert refused.exit_code == 4, refused.output
-        assert refused.stderr == (
-            f"error: the TLS certificate of 127.0.0.1:{port} was refused (unable to get local issuer certificate):"
-            " if a proxy or a private CA signs it, give that CA's certificates with --ca-bundle (or $SSL_CERT_FILE)\n"
-        )
+        assert refused.stderr == f"error: the TLS certificate of 127.0.0.1:{port} was refused ({UNKNOWN_CA}): {NO_CA}\n"
         trusted = export(fake, base, str(tmp_path / "b.duckdb"), {"HTTPS_PROXY": proxy.url}, "--ca-bundle", str(ca))
         assert trusted.exit_code == 0, trusted.output
         assert f"127.0.0.1:{port}" in proxy.targets  # a CONNECT tunnel to the TLS front
@@ -115,10 +123,36 @@ def test_object_storage_over_https_needs_the_ca_bundle(
         refused = export(fake, fake.base_url, s3.uri("untrusted"), {}, *endpoint)
         assert refused.exit_code == 2, refused.output
         assert refused.output.startswith(f"error: cannot use bucket {s3.bucket!r} at https://127.0.0.1:{port}")
-        assert "its TLS certificate is not signed by a trusted CA (" in refused.output
-        assert refused.output.rstrip().endswith(f"): {CA_BUNDLE_HINT}")
+        assert refused.output.rstrip().endswith(f"its TLS certificate was refused ({UNKNOWN_CA}): {NO_CA}")
         assert refused.output.count("\n") == 1 and "Traceback" not in refused.output
         trusted = export(fake, fake.base_url, s3.uri("trusted"), {}, *endpoint, "--ca-bundle", str(ca))
         assert trusted.exit_code == 0, trusted.output
     assert s3.fs.get_file_info(f"{s3.bucket}/untrusted").type == pafs.FileType.NotFound  # nothing written
     assert len(actual_tables(s3.uri("trusted"))["run_steps"]) == len(fake.truth.steps)
+
+
+@pytest.mark.parametrize(
+    ("problem", "reason", "advice"),
+    [
+        ("expired", "certificate has expired", "check this machine's clock, or have the server's certificate renewed"),
+        ("other-host", "IP address mismatch, certificate is not valid for '127.0.0.1'",
+         "the certificate is another host's: check the URL, and that no proxy answers in its place"),
+        ("other-ca", UNKNOWN_CA, "the CAs in {bundle} do not include the one that signed it: give a bundle that does"
+         " with --ca-bundle"),
+    ],
+)  # fmt: skip
+def test_each_certificate_refusal_says_what_to_do_about_it(
+    fake: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str, reason: str, advice: str
+) -> None:
+    ca, cert, key = private_ca(tmp_path, expired=problem == "expired", host="api.elsewhere.test" if problem ==
+                               "other-host" else None)  # fmt: skip
+    if problem == "other-ca":  # a bundle is given, but not the one with this server's CA
+        (tmp_path / "other").mkdir()
+        ca = private_ca(tmp_path / "other")[0]
+    fake_port = int(fake.base_url.split(":")[2].split("/")[0])
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # --ca-bundle sets it for the process: undo after the test
+    with tls_front(fake_port, cert, key) as port:
+        refused = export(fake, f"https://127.0.0.1:{port}/v1", str(tmp_path / "x.duckdb"), {}, "--ca-bundle", str(ca))
+    assert refused.exit_code == 4, refused.output
+    line = f"error: the TLS certificate of 127.0.0.1:{port} was refused ({reason}): {advice.format(bundle=ca)}\n"
+    assert refused.stderr == line

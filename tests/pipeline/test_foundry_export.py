@@ -14,7 +14,6 @@ from expected import assert_tables_equal
 from expected_foundry import actual_entity_tables, foundry_tables, identity_env
 from loopback import private_ca, tls_front
 
-from etl.errors import CA_BUNDLE_HINT
 from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
 from etl.fakeapi.foundry import NO_ROLE_PRINCIPAL, FakeCredential
 
@@ -195,14 +194,16 @@ def test_entra_id_tokens_come_through_a_tls_proxy_trusted_with_ca_bundle(fake: F
     fake_port = int(fake.root_url.rsplit(":", 1)[1])
     with tls_front(fake_port, cert, key) as port:
         endpoint = f"https://127.0.0.1:{port}/_fake/identity/token"
-        env = {k: v for k, v in identity_env(fake, IDENTITY_ENDPOINT=endpoint).items() if k != "SSL_CERT_FILE"}
+        variables = identity_env(fake, IDENTITY_ENDPOINT=endpoint).items()
+        env = {k: v for k, v in variables if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}  # the test picks the CAs
         refused = export(fake, str(tmp_path / "refused.duckdb"), "--all-threads", env=env)
         trusted = export(fake, str(tmp_path / "trusted.duckdb"), "--all-threads", "--ca-bundle", str(ca), env=env)
     assert refused.returncode == 4, refused.stderr
     last = refused.stderr.strip().splitlines()[-1]
     assert last == (
         "error: could not get a Microsoft Entra ID token for https://ai.azure.com/.default: a token endpoint's TLS"
-        f" certificate was refused (unable to get local issuer certificate): {CA_BUNDLE_HINT}"
+        " certificate was refused (unable to get local issuer certificate): if a proxy or a private CA signs it, give a"
+        " bundle holding that CA with --ca-bundle (it replaces the default CAs: include those still needed)"
     )
     assert trusted.returncode == 0, trusted.stderr
     assert_holds_the_fake(str(tmp_path / "trusted.duckdb"), fake)
