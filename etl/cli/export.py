@@ -161,7 +161,8 @@ api_options = option_group(
     click.option(
         "--ca-bundle",
         metavar="PEM",
-        help="CA certificates to trust for the API and object storage (a corporate proxy's). Default: $SSL_CERT_FILE.",
+        help="The CAs to trust (instead of the default ones: include the public CAs still needed) for the API, object"
+        " storage and Entra ID tokens, e.g. with a corporate proxy's. Default: $SSL_CERT_FILE.",
     ),
     click.option(
         "--concurrency",
