@@ -3,7 +3,9 @@ through a real forward proxy on loopback (tests/forward_proxy.py) and a TLS fron
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -15,7 +17,9 @@ from loopback import private_ca, tls_front
 from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
 from etl.cli import cli
-from etl.errors import InputError
+from etl.config import Secret, Settings
+from etl.errors import InputError, UntrustedServerError
+from etl.extract import ApiClient
 from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
 from etl.preflight import check_ca_bundle
 
@@ -156,3 +160,22 @@ def test_each_certificate_refusal_says_what_to_do_about_it(
     assert refused.exit_code == 4, refused.output
     line = f"error: the TLS certificate of 127.0.0.1:{port} was refused ({reason}): {advice.format(bundle=ca)}\n"
     assert refused.stderr == line
+
+
+def test_a_refused_certificate_is_not_retried(
+    fake: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, cert, key = private_ca(tmp_path)
+    fake_port = int(fake.base_url.split(":")[2].split("/")[0])
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    settings = Settings(api_key=Secret(KEY), base_url="", max_retries=5)
+
+    async def ask(base_url: str) -> ApiClient:
+        async with ApiClient(replace(settings, base_url=base_url)) as client:
+            with pytest.raises(UntrustedServerError):
+                await client.get_json("/threads/thread_x/runs")
+            return client
+
+    with tls_front(fake_port, cert, key) as port:
+        client = asyncio.run(ask(f"https://127.0.0.1:{port}/v1"))
+    assert (client.stats.requests, client.stats.retries) == (1, 0)
