@@ -360,8 +360,11 @@ def _missing(obj: Json, required: dict[str, type]) -> str:
 
 
 def _name(obj: Json) -> str:
+    """The object's id to name it by, when it has a good one (a bad one is quoted by the reason instead)."""
     object_id = obj.get("id")
-    return f"{object_id} " if isinstance(object_id, str) and object_id else ""
+    if not isinstance(object_id, str) or not object_id or _bad_id({"id": object_id}):
+        return ""
+    return f"{object_id} "
 
 
 def _as_api_sent(step: Json) -> Json:

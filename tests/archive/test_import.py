@@ -357,8 +357,7 @@ def test_bad_threads_and_assistants_are_named_and_skipped(tmp_path: Path) -> Non
     where = f"{tmp_path}/entities.jsonl"
     assert [str(problem) for problem in summary.problems] == [
         f"{where}:2: assistant asst_bad without a created_at",
-        f"{where}:3: thread thread with/../slashes with a bad id ('thread with/../slashes'): an id is letters,"
-        " digits, '_' and '-'",
+        f"{where}:3: thread with a bad id ('thread with/../slashes'): an id is letters, digits, '_' and '-'",
         f"{where}:4: run run_1 with a bad thread_id ('thread ok?'): an id is letters, digits, '_' and '-'",
     ]
     assert (summary.rows["threads"], summary.rows["assistants"], summary.runs_ok) == (1, 1, 0)
