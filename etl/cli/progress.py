@@ -31,7 +31,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str, *, verbose: bool = False) -> None:
-    """Log to stderr as text or JSON lines; libraries below WARNING stay quiet."""
+    """Log to stderr as text or JSON lines; libraries below WARNING stay quiet.
+
+    azure-identity's own warnings stay quiet too (``verbose`` shows them): when no credential gives a token it logs
+    every credential it tried over a dozen lines, and the export's one-line error already says what failed and what
+    to do.
+    """
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -41,6 +46,7 @@ def configure_logging(log_format: str, *, verbose: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("etl").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("azure").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 class Bars(ExportObserver):

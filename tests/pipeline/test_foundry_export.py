@@ -116,6 +116,20 @@ def test_a_principal_without_the_role_stops_with_exit_4_naming_it(fake: FakeServ
     assert token not in result.stderr + result.stdout and token[-12:] not in result.stderr
 
 
+def test_no_credential_at_all_is_one_line_and_exit_4(fake: FakeServer, tmp_path: Path) -> None:
+    """No identity anywhere (no variables, no managed identity, no CLI login): azure-identity's dozen lines of
+    attempted credentials stay out of stderr; the one error line says what failed and what to do."""
+    env = {k: v for k, v in identity_env(fake).items() if not k.startswith("IDENTITY_")} | {"HOME": str(tmp_path)}
+    result = export(fake, str(tmp_path / "x.duckdb"), "--all-threads", env=env)
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: could not get a Microsoft Entra ID token for https://ai.azure.com/.default: DefaultAzureCredential"
+        " failed to retrieve a token from the included credentials. (sign in with `az login`, set"
+        " AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, use a managed identity, or pass --token-env NAME)"
+    ]
+    assert "Attempted credentials" not in result.stderr + result.stdout
+
+
 def test_a_token_given_as_is_works_and_is_never_shown(fake: FakeServer, tmp_path: Path) -> None:
     token = FakeCredential(fake.root_url).get_token(SCOPE).token
     env = identity_env(fake) | {"FOUNDRY_TOKEN": token, "IDENTITY_ENDPOINT": "http://127.0.0.1:9/unused"}
