@@ -9,6 +9,8 @@ of steps) and writes them. With ``C`` requests in flight and latency ``L`` the b
 ``requests / (C / L)``; efficiency = that / the export process's wall time from spawn to exit, so start-up
 (imports, opening the destination), the last batch's write and shut-down all count. ``bench_extract.py`` measures
 the extract loop alone. ``--before DIR`` alternates with the ``etl`` package of another source tree.
+Each pass also runs ``bare_client.py`` (row ``floor``): the same requests from a process that only fetches (plain
+httpx, bodies parsed, nothing kept), the efficiency no export process can pass on this machine and server.
 Target (issue 16): >= 0.85 for 600 runs at 100 ms, concurrency 32.
 """
 
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +56,19 @@ def export(base_url: str, runs_file: Path, dest: str, concurrency: int, tree: st
     return seconds, int(metrics["requests"]), int(metrics["steps"])
 
 
+def bare_client(base_url: str, runs_file: Path, concurrency: int) -> tuple[float, int]:
+    """The floor child (``bare_client.py``), spawn to exit: (seconds, requests)."""
+    script = Path(__file__).resolve().parent / "bare_client.py"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(script), base_url, KEY, str(runs_file), str(concurrency)], capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"bare client exited {done.returncode}: {done.stderr[-2000:]}")
+    return seconds, int(done.stdout.strip())
+
+
 def main() -> None:
     """Serve, export ``--repeat`` times per tree, print each pass and the best."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -64,6 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     trees = [None] if args.before is None else [args.before, None]
     best: dict[str, float] = {}
+    ideal_s = 0.0
     with tempfile.TemporaryDirectory(prefix="bench-process-") as tmp:
         truth = Path(tmp) / "truth.jsonl"
         fake, base_url = start_fake(args.runs, args.latency_ms, truth)
@@ -77,17 +94,24 @@ def main() -> None:
             print(f"{len(refs)} runs, concurrency {args.concurrency}, latency {args.latency_ms:.0f} ms")
             print(f"{'tree':7} {'wall s':>7} {'requests':>8} {'ideal s':>7} {'efficiency':>10} {'load':>5}")
             for i in range(args.repeat):
-                for tree in trees:
-                    name = "before" if tree else "now"
+                for tree in [*trees, "floor"]:
+                    name = "floor" if tree == "floor" else "before" if tree else "now"
                     dest = f"{tmp}/out-{name}-{i}.duckdb"
-                    seconds, requests, _ = export(base_url, runs_file, dest, args.concurrency, tree)
-                    efficiency = requests / ideal_rate / seconds
+                    if tree == "floor":
+                        seconds, requests = bare_client(base_url, runs_file, args.concurrency)
+                    else:
+                        seconds, requests, _ = export(base_url, runs_file, dest, args.concurrency, tree)
+                    ideal_s = requests / ideal_rate
+                    efficiency = ideal_s / seconds
                     best[name] = max(best.get(name, 0.0), efficiency)
                     print(f"{name:7} {seconds:>7.2f} {requests:>8} {requests / ideal_rate:>7.2f} {efficiency:>10.3f} "
                           f"{os.getloadavg()[0]:>5.2f}", flush=True)  # fmt: skip
         finally:
             fake.terminate()
             fake.wait()
+    floor = best.pop("floor")
+    print(f"floor: best efficiency {floor:.3f}: a process that only fetches (the time left for everything else an"
+          f" export does, at the target: {(1 / TARGET - 1 / floor) * ideal_s:.2f} s)")  # fmt: skip
     for name, value in best.items():
         print(f"{name}: best efficiency {value:.3f} (target >= {TARGET}): {'OK' if value >= TARGET else 'MISSED'}")
 
