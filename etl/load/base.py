@@ -117,3 +117,7 @@ class Destination(StateStore, Protocol):
 
     def replace_table(self, table: Table, rows: pa.Table) -> None:
         """Make a table that is written whole (``model_prices``) hold exactly ``rows``, as one unit."""
+
+    def checkpoint(self) -> None:
+        """Fold what is written so far into the destination's own files (DuckDB: its write-ahead log into the
+        database file, which closing it would do anyway); nothing to do where each write already is final."""

@@ -178,6 +178,10 @@ class DuckDBDestination(DuckDBStateStore):
             return spec.schema.empty_table().select(list(columns))
         return con.sql(f"SELECT {', '.join(spec.schema.field(c).name for c in columns)} FROM {name}").to_arrow_table()
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file now (C++ work without the interpreter lock), not when it closes."""
+        self._writable().execute("CHECKPOINT")
+
     def replace_table(self, table: Table, rows: pa.Table) -> None:
         """Make a table that is written whole hold exactly ``rows``, in one transaction."""
         con = self._writable()

@@ -305,6 +305,10 @@ class ParquetDestination:
             out[row["conversation_id"]] = ItemCursor(row["position"] + 1, row["item_id"])
         return out
 
+    def checkpoint(self) -> None:
+        """Nothing to fold: each file is published whole when written."""
+        self._writable()
+
     def replace_table(self, table: Table, rows: pa.Table) -> None:
         """Make a table that is written whole hold exactly ``rows``: one file, published atomically."""
         self._writable()

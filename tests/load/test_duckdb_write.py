@@ -71,6 +71,23 @@ def test_written_rows_read_back_equal_with_their_types(tmp_path: Path) -> None:
     }
 
 
+def test_checkpoint_folds_the_write_ahead_log_into_the_file_and_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    wal = path.with_name("x.duckdb.wal")
+    batch = make_batch(["run_1", "run_2"], steps=3, calls=3)
+    with DuckDBDestination(str(path)) as dest:
+        dest.write(batch)
+        logged = wal.stat().st_size
+        dest.checkpoint()
+        assert logged > 0 and (not wal.exists() or wal.stat().st_size < logged)
+        for name, written in batch.tables.items():
+            assert rows_of(_table(dest, name)) == rows_of(written), name
+    with DuckDBDestination(str(path), read_only=True) as reader:
+        with pytest.raises(DestinationError, match="opened read-only"):
+            reader.checkpoint()
+        assert _count(reader.connection, "SELECT count(*) FROM run_steps") == 6
+
+
 def test_rewrite_replaces_steps_and_leaves_no_stale_children(tmp_path: Path) -> None:
     with DuckDBDestination(str(tmp_path / "x.duckdb")) as dest:
         dest.write(make_batch(["run_1", "run_2"], steps=3, calls=3, version=1))
