@@ -88,7 +88,7 @@ def _load_catalog_during(work: Callable[[], None]) -> None:
 
     The data is all Python (0.1-0.35 s, holding the interpreter lock); a DuckDB checkpoint is C++ that does not hold
     it. At the end of an export the two overlap instead of following each other, as they did when the checkpoint came
-    with closing the file (20k steps into DuckDB: 0.22-0.24 s from the last write to exit before, 0.14-0.18 s after).
+    with closing the file (20k steps into DuckDB: 0.22 s from the last write to exit before, 0.14 s after).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prices") as pool:
         loading = pool.submit(catalog.load)
