@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,22 @@ class Settings:
         if isinstance(values["api_key"], str):
             values["api_key"] = Secret(values["api_key"])
         return cls(**values)
+
+
+# How servers show a key or token they refuse: its first and last characters around asterisks (OpenAI
+# "sk-ab***yz", an Entra ID token "eyJhb***ig"). A fragment of a secret is still one: the whole word is masked.
+_SHOWN_FRAGMENT = re.compile(r"[A-Za-z0-9_.\-]*\*{3,}[A-Za-z0-9_\-]*")  # not a sentence's last "."
+_SHOWN_FRAGMENT_BYTES = re.compile(_SHOWN_FRAGMENT.pattern.encode())
+
+
+def mask_fragments(text: str) -> str:
+    """``text`` with every word shaped like a masked secret (``sk-ab***yz``) replaced by ``***``."""
+    return _SHOWN_FRAGMENT.sub("***", text)
+
+
+def mask_fragments_in(body: bytes) -> bytes:
+    """``mask_fragments`` for a response body (UTF-8 JSON: the fragments are ASCII, the rest stays as it was)."""
+    return _SHOWN_FRAGMENT_BYTES.sub(b"***", body)
 
 
 def redact(text: str) -> str:

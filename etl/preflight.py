@@ -123,7 +123,8 @@ def check_base_url_text(text: str) -> httpx.URL:
         url = httpx.URL(text)
         port = url.port
     except (httpx.InvalidURL, ValueError) as exc:
-        raise InputError(f"base URL {shown(given)} is not a valid URL ({exc}): give https://host[:port]/path") from None
+        why = "" if "@" in text else f" ({exc})"  # the parser's reason may quote a piece of the user info
+        raise InputError(f"base URL {shown(given)} is not a valid URL{why}: give https://host[:port]/path") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise InputError(f"base URL {shown(given)} must start with https:// (or http:// for a local server)")
     if port is not None and not 1 <= port <= 65535:
@@ -156,10 +157,13 @@ def _proxied(url: httpx.URL) -> bool:
 
 
 def _without_userinfo(text: str) -> str:
-    scheme, sep, rest = text.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    """``text`` with everything before its last ``@`` shown as ``***``: user info however malformed (no scheme, a
+    ``/`` in the password), at the price of hiding a path's ``@`` too."""
+    if "@" not in text:
         return text
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    scheme, sep, _ = text.partition("://")
+    head = f"{scheme}://" if sep and "@" not in scheme else ""
+    return f"{head}***@{text.rsplit('@', 1)[1]}"
 
 
 def check_destination(uri: str, *, read_only: bool = False, what: str = "--dest") -> None:

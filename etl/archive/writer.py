@@ -26,7 +26,7 @@ from datetime import UTC, date
 from types import TracebackType
 
 from etl.archive.format import encode_line
-from etl.config import Secret
+from etl.config import Secret, mask_fragments_in
 from etl.errors import DestinationError, EtlError
 from etl.extract.client import ResponseRecord
 from etl.load.fs import Store, open_store, store_error
@@ -163,6 +163,8 @@ class ArchiveWriter:
         body = response.body
         if self._secret and self._secret in body:
             body = body.replace(self._secret, b"***")
+        if response.status >= 400:  # an error body may show part of the key ("sk-ab***yz"); a page's text is data
+            body = mask_fragments_in(body)
         line = encode_line(
             fetched_at=response.fetched_at,
             method=response.method,

@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from etl.config import DEFAULT_BASE_URL, Secret, Settings, proxy_for
+from etl.config import DEFAULT_BASE_URL, Secret, Settings, mask_fragments, proxy_for
 from etl.errors import (
     ApiError,
     AuthError,
@@ -398,14 +398,15 @@ class ApiClient:
         return self.scrub(text)
 
     def scrub(self, text: str) -> str:
-        """``text`` with the API key, and anything shaped like an OpenAI key, replaced by ``***``."""
+        """``text`` with the API key, anything shaped like an OpenAI key, and what a server shows of a key or token
+        it refuses (``sk-ab***yz``) replaced by ``***``."""
         secrets = [self.settings.api_key.reveal()]
         if self._token_headers is not None:
             secrets.append(self._token_headers[0].reveal())
         for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
-        return _KEY_LIKE.sub("sk-***", text)
+        return mask_fragments(_KEY_LIKE.sub("sk-***", text))
 
 
 class _StaleToken(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,6 +111,18 @@ def test_a_body_that_echoes_the_key_is_masked(tmp_path: Path) -> None:
     (line,) = archived_lines(tmp_path)
     assert key.encode() not in line
     assert decode_line(line).body == b'{"error": {"message": "bad key ***"}}'
+
+
+def test_an_error_body_showing_part_of_a_key_is_masked_and_a_page_s_asterisks_are_data(tmp_path: Path) -> None:
+    """A 401 shows the key refused as its ends around asterisks (``sk-li***89``, an Azure key ``AbCdE***yZ``): no
+    fragment may reach the archive. A page's own text with asterisks is data and stays as sent."""
+    refused = b'{"error": {"message": "Incorrect API key provided: AbCdE***yZ and sk-li***89."}}'
+    page = b'{"object":"list","data":[{"id":"step_1","output":"***bold*** a***b"}],"has_more":false}'
+    with open_archive(str(tmp_path), secret=Secret("sk-live-archive-0123456789")) as archive:
+        archive.record(replace(response(1, body=refused), status=401))
+        archive.record(response(2, body=page))
+    bodies = sorted((decode_line(line).status, decode_line(line).body) for line in archived_lines(tmp_path))
+    assert bodies == [(200, page), (401, b'{"error": {"message": "Incorrect API key provided: *** and ***."}}')]
 
 
 def test_a_failed_write_surfaces_in_the_exporting_thread(tmp_path: Path) -> None:

@@ -273,6 +273,13 @@ CASES: list[Case] = [
     Case("url-empty", ["--thread", "t", "--base-url", ""], "the base URL is empty"),
     Case("url-space", ["--thread", "t", "--base-url", "http://127.0.0.1:9/v 1"], "whitespace"),
     Case("url-userinfo", ["--thread", "t", "--base-url", f"https://user:{KEY}@127.0.0.1/v1"], "user info"),
+    # user info the URL parser cannot even split off (a "/" in the password, no scheme): its reason would quote it
+    Case(
+        "url-userinfo-slash",
+        ["--thread", "t", "--base-url", f"https://user:{KEY[:8]}/{KEY[8:]}@127.0.0.1/v1"],
+        "base URL 'https://***@127.0.0.1/v1' is not a valid URL: give",
+    ),
+    Case("url-userinfo-no-scheme", ["--thread", "t", "--base-url", f"user:{KEY}@127.0.0.1/v1"], "'***@127.0.0.1/v1'"),
     Case("url-plain-http-remote", ["--thread", "t", "--base-url", "http://192.0.2.1/v1"], "plain http to 192.0.2.1"),
     Case(
         "url-unresolvable",
@@ -299,6 +306,18 @@ CASES: list[Case] = [
         _export("--thread", "t"),
         "'http://***@127.0.0.1:99999'",
         env={"HTTP_PROXY": f"http://me:{KEY}@127.0.0.1:99999", "http_proxy": f"http://me:{KEY}@127.0.0.1:99999"},
+    ),
+    Case(
+        "proxy-password-with-slash",
+        _export("--thread", "t"),
+        "'http://***@127.0.0.1:3128'",
+        env=dict.fromkeys(("HTTP_PROXY", "http_proxy"), f"http://me:{KEY[:8]}/{KEY[8:]}@127.0.0.1:3128"),
+    ),
+    Case(
+        "proxy-password-no-scheme",
+        _export("--thread", "t"),
+        "'***@127.0.0.1:3128'",
+        env={"HTTP_PROXY": f"me:{KEY}@127.0.0.1:3128", "http_proxy": f"me:{KEY}@127.0.0.1:3128"},
     ),
     # --- destinations
     Case("dest-empty", _export("--thread", "t", "--dest", ""), "--dest is empty", dests=DEST_ONLY),

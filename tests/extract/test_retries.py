@@ -264,6 +264,19 @@ async def test_auth_and_quota_errors_stop_at_once_without_the_key(
     assert KEY not in caplog.text
 
 
+async def test_what_a_server_shows_of_a_refused_key_or_token_is_masked_whole() -> None:
+    """Servers quote a refused secret by its ends around asterisks: an Azure key ``AbCdE***yZ``, an Entra ID token
+    ``eyJhb***ig``. Not a fragment of either reaches the error."""
+    body = error_body("Incorrect API key provided: AbCdE***yZ (token eyJhb***ig).", "invalid_api_key")
+    handler, _ = scripted(reply(401, body))
+    async with client_for(handler) as client:
+        with pytest.raises(AuthError) as caught:
+            await client.get_json("/threads/t/runs")
+    text = str(caught.value)
+    assert "Incorrect API key provided: *** (token ***)." in text
+    assert not any(fragment in text for fragment in ("AbCdE", "yZ", "eyJhb", "ig)"))
+
+
 @pytest.mark.parametrize("status", [400, 404])
 async def test_400_and_404_fail_without_retrying(status: int) -> None:
     body = error_body("No run found with id 'run_y'.")
