@@ -1,6 +1,7 @@
 """Cursor paging over a list endpoint: one small async generator, strict about the server keeping its contract.
 
-The next cursor is the ``id`` of the last item (as openai-python does; ``last_id`` is not read). The walk
+The next cursor is the ``id`` of the last item (as openai-python does; ``last_id`` is not read), and every item's
+id must be an id (``validate_id``): a server's ``../x`` never reaches a request or a table. The walk
 stops on ``has_more: false`` or an empty page; a cursor seen before, or ``has_more: true`` with an empty
 page, raises ``PagingError``, so a broken server can neither loop us forever nor truncate a run silently.
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Literal
 
-from etl.errors import InputError, PagingError
+from etl.errors import FatalApiError, InputError, PagingError
 from etl.extract.client import ApiClient
+from etl.extract.ids import validate_id
 
 Order = Literal["asc", "desc"]
 MAX_PAGE_SIZE = 100
@@ -66,4 +68,8 @@ def _read_page(page: Any, path: str, cursor: str | None) -> tuple[list[dict[str,
     for item in data:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             raise PagingError(f"a list item has no id {where}")
+        try:  # the last one is the next page's cursor, and every one a key in the tables
+            validate_id("list item", item["id"])
+        except InputError as exc:
+            raise FatalApiError(f"the API listed an item whose id is unsafe: {exc} {where}") from None
     return data, has_more

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from etl.config import FILE_SEARCH_CONTENT_INCLUDE, Secret, Settings
-from etl.errors import InputError, PagingError
+from etl.errors import FatalApiError, InputError, PagingError
 from etl.extract.client import ApiClient
 from etl.extract.paging import iter_pages
 
@@ -125,6 +125,19 @@ async def test_has_more_with_an_empty_page_is_a_paging_error() -> None:
 async def test_malformed_pages_are_paging_errors(body: Any) -> None:
     with pytest.raises(PagingError):
         await walk(lambda request: body)
+
+
+@pytest.mark.parametrize("bad", ["x/../../y?z=1#", "../../x", "step 1", "st\u00e9p", "s" * 129])
+async def test_an_item_id_that_is_not_an_id_stops_the_walk_before_it_is_a_cursor(bad: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def hostile(request: httpx.Request) -> Page:
+        seen.append(request)
+        return {"object": "list", "data": [{"id": "step_1"}, {"id": bad}], "has_more": True}
+
+    with pytest.raises(FatalApiError, match=r"listed an item whose id is unsafe: list item id .* is not valid"):
+        await walk(hostile)
+    assert len(seen) == 1  # the id never went into a request
 
 
 async def test_after_and_before_pass_through() -> None:
