@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 TIMESTAMP = pa.timestamp("s", tz="UTC")
+# Unix seconds of 0001-01-01 and 9999-12-31 23:59:59 UTC: the times DuckDB, Parquet readers and Python can all show.
+FIRST_SECOND, LAST_SECOND = -62_135_596_800, 253_402_300_799
 
 
 def _col(name: str, type_: pa.DataType, doc: str, *, nullable: bool = True) -> pa.Field:

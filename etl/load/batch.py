@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from etl.errors import TransformError
 from etl.load.base import Destination, ExportBatch, RunRecord
+from etl.schema import FIRST_SECOND, LAST_SECOND
 from etl.values import Json
 
 if TYPE_CHECKING:
@@ -212,12 +213,14 @@ def _record(run: _Run, refused: TransformError | None, now: datetime) -> RunReco
         error = f"the API sent data that does not fit the tables: {refused}"
     obj = run.run or {}
     status, created_at = obj.get("status"), obj.get("created_at")
+    if not isinstance(created_at, int | float) or not FIRST_SECOND <= created_at <= LAST_SECOND:
+        created_at = None  # not a time any reader could show (its run is refused for it): the record keeps none
     return RunRecord(
         run_id=run.run_id,
         thread_id=run.thread_id,
         run_status=status if isinstance(status, str) else None,
         # Responses send fractional seconds.
-        run_created_at=int(created_at) if isinstance(created_at, int | float) else None,
+        run_created_at=None if created_at is None else int(created_at),
         step_count=run.step_count if error is None else 0,
         exported=error is None,
         error=error,

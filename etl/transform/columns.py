@@ -11,7 +11,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.schema import TIMESTAMP, Table
+from etl.errors import TransformError
+from etl.schema import FIRST_SECOND, LAST_SECOND, TIMESTAMP, Table
 from etl.transform import api
 
 INDEX = pa.int32()
@@ -90,5 +91,32 @@ def empty_batch(table: Table) -> pa.RecordBatch:
 
 
 def record_batch(table: Table, columns: Mapping[str, pa.Array]) -> pa.RecordBatch:
-    """One batch in exactly ``table``'s schema, its columns picked by name."""
+    """One batch in exactly ``table``'s schema, its columns picked by name; every time within years 1 to 9999."""
+    for field in table.schema:
+        if pa.types.is_timestamp(field.type):
+            _check_times(table, field.name, columns)
     return pa.RecordBatch.from_arrays([columns[field.name] for field in table.schema], schema=table.schema)
+
+
+def _check_times(table: Table, name: str, columns: Mapping[str, pa.Array]) -> None:
+    """Raise ``TransformError`` naming the row's object when a time is outside years 1 to 9999.
+
+    Arrow takes any 64-bit number of seconds; a reader of the table cannot (a query of the column failed, and a
+    Parquet write could not even be named: "ordinal must be >= 1").
+    """
+    seconds = columns[name].cast(pa.int64())
+    if seconds.null_count == len(seconds):
+        return
+    low, high = pc.min_max(seconds).values()
+    if low.as_py() >= FIRST_SECOND and high.as_py() <= LAST_SECOND:
+        return
+    bad = pc.or_(pc.less(seconds, FIRST_SECOND), pc.greater(seconds, LAST_SECOND))
+    row = pc.index(bad, True).as_py()
+    object_id = columns[table.key[0]][row].as_py()
+    noun = table.key[0].removesuffix("_id")  # step, run, thread, assistant
+    raise TransformError(
+        f"{noun} {object_id}: field {name} is {seconds[row].as_py()}, not a time between years 1 and 9999"
+        " (unix seconds)",
+        object_id=object_id,
+        field=name,
+    )

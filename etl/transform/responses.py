@@ -285,7 +285,11 @@ def _seconds(value: Any, name: str, owner: str) -> datetime:
     """Unix seconds (may be fractional) as a UTC timestamp, truncated to the second like the other tables."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TransformError(f"{owner}: {name} must be a number of seconds, not {value!r}")
-    return datetime.fromtimestamp(int(value), UTC)
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        why = f"{owner}: {name} is {value!r}, not a time between years 1 and 9999 (unix seconds)"
+        raise TransformError(why) from None
 
 
 def _text(obj: Json, key: str) -> str:

@@ -70,6 +70,32 @@ def test_a_run_that_does_not_fit_fails_alone_and_the_others_are_written(tmp_path
     assert not records["run_gone"].exported and records["run_gone"].error == "HTTP 404: no such run"
 
 
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_a_time_no_reader_could_show_fails_its_run_and_the_tables_stay_readable(kind: str, tmp_path: Path) -> None:
+    """A run created in year 3170843 and a step in year -1199 (a server's garbage): each fails its own run; the
+    good run is written, and every table still reads back (such values made queries fail, and Parquet writes)."""
+    bad_step = steps_of("run_old")
+    bad_step[0]["created_at"] = -99_999_999_999
+    batch = Batch()
+    batch.add_run("thread_v", "run_good", run_of("run_good"), steps_of("run_good"), FETCHED)
+    batch.add_run("thread_v", "run_future", run_of("run_future") | {"created_at": 99_999_999_999_999}, [], FETCHED)
+    batch.add_run("thread_v", "run_old", run_of("run_old"), bad_step, FETCHED)
+    dest = tmp_path / ("out.duckdb" if kind == "duckdb" else "out")
+    with open_destination(str(dest)) as destination:
+        written = write_batch(destination, batch)
+        records = destination.run_records()
+        runs = destination.read_table("runs", ["run_id", "created_at"]).to_pylist()
+        steps = destination.read_table("run_steps", ["run_id", "created_at"]).to_pylist()
+    assert sorted(written.refused) == ["run_future", "run_old"]
+    assert [row["run_id"] for row in runs] == ["run_good"] and {row["run_id"] for row in steps} == {"run_good"}
+    assert records["run_future"].error == (
+        "the API sent data that does not fit the tables: run run_future: field created_at is 99999999999999, not a"
+        " time between years 1 and 9999 (unix seconds)"
+    )
+    assert "step step_v0_run_old: field created_at is -99999999999" in (records["run_old"].error or "")
+    assert records["run_good"].exported
+
+
 def test_within_a_batch_the_last_copy_of_an_object_wins() -> None:
     batch = Batch()
     first, second = steps_of("run_a")[0], copy.deepcopy(steps_of("run_a")[0])

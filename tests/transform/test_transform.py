@@ -289,6 +289,11 @@ def test_extracted_at_must_be_timezone_aware() -> None:
         (lambda s: s["step_details"]["tool_calls"].append(None),
          "step step_v3: field step_details.tool_calls[1].type is missing or null"),
         (lambda s: s.update(type=7), "step step_v3: field type should be a string, got an integer 7"),
+        # Arrow takes any 64-bit number of seconds; no reader of the table could show these
+        (lambda s: s.update(created_at=-99_999_999_999),
+         "step step_v3: field created_at is -99999999999, not a time between years 1 and 9999 (unix seconds)"),
+        (lambda s: s.update(completed_at=300_000_000_000),
+         "step step_v3: field completed_at is 300000000000, not a time between years 1 and 9999 (unix seconds)"),
     ],
 )
 def test_malformed_steps_raise_an_error_naming_step_and_field(change: Any, message: str) -> None:
