@@ -98,6 +98,7 @@ class ExportOptions:
     batch_steps: int = BATCH_STEPS
     batch_runs: int = BATCH_RUNS
     on_response: Callable[[ResponseRecord], None] | None = None  # sees every response (the raw archive)
+    before_write: Callable[[], None] | None = None  # before each batch lands (the raw archive publishes what it holds)
     s3_endpoint_url: str | None = None  # an S3-compatible store's endpoint (default $AWS_ENDPOINT_URL)
     prices: PriceBook = field(default_factory=PriceBook)  # written to model_prices after the runs
     duckdb_storage_version: str = DUCKDB_STORAGE_VERSION  # the format of a DuckDB file the export creates
@@ -289,7 +290,8 @@ async def _export(
             if finished:  # past the deadline, the threads' and assistants' rows wait for the next export
                 if sources.list_threads and not sources.all_threads:  # the threads' rows, without their runs
                     await entities.drain(entities.listed_thread_ids(client, (), summary))
-                await _write(dest, await entities.last_batch(client, dest, listed=listed), summary, observer)
+                last = await entities.last_batch(client, dest, listed=listed)
+                await _write(dest, last, summary, observer, options.before_write)
         finally:
             await entities.close()
         summary.requests, summary.retries = client.stats.requests, client.stats.retries
@@ -488,13 +490,13 @@ async def _fetch_and_write(
                     entities.add_threads(batch)
                     if writing is not None:
                         await writing
-                    writing = asyncio.ensure_future(_write(dest, batch, summary, observer))
+                    writing = asyncio.ensure_future(_write(dest, batch, summary, observer, options.before_write))
                     batch = Batch()
         if writing is not None:
             await writing
         if batch:
             entities.add_threads(batch)
-            await _write(dest, batch, summary, observer)
+            await _write(dest, batch, summary, observer, options.before_write)
         return finished
     finally:
         if writing is not None:
@@ -536,11 +538,17 @@ def _add(batch: Batch, fetched: FetchedRun) -> None:
     batch.add_run(ref.thread_id, ref.run_id, fetched.run, fetched.steps, fetched.fetched_at, error=error)
 
 
-async def _write(dest: Destination, batch: Batch, summary: ExportSummary, observer: ExportObserver) -> None:
+async def _write(
+    dest: Destination,
+    batch: Batch,
+    summary: ExportSummary,
+    observer: ExportObserver,
+    before: Callable[[], None] | None = None,
+) -> None:
     """Transform and land one batch in a worker thread, so fetching goes on meanwhile; then count it."""
     if not batch:
         return
-    summary.count(await asyncio.to_thread(write_batch, dest, batch))
+    summary.count(await asyncio.to_thread(write_batch, dest, batch, before=before))
     observer.batch_written(summary)
 
 

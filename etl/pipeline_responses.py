@@ -432,7 +432,7 @@ async def _fetch_and_write(
 
 async def _write(state: _Run, batch: Batch) -> None:
     """Transform and land one batch in a worker thread; then count it."""
-    written = await asyncio.to_thread(write_batch, state.dest, batch)
+    written = await asyncio.to_thread(write_batch, state.dest, batch, before=state.options.before_write)
     state.summary.count(written)
     state.observer.batch_written(state.summary)
 

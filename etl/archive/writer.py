@@ -7,7 +7,8 @@ loop that fetches never waits on gzip or on an upload (unless the queue is full:
 the backpressure we want). A part is built in memory and published whole with ``Store.write_atomic`` (temp
 name + rename locally; one upload on object stores), so a reader never sees half a file. A part is rolled
 when it holds ``max_records`` responses or ``max_bytes`` of uncompressed lines, when it is ``max_age_s``
-old (a crash loses at most that much of the archive), and on close.
+old, when ``flush`` asks (an export does before each batch lands, so a crash loses no response whose rows it
+recorded), and on close.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ _TICK_S = 1.0  # how often an idle writer checks whether a part is old enough to
 _COMPRESS_LEVEL = 6  # gzip's default of 9 costs about twice the CPU for a few percent smaller files
 MAX_RECORDS = 20_000
 MAX_BYTES = 64 * 1024 * 1024  # of uncompressed lines: bounds the memory a part holds
-MAX_AGE_S = 60.0  # a crash loses at most this much of the archive
+MAX_AGE_S = 60.0  # an idle part is published after this long
+
+
+@dataclass(frozen=True)
+class _Flush:
+    """Publish every part now, then set ``done``."""
+
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 def part_path(day: date) -> str:
@@ -123,6 +131,25 @@ class ArchiveWriter:
             raise DestinationError("the raw archive is closed")
         self._queue.put(response)
 
+    def flush(self) -> None:
+        """Publish every response recorded so far, and return once they are published (raises if a write failed).
+
+        An export calls it before each batch lands (``ExportOptions.before_write``): the destination then never
+        records a run as exported whose raw responses a crash could still lose, so a re-run fetches (and archives)
+        again whatever the archive lacks, and a replay rebuilds what the export wrote.
+        """
+        if self._failure is not None:
+            raise self._failure
+        if self._closed:
+            raise DestinationError("the raw archive is closed")
+        flush = _Flush()
+        self._queue.put(flush)
+        while not flush.done.wait(timeout=1.0):
+            if not self._thread.is_alive():
+                break
+        if self._failure is not None:
+            raise self._failure
+
     def close(self) -> None:
         """Publish every part still in memory and stop the writer thread; raises if any write failed."""
         if not self._closed:
@@ -143,6 +170,10 @@ class ArchiveWriter:
             if item is _STOP:
                 self._guarded(self._publish_all)
                 return
+            if isinstance(item, _Flush):
+                self._guarded(self._publish_all)
+                item.done.set()
+                continue
             if self._failure is not None:
                 continue  # keep taking items so ``record`` never blocks on a dead writer
             if isinstance(item, ResponseRecord):

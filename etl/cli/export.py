@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import click
 
@@ -441,11 +440,10 @@ def export(
     check_host_resolves(settings)
     export_options = write.export_options(book)
     with (
-        archive_hook(archive, settings, write.s3_endpoint_url) as on_response,
+        archive_hook(archive, settings, write.s3_endpoint_url) as archived,
         observer_for(output.progress) as observer,
     ):
-        if on_response is not None:
-            export_options = dataclasses.replace(export_options, on_response=on_response)
+        export_options = archived(export_options)
         summary = run_export(settings, run_sources, export_options, observer)
     if export_options.dry_run:
         for run in summary.planned:
@@ -480,11 +478,10 @@ def _export_responses(
     check_places(write, archive)
     export_options = write.export_options(load_price_book(*price_files))
     with (
-        archive_hook(archive, settings, write.s3_endpoint_url) as on_response,
+        archive_hook(archive, settings, write.s3_endpoint_url) as archived,
         observer_for(output.progress, PROGRESS_UNITS) as observer,
     ):
-        if on_response is not None:
-            export_options = dataclasses.replace(export_options, on_response=on_response)
+        export_options = archived(export_options)
         summary = run_responses_export(settings, response_sources, export_options, observer)
     for planned in summary.planned:  # a dry run: what would be fetched
         click.echo(planned)
@@ -493,13 +490,16 @@ def _export_responses(
 
 
 @contextlib.contextmanager
-def archive_hook(uri: str | None, settings: Settings, s3_endpoint_url: str | None) -> Iterator[Any]:
-    """The raw-archive writer's callback, or None when no --archive was asked for."""
+def archive_hook(
+    uri: str | None, settings: Settings, s3_endpoint_url: str | None
+) -> Iterator[Callable[[ExportOptions], ExportOptions]]:
+    """What the raw archive (``--archive``) adds to an export's options: every response recorded, and published
+    before each batch lands. Without ``--archive``, the options as they are."""
     if uri is None:
-        yield None
+        yield lambda options: options
         return
     from etl.archive import open_archive
 
     # The key is handed over only so the archive can mask it wherever a server echoed it.
     with open_archive(uri, secret=settings.api_key, s3_endpoint_url=s3_endpoint_url) as archive:
-        yield archive.record
+        yield lambda options: dataclasses.replace(options, on_response=archive.record, before_write=archive.flush)

@@ -12,6 +12,7 @@ group is left out and named in ``Written.refused``, and the rest of the batch is
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -228,14 +229,17 @@ def _record(run: _Run, refused: TransformError | None, now: datetime) -> RunReco
     )
 
 
-def write_batch(dest: Destination | None, batch: Batch) -> Written:
+def write_batch(dest: Destination | None, batch: Batch, *, before: Callable[[], None] | None = None) -> Written:
     """Transform ``batch`` and land it at ``dest`` as one unit (``None``: transform only, to check the objects).
 
     ``batch`` is used up: its objects are dropped once they are tables, so the destination's write (DuckDB's copy
-    of the tables, a Parquet file's old rows) never shares the memory with them.
+    of the tables, a Parquet file's old rows) never shares the memory with them. ``before``: called just before the
+    destination's write (an export's raw archive publishes what it holds).
     """
     export_batch, written = batch.to_export_batch()
     batch.release()
+    if before is not None:
+        before()
     if dest is not None:
         dest.write(export_batch)
     return written

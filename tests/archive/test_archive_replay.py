@@ -6,7 +6,7 @@ import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -14,13 +14,18 @@ from click.testing import CliRunner, Result
 from expected import actual_tables
 from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
-from etl.archive import open_archive
+from etl.archive import decode_line, open_archive
 from etl.archive.reader import open_archive_store
 from etl.archive.replay import ReplayedRun, ReplaySummary, iter_replayed_runs
 from etl.cli import cli
+from etl.cli.export import archive_hook
+from etl.config import Secret, Settings
 from etl.errors import DestinationError
 from etl.extract import ResponseRecord
 from etl.fakeapi import FakeConfig, FakeServer, serve_in_thread
+from etl.load import open_destination
+from etl.load.base import Destination, ExportBatch
+from etl.pipeline import ExportOptions, Sources, run_export
 from etl.sharding import Shard
 
 KEY = "sk-test-archive-0123456789abcdef"
@@ -218,3 +223,50 @@ def test_unreadable_lines_are_named_and_the_rest_replays(tmp_path: Path) -> None
     assert summary.bad_lines == 2
     assert summary.problems[0].startswith("responses/fetched_date=2026-05-04/part-damaged.jsonl.gz:1: ")
     assert summary.problems[1].startswith("responses/fetched_date=2026-05-04/part-damaged.jsonl.gz:2: not JSON")
+
+
+class _Crash(Exception):
+    """The process dying between two batches (the archive's parts still in memory are lost with it)."""
+
+
+class _CrashingDestination:
+    """A real destination that dies after its ``lands``-th batch has landed."""
+
+    def __init__(self, dest: Destination, lands: int) -> None:
+        self._dest, self._left = dest, lands
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dest, name)
+
+    def write(self, batch: ExportBatch) -> None:
+        self._dest.write(batch)
+        self._left -= 1
+        if self._left == 0:
+            raise _Crash
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_every_run_a_destination_records_has_its_raw_responses_published_first(
+    fake: FakeServer, tmp_path: Path, kind: str
+) -> None:
+    """Killed after two batches landed, before the archive closed: every run the destination holds as exported has
+    its run object (its thread's run list) and step pages in the parts already published. Otherwise a re-run would
+    skip it as finished and its raw responses would be lost for good (a replay then lacks it)."""
+    settings = Settings(api_key=Secret(KEY), base_url=fake.base_url)
+    sources = Sources(threads=tuple(fake.dataset.thread_ids))
+    archive = str(tmp_path / "archive")
+    with archive_hook(archive, settings, None) as archived, open_destination(dest_path(tmp_path, "x", kind)) as dest:
+        options = archived(ExportOptions(dest=dest.uri, batch_runs=3))
+        with pytest.raises(_Crash):
+            run_export(settings, sources, options, dest=cast(Destination, _CrashingDestination(dest, lands=2)))
+        exported = {r.run_id: r.thread_id for r in dest.run_records().values() if r.exported}
+        published = {decode_line(line).path for line in _archived_lines(Path(archive))}
+    assert len(exported) >= 2
+    for run_id, thread_id in exported.items():
+        listing = f"/threads/{thread_id}/runs"  # discovery: the run objects come from the thread's run list
+        assert {listing, f"{listing}/{run_id}/steps"} <= published, run_id
+
+
+def _archived_lines(root: Path) -> list[bytes]:
+    parts = sorted(root.rglob("*.jsonl.gz"))
+    return [line for part in parts for line in gzip.decompress(part.read_bytes()).splitlines()]

@@ -104,6 +104,19 @@ def test_an_old_part_is_published_before_close(tmp_path: Path) -> None:
     assert len(archived_lines(tmp_path)) == 2
 
 
+def test_flush_publishes_what_was_recorded_and_returns_once_it_is_on_disk(tmp_path: Path) -> None:
+    archive = open_archive(str(tmp_path), max_age_s=3600)  # nothing would be published for an hour otherwise
+    archive.record(response(1))
+    archive.record(response(2))
+    archive.flush()
+    assert len(archived_lines(tmp_path)) == 2
+    archive.flush()  # nothing new: no empty part
+    assert len(list(tmp_path.rglob("part-*.jsonl.gz"))) == 1
+    archive.close()
+    with pytest.raises(DestinationError, match="closed"):
+        archive.flush()
+
+
 def test_a_body_that_echoes_the_key_is_masked(tmp_path: Path) -> None:
     key = "sk-live-archive-0123456789"
     with open_archive(str(tmp_path), secret=Secret(key)) as archive:
