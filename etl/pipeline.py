@@ -300,7 +300,7 @@ async def _export(
     _name_discovery_failures(plan.discovered, summary)
     summary.elapsed_s = time.monotonic() - started
     if finished:
-        dest.set_watermarks(options.scope, _new_watermarks(plan.discovered))
+        dest.set_watermarks(options.scope, _new_watermarks(plan.discovered, sources.since, plan.watermarks))
     else:
         # Runs listed but never fetched have no record: a watermark past them would hide them from the next export.
         summary.failures.append(
@@ -646,14 +646,24 @@ def _known_assistants(dest: Destination, assistant_ids: list[str]) -> dict[str, 
     return {row["assistant_id"]: row for row in wanted.to_pylist()}
 
 
-def _new_watermarks(discovered: Mapping[str, _ListedThread]) -> dict[str, int]:
-    """Each fully listed thread's newest run: discovery may start there next time."""
-    marks: dict[str, int] = {}
+def _new_watermarks(
+    discovered: Mapping[str, _ListedThread], since: int | None, marks: Mapping[str, int]
+) -> dict[str, int]:
+    """Each fully listed thread's newest run: discovery may start there next time.
+
+    A mark says every run up to it was listed, so it moves only where this listing left no gap below: with
+    ``--since``, only for a thread whose mark (``marks``) already reached ``since``. Otherwise an export of the last
+    week would hide every older run from the exports after it.
+    """
+    moved: dict[str, int] = {}
     for thread_id, thread in discovered.items():
         newest = thread.newest_created_at
-        if thread.error is None and newest is not None:
-            marks[thread_id] = newest
-    return marks
+        if thread.error is not None or newest is None:
+            continue
+        if since is not None and marks.get(thread_id, since - 1) < since:
+            continue
+        moved[thread_id] = newest
+    return moved
 
 
 def _name_discovery_failures(discovered: Mapping[str, _ListedThread], summary: ExportSummary) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,24 @@ def test_new_runs_and_finished_active_runs_are_picked_up(tmp_path: Path, kind: s
         fake.reset_counters()
         third = export(fake, dest)
         assert third["runs_ok"] == 0 and step_pages(fake) == 0
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_an_export_since_a_day_hides_no_older_run_from_the_exports_after_it(tmp_path: Path, kind: str) -> None:
+    """A watermark says every run up to it was listed: an export with --since listed none before that day, so its
+    threads' marks must not move (a later full export stopped at them and left the older runs out, exit 0)."""
+    dest = dest_of(tmp_path, kind)
+    with serve_in_thread(FakeConfig.small(api_key=KEY, long_output_bytes=0)) as fake:
+        created = sorted(run["created_at"] for run in fake.truth.runs)
+        middle = created[len(created) // 2]
+        recent = export(fake, dest, "--since", datetime.fromtimestamp(middle, UTC).isoformat())
+        assert recent["runs_ok"] == sum(moment >= middle for moment in created) < len(created)
+        export(fake, dest)
+        assert_tables_equal(dest, expected_tables(fake.truth.runs, fake.truth.steps, content=False))
+        # Listed whole now, the threads have marks: an export since an earlier day starts at them, as one without.
+        active = [r for r in fake.truth.runs if r["status"] not in TERMINAL_RUN_STATUSES]
+        fake.reset_counters()
+        assert export(fake, dest, "--since", "2020-01-01")["runs_ok"] == len(active) == step_pages(fake)
 
 
 def test_refresh_fetches_everything_again(tmp_path: Path) -> None:
