@@ -138,6 +138,8 @@ def run_responses_export(
         )
     response_ids = _ids(sources.responses, sources.responses_files, "response")
     conversation_ids = _ids(sources.conversations, sources.conversations_files, "conversation")
+    if not (response_ids or conversation_ids or sources.all_responses or sources.all_conversations):
+        raise InputError("nothing to export: the files given hold no response or conversation ids")
     if options.dry_run:
         return asyncio.run(_plan_only(settings, sources, options, response_ids, conversation_ids))
     probe = next((cid for cid in conversation_ids if options.shard.owns(cid)), None)

@@ -304,9 +304,9 @@ def check_sources(sources: Sources) -> Sources:
     runs_files: list[str] = []
     for path in sources.runs_files:
         if is_reread_safe(path):
-            for _ in read_runs_file(path):
-                pass
-            runs_files.append(path)
+            # Read through, every line checked; a file holding no run is left out (only empty files: nothing to do).
+            if sum(1 for _ in read_runs_file(path)):
+                runs_files.append(path)
         else:
             runs.extend(read_runs_file(path))
     return dataclasses.replace(
