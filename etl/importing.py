@@ -53,6 +53,10 @@ from etl.values import Json, iso
 
 DIRECTORY_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _GZIP_MAGIC = b"\x1f\x8b"
+# Bounds on what is held at once: a JSON Lines record (a page of 100 steps with big outputs is a few MB), and a
+# whole JSON document (a pretty-printed file). Without them a file with no line break (/dev/zero) took all memory.
+MAX_LINE_BYTES = 64 << 20
+MAX_DOCUMENT_BYTES = 1 << 30
 _KEPT_PROBLEMS = 1000  # problems kept by name in the summary; all are counted and all are reported as they occur
 _STEP_FIELDS = {"id": str, "run_id": str, "thread_id": str, "type": str, "created_at": int}
 _RUN_FIELDS = {"id": str, "thread_id": str, "created_at": int}
@@ -232,6 +236,29 @@ def iter_records(path: Path) -> Iterator[_Record | Problem]:
             yield from _records_of(stream, name)
     except (OSError, EOFError, zlib.error) as exc:  # unreadable, or gzip damaged part way
         yield Problem(name, None, f"cannot read the file ({exc})")
+    except _NotJsonText as exc:  # the rest of the file is not read
+        yield Problem(name, exc.line, exc.reason)
+
+
+class _NotJsonText(Exception):
+    """A file that cannot hold JSON text: a line past ``MAX_LINE_BYTES``, a NUL byte, a document too big."""
+
+    def __init__(self, line: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+def _lines(stream: io.BufferedIOBase, before: int = 0) -> Iterator[bytes]:
+    """The stream's lines, none held longer than ``MAX_LINE_BYTES``; ``_NotJsonText`` for a binary file."""
+    number = before
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if b"\x00" in line:
+            raise _NotJsonText(number, "a NUL byte: a binary file, not JSON")
+        if len(line) > MAX_LINE_BYTES:
+            raise _NotJsonText(number, f"longer than {MAX_LINE_BYTES >> 20} MiB: not a JSON Lines record")
+        yield line
 
 
 def _open(path: Path) -> io.BufferedIOBase:
@@ -243,7 +270,7 @@ def _open(path: Path) -> io.BufferedIOBase:
 def _records_of(stream: io.BufferedIOBase, path: str) -> Iterator[_Record | Problem]:
     """JSON Lines when the first non-blank line is a whole JSON value; else one JSON document."""
     head: list[bytes] = []
-    for line in stream:
+    for line in _lines(stream):
         head.append(line)
         if not line.strip():
             continue
@@ -252,11 +279,14 @@ def _records_of(stream: io.BufferedIOBase, path: str) -> Iterator[_Record | Prob
         except orjson.JSONDecodeError:
             break  # the first value spans lines: a (pretty-printed) JSON document
         yield from _values(value, path, len(head))
-        yield from _json_lines(stream, path, len(head))
+        yield from _json_lines(_lines(stream, len(head)), path, len(head))
         return
     else:
         return  # only blank lines: nothing to import
-    text = _strip_bom(b"".join(head) + stream.read())
+    start = b"".join(head)
+    text = _strip_bom(start + stream.read(MAX_DOCUMENT_BYTES + 1 - len(start)))
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise _NotJsonText(None, f"a JSON document over {MAX_DOCUMENT_BYTES >> 30} GiB: give it as JSON Lines")
     try:
         document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:

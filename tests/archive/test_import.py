@@ -15,6 +15,7 @@ from expected import KEYS, actual_tables, assert_tables_equal, expected_tables
 from expected_foundry import actual_entity_tables, foundry_tables
 from parquet_support import S3, moto_server, s3  # noqa: F401 (fixtures)
 
+from etl import importing
 from etl.cli import cli
 from etl.errors import InputError
 from etl.fakeapi import FakeConfig, serve_in_thread
@@ -365,3 +366,30 @@ def test_bad_threads_and_assistants_are_named_and_skipped(tmp_path: Path) -> Non
     entities = actual_entity_tables(dest)
     assert set(entities["threads"]) == {("thread_ok",)}
     assert entities["assistants"][("asst_ok",)]["gone"] is False
+
+
+def test_binary_and_endless_lines_are_bad_files_read_no_further(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with no line break (``/dev/zero``) took all memory: no line is held past ``MAX_LINE_BYTES``, and a NUL
+    byte ends the file as binary. Each is one bad record; with --strict, exit 2 and nothing created."""
+    monkeypatch.setattr(importing, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr(importing, "MAX_DOCUMENT_BYTES", 8192)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "zeros.jsonl").write_bytes(b"\0" * 100_000)
+    (folder / "long.jsonl").write_bytes(b'{"id": "' + b"x" * 10_000)  # no end, no newline
+    (folder / "big.json").write_bytes(b"[\n" + b'  {"id": "x"},\n' * 1000 + b"]\n")  # a document past the bound
+    ok = '{"id": "thread_ok", "object": "thread", "created_at": 1700000000}\n'
+    (folder / "good.jsonl").write_text(ok + '{"id": "thread_ok2", "object": "thread", "created_at": 1700000001}\n')
+    dest = tmp_path / "x.duckdb"
+    strict = CliRunner().invoke(cli, ["import", str(folder), "--dest", str(dest), "--strict"])
+    assert strict.exit_code == 2 and not dest.exists(), strict.output
+    assert sorted(line for line in strict.output.splitlines() if line.startswith("bad record: ")) == [
+        f"bad record: {folder / 'big.json'}: a JSON document over 0 GiB: give it as JSON Lines",
+        f"bad record: {folder / 'long.jsonl'}:1: longer than 0 MiB: not a JSON Lines record",
+        f"bad record: {folder / 'zeros.jsonl'}:1: a NUL byte: a binary file, not JSON",
+    ]
+    loose = CliRunner().invoke(cli, ["import", str(folder), "--dest", str(dest), "--metrics-json"])
+    assert loose.exit_code == 0, loose.output
+    assert json.loads(loose.stdout.strip().splitlines()[-1])["rows"]["threads"] == 2
