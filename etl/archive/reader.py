@@ -27,7 +27,7 @@ class BadLine:
 
 def open_archive_store(uri: str, *, s3_endpoint_url: str | None = None) -> Store:
     """The archive root at ``uri`` (local path or ``pyarrow.fs`` URI); it must exist."""
-    store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=True)
+    store = open_store(uri, endpoint_url=s3_endpoint_url, must_exist=True, what="archive")
     if not store.list_files(RESPONSES_DIR):
         raise DestinationError(f"{store.display} holds no archived responses (nothing under {RESPONSES_DIR}/)")
     return store

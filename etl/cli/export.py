@@ -250,8 +250,8 @@ class SourceOptions:
             runs_files=self.runs_files,
             threads=self.threads,
             threads_files=self.threads_files,
-            since=parse_instant(self.since) if self.since is not None else None,
-            until=parse_instant(self.until) if self.until is not None else None,
+            since=parse_instant(self.since, "--since") if self.since is not None else None,
+            until=parse_instant(self.until, "--until") if self.until is not None else None,
             all_threads=self.all_threads,
         )
         if sources.empty:

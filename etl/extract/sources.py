@@ -33,16 +33,18 @@ log = logging.getLogger(__name__)
 MAX_LINE = 1 << 20  # characters: a longer line is not a runs or threads file (and is not held whole)
 
 
-def parse_instant(text: str) -> int:
-    """Unix seconds of an ISO-8601 date or datetime (UTC when it has no offset), as given to ``--since``."""
-    example = "for example 2024-05-01 or 2024-05-01T12:00Z"
+def parse_instant(text: str, what: str = "--since") -> int:
+    """Unix seconds of an ISO-8601 date or datetime (UTC when it has no offset), as given to ``what``."""
     try:
         moment = datetime.fromisoformat(text.strip())
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return int(moment.timestamp())
     except (ValueError, OverflowError):
-        raise InputError(f"{text[:80]!r} is not an ISO-8601 date or datetime in years 1 to 9999 ({example})") from None
+        raise InputError(
+            f"{what} {text[:80]!r} is not an ISO-8601 date or datetime in years 1 to 9999: give one such as"
+            " 2024-05-01 or 2024-05-01T12:00Z"
+        ) from None
 
 
 def read_runs_file(path: str, stdin: TextIO | None = None) -> Iterator[RunRef]:

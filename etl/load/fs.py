@@ -193,16 +193,19 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
-def open_store(uri: str, *, endpoint_url: str | None = None, must_exist: bool = True) -> Store:
+def open_store(
+    uri: str, *, endpoint_url: str | None = None, must_exist: bool = True, what: str = "destination"
+) -> Store:
     """Resolve and check a root: a local path or any ``pyarrow.fs`` URI (``s3://bucket/prefix``).
 
     ``endpoint_url`` (else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``) points S3 at a compatible store.
     An unreachable store or a missing bucket raises ``DestinationError`` (``AuthError`` when refused) before
-    anything is written; so does a missing root ``must_exist`` (writers create theirs on first write).
+    anything is written; so does a missing root ``must_exist`` (writers create theirs on first write). ``what``
+    names the root in those messages (a raw archive is not a destination).
     """
     display = display_uri(uri)
     if "://" not in uri or uri.startswith("file://"):
-        return _open_local(uri.removeprefix("file://"), display, must_exist=must_exist)
+        return _open_local(uri.removeprefix("file://"), display, must_exist=must_exist, what=what)
     if uri.startswith("s3://"):
         endpoint = endpoint_url or env_value("AWS_ENDPOINT_URL_S3") or env_value("AWS_ENDPOINT_URL")
         store = _open_s3(uri, display, endpoint)
@@ -213,18 +216,18 @@ def open_store(uri: str, *, endpoint_url: str | None = None, must_exist: bool = 
             raise DestinationError(f"cannot open destination {display}: {scrub(str(exc))}") from None
         store = Store(filesystem, root.rstrip("/"), display)
     if must_exist and not store.exists():
-        raise DestinationError(f"destination {display} does not exist (nothing is stored under it)")
+        raise DestinationError(f"{what} {display} does not exist (nothing is stored under it)")
     return store
 
 
-def _open_local(path: str, display: str, *, must_exist: bool) -> Store:
+def _open_local(path: str, display: str, *, must_exist: bool, what: str = "destination") -> Store:
     filesystem = pafs.LocalFileSystem()
     root = filesystem.normalize_path(_absolute(path)).rstrip("/") or "/"
     info = filesystem.get_file_info(root)
     if info.type == pafs.FileType.File:
-        raise DestinationError(f"destination {display} is a file, not a directory")
+        raise DestinationError(f"{what} {display} is a file, not a directory")
     if info.type == pafs.FileType.NotFound and must_exist:
-        raise DestinationError(f"destination {display} does not exist")
+        raise DestinationError(f"{what} {display} does not exist")
     return Store(filesystem, root, display)
 
 

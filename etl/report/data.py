@@ -38,8 +38,8 @@ class Scope:
     @classmethod
     def parse(cls, since: str | None, until: str | None, assistants: Sequence[str] = ()) -> Scope:
         """The scope of ``--since``/``--until``/``--assistant``, checked before any destination is opened."""
-        start = _instant(since)
-        end = _instant(until)
+        start = _instant(since, "--since")
+        end = _instant(until, "--until")
         check_order(start, end)
         ids = tuple(dict.fromkeys(validate_id("assistant", value) for value in assistants))
         return cls(start, end, ids)
@@ -174,5 +174,5 @@ def json_value(value: object) -> object:
     return value
 
 
-def _instant(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromtimestamp(parse_instant(text), UTC)
+def _instant(text: str | None, what: str) -> datetime | None:
+    return None if text is None else datetime.fromtimestamp(parse_instant(text, what), UTC)

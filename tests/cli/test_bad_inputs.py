@@ -167,6 +167,7 @@ CASES: list[Case] = [
     # --- dates and windows
     Case("since-garbage", _export("--thread", "t", "--since", "yesterday"), "not an ISO-8601 date"),
     Case("since-empty", _export("--thread", "t", "--since", ""), "not an ISO-8601 date"),
+    Case("until-word", _export("--thread", "t", "--until", "tomorrow"), "--until 'tomorrow' is not an ISO-8601 date"),
     Case("until-year-10000", _export("--thread", "t", "--until", "10000-01-01"), "not an ISO-8601 date"),
     Case(
         "since-after-until",
@@ -395,7 +396,7 @@ CASES: list[Case] = [
     Case("archive-is-file", _export("--thread", "t", "--archive", "{tmp}/plain"), "--archive", files={"plain": b"x"}),
     Case("archive-dev-null", _export("--thread", "t", "--archive", "/dev/null"), "--archive '/dev/null'"),
     # --- replay and import of damaged input
-    Case("replay-missing-archive", ["{tmp}/no-archive"], "does not exist", command="replay"),
+    Case("replay-missing-archive", ["{tmp}/no-archive"], "error: archive ", command="replay"),
     Case("import-missing-path", ["{tmp}/nothing.json"], "does not exist", command="import"),
     Case(
         "import-strict-bad-record",
