@@ -10,6 +10,7 @@ import contextlib
 import gc
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -61,6 +62,13 @@ def set_up() -> None:
     sys.meta_path.insert(0, _Refuse([name for name in REFUSED if name not in sys.modules]))
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()
+    # SIGTERM (systemd, Kubernetes, `timeout`) stops a command as Ctrl-C does: the batch being written lands whole
+    # or not at all, finished batches are kept, and one line says so (exit 130). By default it killed the process.
+    signal.signal(signal.SIGTERM, _as_interrupt)
+
+
+def _as_interrupt(signum: int, frame: object) -> None:
+    signal.raise_signal(signal.SIGINT)
 
 
 def end(code: str | int | None) -> NoReturn:

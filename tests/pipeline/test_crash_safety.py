@@ -89,3 +89,28 @@ def test_sigkill_at_many_points_then_rerun_equals_truth(tmp_path: Path, kind: st
         assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode() if resumed.stderr else ""
         truth = fake.truth
         assert_tables_equal(dest, expected_tables(truth.runs, truth.steps, content=False))
+
+
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_stops_an_export_as_ctrl_c_does_and_a_rerun_completes_it(tmp_path: Path, sent: int) -> None:
+    """SIGTERM (systemd, Kubernetes, ``timeout``) killed the process outright; now, like Ctrl-C, the batch being
+    written lands whole or not at all, one line says the finished batches are kept, exit 130."""
+    dest = str(tmp_path / "out.duckdb")
+    config = FakeConfig(seed=3, threads=4, runs_per_thread=25, steps_per_run="1-10", boundary_sizes=(),
+                        long_output_bytes=0, api_key=KEY, latency_ms=60)  # fmt: skip
+    with serve_in_thread(config) as fake:
+        threads_file = tmp_path / "threads.txt"
+        fake.dataset.write_threads(threads_file)
+        proc = start_export(fake.base_url, threads_file, dest, "--concurrency", "2", "--batch-steps", "50")
+        time.sleep(2.0)
+        assert proc.poll() is None, "the export ended before it could be stopped"
+        proc.send_signal(sent)
+        assert proc.wait(timeout=60) == 130
+        assert proc.stderr is not None
+        lines = proc.stderr.read().decode().strip().splitlines()
+        assert lines[-1] == "error: interrupted: finished batches are kept; run the same command again to go on"
+        assert "Traceback" not in "\n".join(lines)
+        assert_consistent(dest)
+        resumed = start_export(fake.base_url, threads_file, dest)
+        assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode() if resumed.stderr else ""
+        assert_tables_equal(dest, expected_tables(fake.truth.runs, fake.truth.steps, content=False))
