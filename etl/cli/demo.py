@@ -6,14 +6,14 @@ import click
 import duckdb
 
 from etl import sqlrun
-from etl.cli._common import duckdb_storage_option, handle_errors, print_summary
+from etl.cli._common import OutputFile, duckdb_storage_option, handle_errors, print_summary, write_output
 from etl.cli._format import render
 from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
 from etl.config import Secret, Settings
 from etl.load import parse_storage_version
 from etl.pipeline import ExportOptions, Sources, run_export
-from etl.report import ReportLibraryMissing, Scope, write_report
+from etl.report import ReportLibraryMissing, Scope, render_report
 
 REPORT_QUERIES = (
     ("Steps by type and status", "steps_by_type_status"),
@@ -86,9 +86,11 @@ def demo(
         click.echo(f"\n{cost_line(con)}  (runsteps sql run cost_by_model --dest {dest})")
     click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
     try:
-        page = write_report(dest, Scope(), report_path)
+        page = render_report(dest, Scope())
     except ReportLibraryMissing as exc:  # the export is done and shown: the charts are a bonus
         click.echo(f"\nNo HTML report: {exc}")
     else:
-        click.echo(f"\nCharts of all of it, one self-contained page: {page.resolve()}")
+        path = OutputFile().convert(report_path, None, None)
+        write_output(path, page)
+        click.echo(f"\nCharts of all of it, one self-contained page: {path.resolve()}")
     raise SystemExit(summary.exit_code)
