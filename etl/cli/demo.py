@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import duckdb
 
@@ -46,6 +48,7 @@ def cost_line(con: duckdb.DuckDBPyConnection) -> str:
 @click.option(
     "--report",
     "report_path",
+    type=OutputFile(),  # checked before the export: a bad path fails before anything is created
     default="./runsteps-demo.html",
     show_default=True,
     help="Where to write the HTML report of the export (`runsteps report`).",
@@ -58,7 +61,7 @@ def demo(
     runs_per_thread: int,
     seed: int,
     progress: bool | None,
-    report_path: str,
+    report_path: Path,
     duckdb_storage_version: str,
 ) -> None:
     """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report.
@@ -90,7 +93,6 @@ def demo(
     except ReportLibraryMissing as exc:  # the export is done and shown: the charts are a bonus
         click.echo(f"\nNo HTML report: {exc}")
     else:
-        path = OutputFile().convert(report_path, None, None)
-        write_output(path, page)
-        click.echo(f"\nCharts of all of it, one self-contained page: {path.resolve()}")
+        write_output(report_path, page)
+        click.echo(f"\nCharts of all of it, one self-contained page: {report_path.resolve()}")
     raise SystemExit(summary.exit_code)
