@@ -6,6 +6,7 @@ import errno
 import functools
 import inspect
 import json
+import math
 import os
 import stat
 from collections.abc import Callable
@@ -93,6 +94,20 @@ def usage_error_line(exc: click.ClickException) -> str:
     if isinstance(exc, click.UsageError) and ctx is not None:
         return f"error: {message.rstrip('.')}: see '{ctx.command_path} --help'"
     return f"error: {message}"
+
+
+class FiniteFloatRange(click.FloatRange):
+    """The type of every option that takes a float: ``click.FloatRange`` without nan and infinity.
+
+    A range alone lets nan through (every comparison with it is false): --timeout nan timed every request out
+    "within nan s" (exit 3). No option means either, so both are usage errors naming the option, before anything.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def option_group(
