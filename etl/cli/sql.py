@@ -29,7 +29,13 @@ def _dest_option(func: F) -> F:
 
 def _format_option(func: F) -> F:
     return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format. BLOBs print as base64; INTERVALs, and times outside years 1-9999 ('infinity') or in "
+        "nanoseconds, as DuckDB's text.",
     )(func)
 
 
