@@ -7,7 +7,10 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -200,6 +203,24 @@ def test_bad_input_is_one_line_and_exit_2(exported: Exported, args: list[str], m
     assert result.output.count("\n") == 1
     assert result.output.startswith("error: ")
     assert message in result.output
+
+
+@pytest.mark.parametrize("via", ["stdin", "argument", "a process's stdin"])
+def test_sql_that_is_not_utf8_is_one_line_and_exit_2(exported: Exported, via: str) -> None:
+    dest = exported.dest("duckdb")
+    if via == "stdin":
+        result = CliRunner().invoke(cli, ["sql", "query", "-", "--dest", dest], input=b"\xff\xfe")
+        code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    elif via == "argument":  # as Python decodes a command line's bytes that are not UTF-8
+        result = _sql("query", os.fsdecode(b"SELECT '\xff'"), "--dest", dest)
+        code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    else:
+        args = [sys.executable, "-m", "etl", "sql", "query", "-", "--dest", dest]
+        done = subprocess.run(args, input=b"\xff\xfe", capture_output=True, timeout=60)
+        code, stdout, stderr = done.returncode, done.stdout.decode(), done.stderr.decode()
+    assert code == 2, stderr
+    assert stdout == "" and stderr.count("\n") == 1, stderr
+    assert stderr.startswith("error: the SQL is not UTF-8 text ("), stderr
 
 
 @pytest.mark.parametrize("dest", ["missing.duckdb", "missing-parquet-root"])
