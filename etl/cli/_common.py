@@ -1,4 +1,4 @@
-"""What every command shares: every error as one line and an exit code, and the summary printer."""
+"""What every command shares: every error as one line and an exit code, the summary printer, the files it writes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import errno
 import functools
 import inspect
 import json
+import math
+import os
+import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -92,6 +96,20 @@ def usage_error_line(exc: click.ClickException) -> str:
     return f"error: {message}"
 
 
+class FiniteFloatRange(click.FloatRange):
+    """The type of every option that takes a float: ``click.FloatRange`` without nan and infinity.
+
+    A range alone lets nan through (every comparison with it is false): --timeout nan timed every request out
+    "within nan s" (exit 3). No option means either, so both are usage errors naming the option, before anything.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
 def option_group(
     name: str, group: Callable[..., G], *options: Callable[[Any], Any]
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
@@ -133,3 +151,65 @@ def duckdb_storage_option(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Format of a new DuckDB file: the oldest DuckDB release that must open it, or latest (only the "
         "newest DuckDB opens that). An existing file keeps its format.",
     )(func)
+
+
+class OutputFile(click.ParamType):  # type: ignore[type-arg]  # generic in newer click only (click>=8.1 allowed)
+    """A local file a command writes (``-o``), checked when the command line is parsed: before anything is created.
+
+    Its folder must exist and be writable; a directory, a socket or an empty name is refused. A device or a FIFO
+    that exists is fine (it is written straight through, see ``write_output``), if this process may write to it.
+    """
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        text = os.fspath(value)
+        if not text:
+            self.fail("the path is empty: name the file to write", param, ctx)
+        path = Path(text).expanduser()
+        try:
+            mode: int | None = path.stat().st_mode  # through any symlink: what would be written
+        except FileNotFoundError:
+            mode = None
+        except OSError as exc:
+            self.fail(f"{text} cannot be used: {exc.strerror}: name a file in an existing folder", param, ctx)
+        if mode is not None and stat.S_ISDIR(mode):
+            self.fail(f"{text} is a directory: name the file to write", param, ctx)
+        if mode is not None and stat.S_ISSOCK(mode):
+            self.fail(f"{text} is a socket: name the file to write", param, ctx)
+        if mode is not None and not stat.S_ISREG(mode):
+            if not os.access(path, os.W_OK):
+                self.fail(f"{text} is not writable: check its permissions", param, ctx)
+            return path
+        folder = Path(os.path.realpath(path)).parent  # a new file, or a new one replacing the file there
+        if not folder.is_dir():
+            self.fail(f"the folder {folder} does not exist: create it, or name a file in another folder", param, ctx)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            self.fail(f"the folder {folder} is not writable: choose a folder you can write to", param, ctx)
+        return path
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` (an ``OutputFile``): no reader sees half of it, and no node is replaced.
+
+    A regular file, or a new one, is written as ``.<name>.tmp`` beside it and renamed over it; a symlink is
+    followed, so its target is written that way and the link stays a link. Anything else (a device such as
+    /dev/null, /dev/stdout on a terminal or a pipe, a FIFO) is opened and written straight through: a rename would
+    put a regular file in the node's place (as root, it replaced /dev/full).
+    """
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        regular = True  # created as a regular file
+    if not regular:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+        return
+    target = Path(os.path.realpath(path))
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        temp.replace(target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

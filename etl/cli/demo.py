@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import duckdb
 
 from etl import sqlrun
-from etl.cli._common import duckdb_storage_option, handle_errors, print_summary
+from etl.cli._common import OutputFile, duckdb_storage_option, handle_errors, print_summary, write_output
 from etl.cli._format import render
 from etl.cli.export import observer_for
 from etl.cli.progress import configure_logging
 from etl.config import Secret, Settings
 from etl.load import parse_storage_version
 from etl.pipeline import ExportOptions, Sources, run_export
-from etl.report import ReportLibraryMissing, Scope, write_report
+from etl.report import ReportLibraryMissing, Scope, render_report
 
 REPORT_QUERIES = (
     ("Steps by type and status", "steps_by_type_status"),
@@ -46,6 +48,7 @@ def cost_line(con: duckdb.DuckDBPyConnection) -> str:
 @click.option(
     "--report",
     "report_path",
+    type=OutputFile(),  # checked before the export: a bad path fails before anything is created
     default="./runsteps-demo.html",
     show_default=True,
     help="Where to write the HTML report of the export (`runsteps report`).",
@@ -58,7 +61,7 @@ def demo(
     runs_per_thread: int,
     seed: int,
     progress: bool | None,
-    report_path: str,
+    report_path: Path,
     duckdb_storage_version: str,
 ) -> None:
     """Start the fake API in-process, export a few hundred runs into ./runsteps-demo.duckdb, print a report.
@@ -86,9 +89,10 @@ def demo(
         click.echo(f"\n{cost_line(con)}  (runsteps sql run cost_by_model --dest {dest})")
     click.echo(f'\nAsk your own: runsteps sql query "SELECT count(*) FROM run_steps" --dest {dest}')
     try:
-        page = write_report(dest, Scope(), report_path)
+        page = render_report(dest, Scope())
     except ReportLibraryMissing as exc:  # the export is done and shown: the charts are a bonus
         click.echo(f"\nNo HTML report: {exc}")
     else:
-        click.echo(f"\nCharts of all of it, one self-contained page: {page.resolve()}")
+        write_output(report_path, page)
+        click.echo(f"\nCharts of all of it, one self-contained page: {report_path.resolve()}")
     raise SystemExit(summary.exit_code)

@@ -12,6 +12,7 @@ import click
 
 from etl.cli._common import (
     DEFAULT_DEST,
+    FiniteFloatRange,
     duckdb_storage_option,
     handle_errors,
     option_group,
@@ -187,7 +188,7 @@ api_options = option_group(
     ),
     click.option(
         "--timeout",
-        type=click.FloatRange(0.1, 3600),
+        type=FiniteFloatRange(0.1, 3600),
         default=Settings.timeout,
         show_default=True,
         help="Seconds per request.",
@@ -197,7 +198,7 @@ api_options = option_group(
 
 deadline_option = click.option(
     "--deadline",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     metavar="SECONDS",
     help="Stop after this long: batches written so far are kept, the rest is left for the next run (exit 3).",
 )  # a bound on the whole job, for schedulers (export and backfill)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from etl.cli._common import handle_errors
+from etl.cli._common import FiniteFloatRange, handle_errors
 from etl.fakeapi import BOUNDARY_SIZES, FakeConfig, FaultKind
 from etl.fakeapi.config import FLAVORS
 
@@ -44,19 +44,19 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--future-variants", is_flag=True, help="Add a step type, a tool call type and fields the spec lacks.")
 @click.option("--long-output-bytes", type=click.IntRange(0), default=1_048_576, show_default=True,
               help="Size of the one long function output (0: none).")
-@click.option("--latency-ms", type=click.FloatRange(0), default=0, show_default=True,
+@click.option("--latency-ms", type=FiniteFloatRange(0), default=0, show_default=True,
               help="Delay every response by this much (without blocking other requests).")
-@click.option("--fault-rate", type=click.FloatRange(0, 1), default=0, show_default=True,
+@click.option("--fault-rate", type=FiniteFloatRange(0, 1), default=0, show_default=True,
               help="Share of requests answered with a fault (deterministic from the seed).")
 @click.option("--fault-kinds", callback=_fault_kinds, default=None,
               help="Faults to draw from, comma-separated: " + ", ".join(kind.value for kind in FaultKind) + ".")
-@click.option("--slow-seconds", type=click.FloatRange(0), default=30, show_default=True,
+@click.option("--slow-seconds", type=FiniteFloatRange(0), default=30, show_default=True,
               help="How long a 'slow' fault waits before answering.")
 @click.option("--quota-exhausted", is_flag=True, help="Answer every request 429 insufficient_quota.")
 @click.option("--flavor", type=click.Choice(list(FLAVORS)), default="openai", show_default=True,
               help="foundry: an Azure AI Foundry project endpoint (/api/projects/fake-project), api-version required, "
               "Entra ID-style tokens from /_fake/identity/token, GET /threads and /assistants, Foundry's tool types.")
-@click.option("--token-lifetime", type=click.FloatRange(1), default=3600, show_default=True,
+@click.option("--token-lifetime", type=FiniteFloatRange(1), default=3600, show_default=True,
               help="foundry: seconds an issued token is good for (short ones test refreshing).")
 @click.option("--conversations", type=click.IntRange(0), default=3, show_default=True,
               help="Responses API: conversations of three turns each.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from etl import schema as schema_module
-from etl.cli._common import handle_errors
+from etl.cli._common import OutputFile, handle_errors, write_output
 from etl.errors import InputError
 
 FORMATS = ("markdown", "ddl", "json", "dbt")
@@ -30,7 +30,7 @@ _SOURCE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 @click.option("--dest", help="--format dbt: the DuckDB file or Parquet root the sources read.")
 @click.option("--source-name", default="runsteps", show_default=True, help="--format dbt: the dbt source's name.")
 @click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store. Default: $AWS_ENDPOINT_URL.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write here, not to stdout.")
 @handle_errors
 def schema(
     format_: str, ddl: bool, dest: str | None, source_name: str, s3_endpoint_url: str | None, output: Path | None
@@ -52,7 +52,7 @@ def schema(
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,7 +30,13 @@ def _dest_option(func: F) -> F:
 
 def _format_option(func: F) -> F:
     return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format. BLOBs print as base64; INTERVALs, and times outside years 1-9999 ('infinity') or in "
+        "nanoseconds, as DuckDB's text.",
     )(func)
 
 
@@ -48,6 +55,19 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
             raise InputError(f"--param {pair!r} is not of the form NAME=VALUE: give -p NAME=VALUE, one a parameter")
         params[name.strip()] = value
     return params
+
+
+def read_statement(statement: str) -> str:
+    """The SQL text of STATEMENT (``-``: all of stdin), which must be UTF-8: anything else is an ``InputError``.
+
+    Both are read as bytes: Python decodes a command line (and stdin in the C locale) with surrogateescape, and
+    DuckDB refuses a str holding such escapes (a TypeError); stdin elsewhere would raise UnicodeDecodeError.
+    """
+    raw = sys.stdin.buffer.read() if statement == "-" else os.fsencode(statement)
+    try:
+        return raw.decode("utf-8-sig")  # a byte-order mark, as editors on Windows save one, is not SQL
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the SQL is not UTF-8 text ({exc.reason} at byte {exc.start}): give it as UTF-8") from None
 
 
 @click.group()
@@ -98,7 +118,7 @@ def run(name: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
 @handle_errors
 def query(statement: str, params: tuple[str, ...], dest: str, fmt: str) -> None:
     """Run your own SQL STATEMENT ('-' reads stdin); --param binds $NAME."""
-    text = sys.stdin.read() if statement == "-" else statement
+    text = read_statement(statement)
     if not text.strip():
         raise InputError("the statement is empty: give SQL text, or - to read it from stdin")
     values = parse_params(params)

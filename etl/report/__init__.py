@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 
 from etl import sqlrun
 from etl.errors import EtlError, InputError
@@ -29,7 +28,6 @@ __all__ = [
     "build_report",
     "render_report",
     "vega_bundle",
-    "write_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,20 +62,6 @@ def render_report(dest: str, scope: Scope) -> str:
     """The report page of ``dest`` as HTML text."""
     bundle = vega_bundle()  # a missing extra fails before the destination is read
     return render_page(build_report(dest, scope), bundle)
-
-
-def write_report(dest: str, scope: Scope, output: str) -> Path:
-    """Write the report page of ``dest`` to the local file ``output``; returns its path."""
-    path = Path(output).expanduser()
-    if path.is_dir():
-        raise InputError(f"-o {output} is a directory: name the HTML file to write")
-    if not path.parent.is_dir():
-        raise InputError(f"-o {output}: the folder {path.parent} does not exist")
-    page = render_report(dest, scope)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(page, encoding="utf-8")
-    temp.replace(path)  # a reader never sees half a page
-    return path
 
 
 @functools.cache

@@ -13,6 +13,8 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+import click
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -205,6 +208,21 @@ CASES: list[Case] = [
     Case("concurrency-zero", _export("--thread", "t", "--concurrency", "0"), "--concurrency"),
     Case("page-size-101", _export("--thread", "t", "--page-size", "101"), "--page-size"),
     Case("timeout-zero", _export("--thread", "t", "--timeout", "0"), "--timeout"),
+    Case("timeout-nan", _export("--thread", "t", "--timeout", "nan"), "'--timeout': nan is not a finite number"),
+    Case("deadline-nan", _export("--thread", "t", "--deadline", "nan"), "'--deadline': nan is not a finite number"),
+    Case("deadline-inf", _export("--thread", "t", "--deadline", "inf"), "'--deadline': inf is not a finite number"),
+    Case(
+        "backfill-deadline-nan",
+        _backfill("--since", "2026-01-01", "--until", "2026-01-02", "--deadline", "nan"),
+        "'--deadline': nan is not a finite number",
+        command="backfill",
+    ),
+    Case(
+        "backfill-timeout-nan",
+        _backfill("--since", "2026-01-01", "--until", "2026-01-02", "--timeout", "NaN"),
+        "'--timeout': nan is not a finite number",
+        command="backfill",
+    ),
     Case("retries-negative", _export("--thread", "t", "--max-retries", "-1"), "--max-retries"),
     Case("batch-steps-zero", _export("--thread", "t", "--batch-steps", "0"), "--batch-steps"),
     Case("shard-out-of-range", _export("--thread", "t", "--shard", "3/2"), "out of range"),
@@ -486,6 +504,57 @@ def test_bad_input_is_one_line_and_writes_nothing(case: Case, dest_kind: str, go
 def test_the_suite_has_at_least_80_cases() -> None:
     assert len(CASES) >= 80
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def _float_options() -> list[tuple[str, str]]:
+    """(command, option) for every option of every command that takes a float, as the command line declares them."""
+    found: list[tuple[str, str]] = []
+    ctx = click.Context(cli)
+    commands = [(name, cli.get_command(ctx, name)) for name in cli.list_commands(ctx)]
+    while commands:
+        name, command = commands.pop(0)
+        if isinstance(command, click.Group):
+            sub_ctx = click.Context(command, parent=ctx)
+            commands += [(f"{name} {sub}", command.get_command(sub_ctx, sub)) for sub in command.list_commands(sub_ctx)]
+            continue
+        assert command is not None
+        for param in command.params:
+            if isinstance(param, click.Option) and isinstance(param.type, click.types.FloatParamType):
+                found.append((name, max(param.opts, key=len)))
+    return found
+
+
+FLOAT_OPTIONS = _float_options()
+
+
+def test_the_float_options_are_found() -> None:
+    assert {("export", "--timeout"), ("export", "--deadline"), ("backfill", "--deadline")} <= set(FLOAT_OPTIONS)
+    assert {option for command, option in FLOAT_OPTIONS if command == "fake-api"} == {
+        "--latency-ms",
+        "--fault-rate",
+        "--slow-seconds",
+        "--token-lifetime",
+    }
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+@pytest.mark.parametrize(("command", "option"), FLOAT_OPTIONS, ids=[" ".join(o) for o in FLOAT_OPTIONS])
+def test_no_float_option_takes_nan_or_infinity(command: str, option: str, value: str, tmp_path: Path) -> None:
+    """In a process of its own, with a time limit: an option taken would serve (fake-api) or export, not fail."""
+    args = [*command.split(), option, value]
+    dest = tmp_path / "new" / "out.duckdb"
+    if command in ("export", "backfill"):
+        args += ["--thread", "thread_a", "--base-url", UNUSED_URL, "--dest", str(dest)]
+    if command == "backfill":
+        args += ["--since", "2026-01-01", "--until", "2026-01-02"]
+    if command == "fake-api":
+        args += ["--port", "0"]
+    env = {**os.environ, "OPENAI_API_KEY": KEY}
+    done = subprocess.run([sys.executable, "-m", "etl", *args], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: invalid value for '{option}': {value} is not a finite number")
+    assert not (tmp_path / "new").exists()
 
 
 def test_truncated_and_sqlite_duckdb_files_are_refused_unchanged(good: Good, tmp_path: Path) -> None:

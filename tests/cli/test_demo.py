@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 from costs import run_cost
 
@@ -42,3 +46,47 @@ def test_demo_exports_the_fake_and_reports_from_sql(tmp_path: Path, monkeypatch:
     # The HTML report of the same export, its path printed last.
     assert result.output.rstrip().endswith(f"one self-contained page: {page.resolve()}")
     assert f"{len(truth.steps):,}" in page.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder nothing may be written in: a read-only tmpfs as root (root writes through permissions), else 0o555."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ("{tmp}", "is a directory"),
+        ("", "the path is empty"),
+        ("{tmp}/missing/demo.html", "does not exist"),
+        ("{read_only}/demo.html", "is not writable"),
+    ],
+    ids=["directory", "empty", "missing-folder", "read-only-folder"],
+)
+def test_a_bad_report_path_fails_before_anything_is_created(
+    report: str, message: str, tmp_path: Path, read_only_folder: Path
+) -> None:
+    dest = tmp_path / "demo.duckdb"
+    before = sorted(tmp_path.rglob("*"))
+    report = report.format(tmp=tmp_path, read_only=read_only_folder)
+    args = ["demo", "--dest", str(dest), "--threads", "1", "--runs-per-thread", "1", "--no-progress"]
+    result = CliRunner().invoke(cli, [*args, "--report", report], env={"OPENAI_API_KEY": None})
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+    assert "'--report'" in result.stderr and message in result.stderr, result.stderr
+    assert result.stdout == ""
+    assert sorted(tmp_path.rglob("*")) == before, "the demo created something"

@@ -4,7 +4,10 @@ gives a page that says so; bad input fails before anything is read or written.""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +164,48 @@ def test_bad_input_fails_before_anything_is_written(
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and message in result.output and result.output.count("\n") == 1
     assert not out.exists() and not (tmp_path / "nope").exists()
+
+
+def test_a_fifo_is_written_through_and_its_reader_gets_the_whole_page(exported: Exported, tmp_path: Path) -> None:
+    fifo = tmp_path / "page.fifo"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = report("--dest", exported.dest("duckdb"), "-o", str(fifo))
+    reader.join(30)  # a FIFO replaced by a file is never opened for writing: the reader would wait for ever
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode), "the FIFO was replaced"
+    assert read, "the reader got nothing"
+    page = read[0].decode("utf-8")
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert embedded(page)["overview"] == query_rows(exported.dest("duckdb"), "overview", {})[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.fifo"], "no temp file left"
+
+
+def test_a_symlink_stays_a_link_and_its_target_gets_the_page(exported: Exported, tmp_path: Path) -> None:
+    target = tmp_path / "pages" / "real.html"
+    target.parent.mkdir()
+    target.write_text("an older page", encoding="utf-8")
+    link = tmp_path / "report.html"
+    link.symlink_to(target)
+    result = report("--dest", exported.dest("duckdb"), "-o", str(link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.readlink() == target
+    assert embedded(target.read_text(encoding="utf-8"))["overview"]["steps"] == len(exported.steps)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["pages", "real.html", "report.html"], "no temp file left"
+
+
+def test_dev_null_stays_a_character_device(exported: Exported) -> None:
+    try:
+        result = report("--dest", exported.dest("duckdb"), "-o", "/dev/null")
+        assert result.exit_code == 0, result.output
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null was replaced by a regular file"
+    finally:
+        if not stat.S_ISCHR(os.lstat("/dev/null").st_mode) and os.geteuid() == 0:  # leave the machine as it was
+            os.remove("/dev/null")
+            os.mknod("/dev/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            os.chmod("/dev/null", 0o666)
 
 
 @pytest.mark.parametrize(

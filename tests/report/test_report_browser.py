@@ -19,7 +19,7 @@ from report_support import embedded, query_rows
 from sql_export import Exported, shared_eras, shared_export
 
 from etl import schema, sqlfiles
-from etl.report import Scope, write_report
+from etl.report import Scope, render_report
 
 ARTIFACTS = REPO / "test-artifacts"
 READY = "document.body.dataset.ready === 'true'"
@@ -77,9 +77,15 @@ def look(page: Path, profile: Path, shot: Path) -> dict[str, Any]:
         }
 
 
+def write_page(dest: str, path: Path) -> Path:
+    """The report page of all of ``dest`` written to ``path``."""
+    path.write_text(render_report(dest, Scope()), encoding="utf-8")
+    return path
+
+
 def test_every_chart_draws_offline_without_errors(exported: Exported, tmp_path: Path) -> None:
     dest = exported.dest("duckdb")
-    page = write_report(dest, Scope(), str(tmp_path / "report.html"))
+    page = write_page(dest, tmp_path / "report.html")
     data = embedded(page.read_text(encoding="utf-8"))
     seen = look(page, tmp_path / "profile", ARTIFACTS / "report.png")
 
@@ -112,7 +118,7 @@ def test_an_empty_report_opens_cleanly(tmp_path: Path) -> None:
     with duckdb.connect(dest) as con:
         for table in schema.TABLES.values():
             con.execute(schema.duckdb_ddl(table))
-    page = write_report(dest, Scope(), str(tmp_path / "empty.html"))
+    page = write_page(dest, tmp_path / "empty.html")
     seen = look(page, tmp_path / "profile", ARTIFACTS / "report-empty.png")
     assert seen["errors"] == [] and seen["warnings"] == []
     assert "No run steps here yet" in seen["text"]
@@ -120,7 +126,7 @@ def test_an_empty_report_opens_cleanly(tmp_path: Path) -> None:
 
 
 def test_both_eras_draw(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    page = write_report(shared_eras(tmp_path_factory).dest("duckdb"), Scope(), str(tmp_path / "eras.html"))
+    page = write_page(shared_eras(tmp_path_factory).dest("duckdb"), tmp_path / "eras.html")
     data = embedded(page.read_text(encoding="utf-8"))
     seen = look(page, tmp_path / "profile", ARTIFACTS / "report-eras.png")
     assert seen["errors"] == [] and seen["warnings"] == []

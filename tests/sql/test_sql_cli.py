@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -110,6 +114,57 @@ def test_query_from_stdin(exported: Exported) -> None:
     assert result.output == "x\n42\n"
 
 
+# Values a DuckDB query may return that Python holds badly or not at all, and how every format prints them.
+UNUSUAL = """
+SELECT '\\xFF\\x00abc'::BLOB AS blob, repeat('a', 100)::BLOB AS long_blob,
+       INTERVAL 1 MONTH + INTERVAL 3 DAY + INTERVAL 1 MICROSECOND AS span,
+       'infinity'::TIMESTAMP AS forever, '-infinity'::TIMESTAMPTZ AS never, '290000-01-01'::TIMESTAMP AS far,
+       'infinity'::DATE AS last_day, '2026-01-01 00:00:00.123456789'::TIMESTAMP_NS AS nanos
+"""
+UNUSUAL_TEXT = {
+    "blob": base64.b64encode(b"\xff\x00abc").decode(),  # BLOBs are base64
+    "long_blob": base64.b64encode(b"a" * 100).decode(),
+    "span": "1 month 3 days 00:00:00.000001",  # the rest: DuckDB's own text
+    "forever": "infinity",
+    "never": "-infinity",
+    "far": "290000-01-01 00:00:00",
+    "last_day": "infinity",
+    "nanos": "2026-01-01 00:00:00.123456789",
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "markdown", "table"])
+def test_blobs_intervals_and_times_python_cannot_hold_print_in_every_format(exported: Exported, fmt: str) -> None:
+    result = _sql("query", UNUSUAL, "--dest", exported.dest("duckdb"), "--format", fmt)
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert json.loads(result.output) == [UNUSUAL_TEXT]
+    elif fmt == "csv":
+        assert list(csv.DictReader(io.StringIO(result.output))) == [UNUSUAL_TEXT]
+    elif fmt == "markdown":
+        assert result.output.splitlines()[2] == "| " + " | ".join(UNUSUAL_TEXT.values()) + " |"
+    else:
+        header, _, row, footer = result.output.splitlines()
+        assert header.split() == list(UNUSUAL_TEXT) and footer == "(1 row)"
+        shown = {**UNUSUAL_TEXT, "long_blob": UNUSUAL_TEXT["long_blob"][:79] + "…"}  # the table cuts wide cells
+        assert row.split() == " ".join(shown.values()).split()
+
+
+def test_a_time_python_cannot_hold_leaves_the_rest_of_its_column_as_it_was(exported: Exported) -> None:
+    statement = (
+        "SELECT * FROM (VALUES (1, TIMESTAMP '2026-01-02 03:04:05'), (2, 'infinity'::TIMESTAMP), (3, NULL)) "
+        "t(n, moment) ORDER BY n"
+    )
+    as_json = _sql("query", statement, "--dest", exported.dest("duckdb"), "--format", "json")
+    assert json.loads(as_json.output) == [
+        {"n": 1, "moment": "2026-01-02T03:04:05"},
+        {"n": 2, "moment": "infinity"},
+        {"n": 3, "moment": None},
+    ]
+    as_csv = _sql("query", statement, "--dest", exported.dest("duckdb"), "--format", "csv")
+    assert as_csv.output == "n,moment\n1,2026-01-02 03:04:05\n2,infinity\n3,\n"
+
+
 def test_views_are_temporary_and_the_duckdb_file_is_left_untouched(exported: Exported, tmp_path: Path) -> None:
     path = tmp_path / "copy.duckdb"
     shutil.copy(exported.duckdb, path)
@@ -148,6 +203,24 @@ def test_bad_input_is_one_line_and_exit_2(exported: Exported, args: list[str], m
     assert result.output.count("\n") == 1
     assert result.output.startswith("error: ")
     assert message in result.output
+
+
+@pytest.mark.parametrize("via", ["stdin", "argument", "a process's stdin"])
+def test_sql_that_is_not_utf8_is_one_line_and_exit_2(exported: Exported, via: str) -> None:
+    dest = exported.dest("duckdb")
+    if via == "stdin":
+        result = CliRunner().invoke(cli, ["sql", "query", "-", "--dest", dest], input=b"\xff\xfe")
+        code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    elif via == "argument":  # as Python decodes a command line's bytes that are not UTF-8
+        result = _sql("query", os.fsdecode(b"SELECT '\xff'"), "--dest", dest)
+        code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    else:
+        args = [sys.executable, "-m", "etl", "sql", "query", "-", "--dest", dest]
+        done = subprocess.run(args, input=b"\xff\xfe", capture_output=True, timeout=60)
+        code, stdout, stderr = done.returncode, done.stdout.decode(), done.stderr.decode()
+    assert code == 2, stderr
+    assert stdout == "" and stderr.count("\n") == 1, stderr
+    assert stderr.startswith("error: the SQL is not UTF-8 text ("), stderr
 
 
 @pytest.mark.parametrize("dest", ["missing.duckdb", "missing-parquet-root"])

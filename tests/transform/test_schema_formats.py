@@ -144,3 +144,16 @@ def test_bad_schema_options_exit_2(
     result = invoke(*args)
     assert result.exit_code == 2 and result.output.startswith(message), result.output
     assert len(result.output.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_o_is_written_the_way_report_writes_it(tmp_path: Path) -> None:
+    target = tmp_path / "models" / "schema.sql"
+    target.parent.mkdir()
+    link = tmp_path / "schema.sql"
+    link.symlink_to(target)
+    assert invoke("--ddl", "-o", str(link)).exit_code == 0
+    assert link.is_symlink() and target.read_text(encoding="utf-8") == invoke("--ddl").stdout
+    missing = invoke("--ddl", "-o", str(tmp_path / "nope" / "schema.sql"))
+    assert missing.exit_code == 2 and missing.stderr.count("\n") == 1
+    assert missing.stderr.startswith("error: ") and "does not exist" in missing.stderr
+    assert not (tmp_path / "nope").exists()
