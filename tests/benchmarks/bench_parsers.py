@@ -22,7 +22,6 @@ of the transform needs about 1x). CPU seconds (``time.process_time``), best of `
 
 from __future__ import annotations
 
-import argparse
 import gc
 import io
 import json
@@ -39,10 +38,8 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transform import STEPS_PER_RUN, make_pages
-from payloads import MIXES
+from bench_transform import STEPS_PER_RUN, make_pages, mix_arguments
 
-from etl.cli import process
 from etl.transform.api import STEP
 
 Way = Callable[[list[bytes]], Any]
@@ -161,16 +158,8 @@ def measure(mix: str, steps: int, batch: int, repeat: int, named: dict[str, Way]
 
 def main() -> None:
     """Run every mix and print each way's ratio to bare orjson, each way's worst mix last."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30_000)
-    parser.add_argument("--batch", type=int, default=5_000, help="steps per Arrow array")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--mix", default=",".join(MIXES), help="mixes to run, comma separated")
-    parser.add_argument("--default-gc", action="store_true", help="Python's default GC, not the runsteps process's")
-    args = parser.parse_args()
-    if not args.default_gc:
-        process.set_up()
-    settings = "Python's default GC" if args.default_gc else "the runsteps process's GC settings"
+    args = mix_arguments(__doc__.splitlines()[0], steps=30_000, batch_help="steps per Arrow array")
+    settings = args.gc_settings
     print(f"load average {os.getloadavg()[0]:.2f}; {args.steps:,} steps per mix, {args.batch:,} per array;"
           f" {settings}; CPU time / bare orjson's")  # fmt: skip
     named = ways()

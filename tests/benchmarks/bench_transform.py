@@ -90,18 +90,25 @@ def measure(mix: str, steps: int, batch: int, repeat: int) -> tuple[float, float
     return parse_best, full_best, sum(map(len, pages)) // steps
 
 
-def main() -> None:
-    """Run every mix and print the figures, the worst ratio last."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=5_000, help="steps per to_tables call")
+def mix_arguments(description: str, *, steps: int, batch_help: str) -> argparse.Namespace:
+    """The options this and ``bench_parsers.py`` share, parsed; the process set up as ``--default-gc`` says."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--batch", type=int, default=5_000, help=batch_help)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mix", default=",".join(MIXES), help="mixes to run, comma separated")
     parser.add_argument("--default-gc", action="store_true", help="Python's default GC, not the runsteps process's")
     args = parser.parse_args()
     if not args.default_gc:
         process.set_up()
-    settings = "Python's default GC" if args.default_gc else "the runsteps process's GC settings"
+    args.gc_settings = "Python's default GC" if args.default_gc else "the runsteps process's GC settings"
+    return args
+
+
+def main() -> None:
+    """Run every mix and print the figures, the worst ratio last."""
+    args = mix_arguments(__doc__.splitlines()[0], steps=100_000, batch_help="steps per to_tables call")
+    settings = args.gc_settings
     print(f"load average {os.getloadavg()[0]:.2f}; {args.steps:,} steps per mix, {args.batch:,} per to_tables call;"
           f" {settings}")  # fmt: skip
     print(f"{'mix':14} {'bytes/step':>10} {'parse steps/s':>14} {'parse+transform':>16} {'ratio':>6}")
