@@ -134,8 +134,8 @@ def _check_reads_only(con: duckdb.DuckDBPyConnection, statement: str) -> None:
     if len(kinds) != 1:
         raise InputError(f"give exactly one SQL statement, not {len(kinds)}")
     if kinds[0] not in _READING:
-        kind = kinds[0].name
-        raise InputError(f"runsteps sql is read-only: a {kind} statement is refused (use SELECT or EXPLAIN)")
+        kind = "an INSTALL or LOAD" if kinds[0].name == "LOAD" else f"a {kinds[0].name}"  # DuckDB parses both as LOAD
+        raise InputError(f"runsteps sql is read-only: {kind} statement is refused (use SELECT or EXPLAIN)")
 
 
 def run_query(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object] | None = None) -> pa.Table:
