@@ -132,18 +132,19 @@ class Settings:
 
 # How servers show a key or token they refuse: its first and last characters around asterisks (OpenAI
 # "sk-ab***yz", an Entra ID token "eyJhb***ig"). A fragment of a secret is still one: the whole word is masked.
-_SHOWN_FRAGMENT = re.compile(r"[A-Za-z0-9_.\-]*\*{3,}[A-Za-z0-9_\-]*")  # not a sentence's last "."
+# Anchored at a word's start: unanchored, a long run of word characters was rescanned from each of its positions.
+_SHOWN_FRAGMENT = re.compile(r"(?<![A-Za-z0-9_.\-])[A-Za-z0-9_.\-]*\*{3,}[A-Za-z0-9_\-]*")  # not a sentence's "."
 _SHOWN_FRAGMENT_BYTES = re.compile(_SHOWN_FRAGMENT.pattern.encode())
 
 
 def mask_fragments(text: str) -> str:
     """``text`` with every word shaped like a masked secret (``sk-ab***yz``) replaced by ``***``."""
-    return _SHOWN_FRAGMENT.sub("***", text)
+    return _SHOWN_FRAGMENT.sub("***", text) if "***" in text else text
 
 
 def mask_fragments_in(body: bytes) -> bytes:
     """``mask_fragments`` for a response body (UTF-8 JSON: the fragments are ASCII, the rest stays as it was)."""
-    return _SHOWN_FRAGMENT_BYTES.sub(b"***", body)
+    return _SHOWN_FRAGMENT_BYTES.sub(b"***", body) if b"***" in body else body
 
 
 def redact(text: str) -> str:

@@ -143,12 +143,20 @@ class ArchiveWriter:
         if self._closed:
             raise DestinationError("the raw archive is closed")
         flush = _Flush()
-        self._queue.put(flush)
-        while not flush.done.wait(timeout=1.0):
-            if not self._thread.is_alive():
+        while True:
+            try:
+                self._queue.put(flush, timeout=1.0)
                 break
+            except queue.Full:
+                self._check_alive()
+        while not flush.done.wait(timeout=1.0):
+            self._check_alive()
         if self._failure is not None:
             raise self._failure
+
+    def _check_alive(self) -> None:
+        if not self._thread.is_alive():
+            raise self._failure or DestinationError(f"the raw archive at {self.store.display} stopped writing")
 
     def close(self) -> None:
         """Publish every part still in memory and stop the writer thread; raises if any write failed."""

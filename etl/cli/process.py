@@ -64,7 +64,9 @@ def set_up() -> None:
     gc.freeze()
     # SIGTERM (systemd, Kubernetes, `timeout`) stops a command as Ctrl-C does: the batch being written lands whole
     # or not at all, finished batches are kept, and one line says so (exit 130). By default it killed the process.
-    signal.signal(signal.SIGTERM, _as_interrupt)
+    # Not where SIGINT is ignored (a background job of a shell script): SIGTERM would then do nothing; it kills.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGTERM, _as_interrupt)
 
 
 def _as_interrupt(signum: int, frame: object) -> None:

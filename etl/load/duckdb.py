@@ -180,7 +180,11 @@ class DuckDBDestination(DuckDBStateStore):
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the file now (C++ work without the interpreter lock), not when it closes."""
-        self._writable().execute("CHECKPOINT")
+        try:
+            self._writable().execute("CHECKPOINT")
+        except duckdb.Error as exc:  # what is written stays in the log: the next open folds it in
+            doing = f"folding the write-ahead log into {self.uri}"
+            raise storage_full(f"{doing} failed", exc) or DestinationError(f"{doing} failed: {exc}") from exc
 
     def replace_table(self, table: Table, rows: pa.Table) -> None:
         """Make a table that is written whole hold exactly ``rows``, in one transaction."""

@@ -284,12 +284,12 @@ def _batch(table: Table, rows: list[Row], extracted_at: datetime) -> pa.RecordBa
 def _seconds(value: Any, name: str, owner: str) -> datetime:
     """Unix seconds (may be fractional) as a UTC timestamp, truncated to the second like the other tables."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TransformError(f"{owner}: {name} must be a number of seconds, not {value!r}")
+        raise TransformError(f"{owner}: {name} must be a number of seconds, not {value!r}", object_id=owner)
     try:
         return datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError):
         why = f"{owner}: {name} is {value!r}, not a time between years 1 and 9999 (unix seconds)"
-        raise TransformError(why) from None
+        raise TransformError(why, object_id=owner) from None
 
 
 def _text(obj: Json, key: str) -> str:

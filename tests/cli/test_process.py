@@ -126,3 +126,24 @@ def test_end_waits_for_a_thread_that_is_still_working(tmp_path: Path) -> None:
     )
     assert done.returncode == 3
     assert marker.read_text() == "done"
+
+
+def test_sigterm_is_ctrl_c_unless_sigint_is_ignored() -> None:
+    """Where SIGINT is ignored (a background job of a shell script), a SIGTERM turned into SIGINT would be ignored
+    too: it keeps its default there, which ends the process."""
+    code = (
+        "import signal, sys, os\n"
+        "if sys.argv[1] == 'ignored': signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "from etl.cli import process\n"
+        "process.set_up()\n"
+        "print(signal.getsignal(signal.SIGTERM) is process._as_interrupt)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    signal.sigtimedwait([], 0.5) if hasattr(signal, 'sigtimedwait') else None\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    bridged = subprocess.run([sys.executable, "-c", code, "default"], capture_output=True, text=True, timeout=60)
+    ignored = subprocess.run([sys.executable, "-c", code, "ignored"], capture_output=True, text=True, timeout=60)
+    assert bridged.stdout.split() == ["True", "interrupted"], bridged.stderr
+    assert ignored.stdout.split() == ["False"] and ignored.returncode == -15, (ignored.stdout, ignored.stderr)

@@ -124,3 +124,12 @@ def test_conversation_items_take_positions_from_the_cursor() -> None:
         (5, "msg_a", None),
         (6, "fc_b", "resp_9"),
     ]
+
+
+@pytest.mark.parametrize(("field", "value"), [("created_at", 99_999_999_999_999), ("completed_at", -1e13)])
+def test_a_time_no_reader_could_show_names_the_response(field: str, value: float) -> None:
+    """Named by its id (so only its own unit is refused, not the batch searched response by response)."""
+    response = {"id": "resp_far", "created_at": 1767225600, "status": "completed", "output": [], field: value}
+    with pytest.raises(TransformError, match=rf"resp_far: {field} is .*, not a time between years 1 and 9999") as e:
+        to_response_batches([response], NOW)
+    assert e.value.object_id == "resp_far"
