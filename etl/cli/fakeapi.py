@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from etl.cli._common import FiniteFloatRange, handle_errors
+from etl.cli._common import FiniteFloatRange, OutputFile, handle_errors
 from etl.fakeapi import BOUNDARY_SIZES, FakeConfig, FaultKind
 from etl.fakeapi.config import FLAVORS
 
@@ -64,13 +64,13 @@ def _fault_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Responses API: previous_response_id chains of three responses each.")
 @click.option("--no-conversations-api", is_flag=True,
               help="Responses API: serve no /conversations paths (a host without the Conversations API).")
-@click.option("--write-threads", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--write-threads", type=OutputFile(),
               help="Write the thread ids to this file, one a line.")
-@click.option("--write-responses", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--write-responses", type=OutputFile(),
               help="Write the response ids served (Responses API) to this file, one a line.")
-@click.option("--write-conversations", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--write-conversations", type=OutputFile(),
               help="Write the conversation ids served (Conversations API) to this file, one a line.")
-@click.option("--dump-truth", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--dump-truth", type=OutputFile(),
               help="Write every run and step served (JSON Lines, file-search content included).")
 @handle_errors
 def fake_api(port: int, host: str, seed: int, api_key: str, threads: int, runs_per_thread: int,

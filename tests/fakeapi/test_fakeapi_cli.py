@@ -70,6 +70,22 @@ def test_bad_options_are_usage_errors() -> None:
     assert faults.exit_code == 2 and "fault-kinds" in faults.output
 
 
+def test_output_files_are_checked_before_the_server_starts(tmp_path: Path) -> None:
+    """A file the fake is to write in a missing folder, or a directory, is a usage error before it serves (it was
+    an exit 1 after the data was made, or a server whose files never appeared)."""
+    for option, value, words in [
+        ("--write-threads", tmp_path / "no" / "threads.txt", "the folder"),
+        ("--dump-truth", tmp_path, "is a directory"),
+        ("--write-responses", tmp_path / "no" / "r.txt", "the folder"),
+    ]:
+        done = subprocess.run([sys.executable, "-m", "etl", "fake-api", "--port", "0", option, str(value)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, (option, done.stderr)
+        assert lines[0].startswith(f"error: invalid value for '{option}': ") and words in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_responses_flavor_writes_its_ids_and_a_responses_export_reads_them(tmp_path: Path) -> None:
     responses_file, conversations_file = tmp_path / "responses.txt", tmp_path / "conversations.txt"
     command = [
