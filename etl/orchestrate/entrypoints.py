@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+from etl.errors import DestinationError, InputError
 from etl.orchestrate.params import DagParams
 from etl.orchestrate.tasks import (
     Window,
@@ -19,6 +20,7 @@ from etl.orchestrate.tasks import (
     run_data_checks,
     write_interval_report,
 )
+from etl.preflight import check_destination
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,15 @@ def plan_step(params: Mapping[str, Any], start: datetime | None, end: datetime |
     with fail_fast():
         run = DagParams.from_mapping(params)
         window = Window.of_interval(start, end)
+    # The places are checked here, before any export writes: a file where a root belongs, a duckdb_path that is
+    # not a DuckDB file. No retry fixes them (they were retried, and load failed after every export had written).
+    with fail_fast(DestinationError):
+        check_destination(run.dest, what="dest")
+        if run.duckdb_path:
+            check_destination(run.duckdb_path, what="duckdb_path")
+        if run.source == "responses" and run.responses.empty:
+            raise InputError("source responses needs response or conversation ids: give them in the params")
+    with fail_fast():
         settings = run.settings()
     if run.source == "responses":
         return plan_responses()

@@ -251,11 +251,16 @@ def write_interval_report(dest: str, window: Window, days: int) -> dict[str, Any
 
 
 @contextmanager
-def fail_fast() -> Iterator[None]:
-    """Turn errors that a retry cannot fix into Airflow's fail-without-retry; let the others retry."""
+def fail_fast(*also: type[EtlError]) -> Iterator[None]:
+    """Turn errors that a retry cannot fix into Airflow's fail-without-retry; let the others retry.
+
+    ``also``: more error types that cannot be fixed by a retry where this block runs (the preflight's
+    ``DestinationError`` about a path; elsewhere that type may be a store that is briefly unreachable).
+    """
+    final: tuple[type[EtlError], ...] = (AuthError, InputError, DataCheckError, *also)
     try:
         yield
-    except (AuthError, InputError, DataCheckError) as exc:
+    except final as exc:
         _fail_without_retry(exc)
 
 

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from etl.orchestrate import (
     settings_from_connection,
     split_runs,
 )
+from etl.orchestrate.entrypoints import plan_step
 from etl.orchestrate.tasks import fail_fast
 from etl.sharding import Shard
 
@@ -382,3 +383,24 @@ def test_the_report_task_is_skipped_unless_asked_for(tmp_path: Path, airflow_fai
     with pytest.raises(AirflowSkipException, match="the report param is off"):
         report_step({"dest": str(tmp_path / "parquet")}, start, end)
     assert not (tmp_path / "parquet").exists()
+
+
+def test_plan_refuses_places_no_retry_can_fix_before_any_export_writes(
+    tmp_path: Path, airflow_fail: type[Exception]
+) -> None:
+    """A file where the Parquet root belongs, a duckdb_path that is not a DuckDB file, a responses source without
+    ids: the plan fails without retry (they passed it, then every export wrote and load was retried for ever)."""
+    (tmp_path / "plain").write_text("x")
+    (tmp_path / "text.duckdb").write_text("not a duckdb")
+    good_root = str(tmp_path / "lake")
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    cases = [
+        ({"dest": str(tmp_path / "plain")}, "dest '"),
+        ({"dest": good_root, "duckdb_path": str(tmp_path / "text.duckdb")}, "duckdb_path '"),
+        ({"dest": good_root, "source": "responses"}, "needs response or conversation ids"),
+    ]
+    for extra, words in cases:
+        with pytest.raises(airflow_fail, match=words):
+            plan_step({"thread_ids": ["thread_a"], **extra}, day, day + timedelta(days=1))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plain", "text.duckdb"]
+    assert (tmp_path / "text.duckdb").read_text() == "not a duckdb"
