@@ -14,4 +14,22 @@ FROM code_interpreter_outputs GROUP BY step_id, tool_call_index, output_index HA
 UNION ALL
 SELECT 'file_search_results', concat_ws('/', step_id, tool_call_index, result_index), count(*)
 FROM file_search_results GROUP BY step_id, tool_call_index, result_index HAVING count(*) > 1
+UNION ALL
+SELECT 'responses', response_id, count(*)
+FROM responses GROUP BY response_id HAVING count(*) > 1
+UNION ALL
+SELECT 'response_items', concat_ws('/', response_id, direction, item_index), count(*)
+FROM response_items GROUP BY response_id, direction, item_index HAVING count(*) > 1
+UNION ALL
+SELECT 'conversations', conversation_id, count(*)
+FROM conversations GROUP BY conversation_id HAVING count(*) > 1
+UNION ALL
+SELECT 'conversation_items', concat_ws('/', conversation_id, position), count(*)
+FROM conversation_items GROUP BY conversation_id, position HAVING count(*) > 1
+UNION ALL
+SELECT 'threads', thread_id, count(*)
+FROM threads GROUP BY thread_id HAVING count(*) > 1
+UNION ALL
+SELECT 'assistants', assistant_id, count(*)
+FROM assistants GROUP BY assistant_id HAVING count(*) > 1
 ORDER BY table_name, key;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from sql_export import Exported, Json, calls_of, shared_export
 
 from etl import sqlfiles, sqlrun
 from etl.errors import InputError
+from etl.load import open_destination
+from etl.load.batch import Batch, write_batch
 
 ALL_ROWS = 1_000_000  # sample size that keeps every broken row
 
@@ -176,3 +179,28 @@ def test_check_names_can_be_chosen_and_unknown_ones_are_refused(exported: Export
     assert [(r.name, r.passed) for r in results] == [("token_totals", True)]
     with pytest.raises(InputError, match="no check named 'nope'"):
         sqlrun.run_checks(exported.dest("duckdb"), ["nope"])
+
+
+def test_duplicate_keys_covers_the_entity_and_responses_tables_too(tmp_path: Path) -> None:
+    """It named only the run-step tables: a copied responses part passed every check (and doubled era_daily)."""
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    batch = Batch()
+    batch.add("threads", {"id": "thread_1", "object": "thread", "created_at": 1772323200}, at)
+    batch.add("assistants", {"id": "asst_1", "object": "assistant", "created_at": 1772323200, "name": "A"}, at)
+    output = [{"id": "msg_1", "type": "message", "content": "hi"}]
+    response = {"id": "resp_1", "object": "response", "created_at": 1772323200, "status": "completed",
+                "conversation": {"id": "conv_1"}, "output": output}  # fmt: skip
+    batch.add_unit("responses", "resp_1", response, at, owner="conv_1", count=1)
+    dest = tmp_path / "x.duckdb"
+    with open_destination(str(dest)) as opened:
+        write_batch(opened, batch)
+    assert _broken_rows(dest) == {}
+    with duckdb.connect(str(dest)) as con:
+        for table in ("threads", "assistants", "responses", "response_items"):
+            con.execute(f"INSERT INTO {table} SELECT * FROM {table}")
+    assert _broken_rows(dest) == {
+        "duplicate_keys": [
+            ("assistants", "asst_1", 2), ("response_items", "resp_1/output/0", 2), ("responses", "resp_1", 2),
+            ("threads", "thread_1", 2),
+        ]
+    }  # fmt: skip
