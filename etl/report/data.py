@@ -102,8 +102,11 @@ class ReportData:
 
     @property
     def empty(self) -> bool:
-        """True when the destination holds no runs and no steps in the scope."""
-        return not self.overview.get("steps") and not self.overview.get("runs")
+        """True when the destination holds nothing in the scope: no runs, no steps, and no era panel shown (those
+        show when responses are there: a destination of Responses alone has rows only in them)."""
+        if self.overview.get("steps") or self.overview.get("runs"):
+            return False
+        return not any(p.total_rows for p in self.panels if p.panel.only_if is not None and not p.hidden)
 
 
 def collect(

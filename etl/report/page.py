@@ -111,7 +111,7 @@ def _cost_note(overview: Mapping[str, Any]) -> str:
     if isinstance(overview.get("cost_usd"), int | float):
         unpriced = overview.get("unpriced_runs")
         return f"{_count(unpriced)} runs unpriced" if unpriced else "token prices at each run's date"
-    return "no prices at this destination"
+    return "no runs in scope" if not overview.get("runs") else "no prices at this destination"
 
 
 def _empty_notice(report: ReportData) -> str:

@@ -15,10 +15,14 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from report_support import embedded, query_rows
-from sql_export import Exported, shared_eras, shared_export
+from sql_export import ERAS_CONFIG, Exported, shared_eras, shared_export
 
 from etl import schema, sqlfiles, sqlrun
 from etl.cli import cli
+from etl.config import Secret, Settings
+from etl.fakeapi import serve_in_thread
+from etl.pipeline import ExportOptions
+from etl.pipeline_responses import ResponseSources, run_responses_export
 from etl.report.panels import PANELS
 
 
@@ -259,3 +263,20 @@ def test_one_era_leaves_the_era_charts_out(exported: Exported, tmp_path: Path) -
     page, data = write(tmp_path, exported.dest("duckdb"))
     assert not [p for p in data["panels"] if p["query"].startswith("era_")]
     assert "Assistants and Responses" not in page
+
+
+def test_a_destination_of_responses_alone_gets_its_era_charts(tmp_path: Path) -> None:
+    """It got the 'No run steps here yet' page, and a cost card saying it had no prices (it had, for responses)."""
+    dest = str(tmp_path / "responses.duckdb")
+    with serve_in_thread(ERAS_CONFIG) as fake:
+        settings = Settings(api_key=Secret(ERAS_CONFIG.api_key), base_url=fake.base_url, api="responses")
+        truth = fake.responses.truth
+        sources = ResponseSources(responses=tuple(truth.responses), conversations=tuple(truth.conversations))
+        assert run_responses_export(settings, sources, ExportOptions(dest=dest)).exit_code == 0
+    page, data = write(tmp_path, dest)
+    assert 'id="empty"' not in page and "no runs in scope" in page and "no prices at this destination" not in page
+    eras = [p for p in PANELS if p.only_if == ("era", "responses")]
+    for panel in eras:
+        shown = next(p for p in data["panels"] if p["id"] == panel.id)
+        assert shown["rows"] and {row["era"] for row in shown["rows"]} == {"responses"}, panel.id
+    assert_panels_match_queries(dest, data, page)
