@@ -251,7 +251,7 @@ class ResponsesData:
         response["status"] = status
         input_tokens = 200 + 37 * turn
         output_tokens = 40 + 11 * turn
-        reasoning = 16 * turn if response["model"] == "o3-mini" else 0
+        reasoning = min(16 * turn, output_tokens) if response["model"] == "o3-mini" else 0  # part of output_tokens
         cached = 64 if turn % 2 else 0
         response["usage"] = {
             "input_tokens": input_tokens,

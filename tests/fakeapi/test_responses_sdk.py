@@ -67,3 +67,11 @@ def test_every_body_fits_the_sdks_pydantic_types(fake_api: FakeServer) -> None:
         "custom_tool_call", "custom_tool_call_output", "compaction", "tool_search_call", "tool_search_output",
         FUTURE_ITEM_TYPE,
     } <= types_seen  # fmt: skip
+
+
+def test_reasoning_tokens_are_part_of_the_output_tokens(fake_api: FakeServer) -> None:
+    """Reasoning tokens count inside output_tokens, so never more than them (late turns had 16 per turn, more)."""
+    usages = [r["usage"] for r in fake_api.responses.truth.responses.values() if r.get("usage")]
+    reasoning = [u["output_tokens_details"]["reasoning_tokens"] for u in usages]
+    assert any(reasoning)
+    assert all(r <= u["output_tokens"] for r, u in zip(reasoning, usages, strict=True))
